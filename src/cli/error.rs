@@ -1,0 +1,69 @@
+//! Errors that end a command, and the exit code each kind of failure gives.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::lockfile::LockfileError;
+use crate::secretfile::LoadError;
+
+/// Exit codes, as the README documents them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    /// Validation or policy failure, or a target that could not be written.
+    Failure = 1,
+    Usage = 2,
+    Auth = 3,
+    Drift = 4,
+    /// The Secretfile or the lockfile cannot be loaded.
+    Load = 5,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Lockfile(#[from] LockfileError),
+    #[error("{} already exists; not overwriting it", path.display())]
+    Exists { path: PathBuf },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CliError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            CliError::Usage { .. } => Exit::Usage,
+            CliError::Load(LoadError::Invalid { .. }) => Exit::Failure,
+            CliError::Load(_) | CliError::Lockfile(_) => Exit::Load,
+            CliError::Exists { .. } | CliError::Write { .. } => Exit::Failure,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CliError::Usage { hint, .. } => hint.clone(),
+            CliError::Lockfile(error) => error.hint().map(str::to_string),
+            CliError::Load(LoadError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Some("run `secretzero init` to create one, or point at it with -f".into())
+            }
+            CliError::Exists { .. } => Some("remove it first, or choose another path with -f".into()),
+            _ => None,
+        }
+    }
+}

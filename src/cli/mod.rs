@@ -1,0 +1,159 @@
+//! The command line: arguments (clap derive), one file per command, and exit codes.
+//!
+//! Standard output carries data (plans, reports, JSON); everything for people goes to
+//! standard error through [`Ui`].
+
+mod error;
+mod init;
+mod show;
+mod status;
+mod sync;
+mod ui;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use error::{CliError, Exit};
+pub use ui::Ui;
+
+/// Declare your project's secrets once; generate, store, track and rotate them everywhere.
+#[derive(Debug, Parser)]
+#[command(name = "secretzero", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The Secretfile to read
+    #[arg(short = 'f', long = "file", global = true, env = "SECRETZERO_FILE",
+          default_value = "Secretfile.yml", value_name = "PATH")]
+    pub file: PathBuf,
+
+    /// The lockfile to read and write [default: .gitsecrets.lock beside the Secretfile]
+    #[arg(long, global = true, env = "SECRETZERO_LOCKFILE", value_name = "PATH")]
+    pub lockfile: Option<PathBuf>,
+
+    /// Print less on standard error: only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more on standard error (repeat for more detail)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// When to colour output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is not set
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter Secretfile.yml
+    Init(init::InitArgs),
+    /// Check the Secretfile and report every problem with its location
+    Validate(validate::ValidateArgs),
+    /// Generate missing values, write every target and update the lockfile
+    Sync(sync::SyncArgs),
+    /// Show every secret: where it is stored, when it changed, and whether it is in sync
+    Status(status::StatusArgs),
+    /// Show one secret in detail (never its value)
+    Show(show::ShowArgs),
+}
+
+/// Output formats for commands whose data is a table or a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataFormat {
+    Text,
+    Json,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap prints help and version to stdout with code 0, usage errors with code 2.
+        Err(error) => error.exit(),
+    };
+    let ui = Ui::new(&cli.global);
+    ui.init_logging(cli.global.verbose);
+
+    let result = match &cli.command {
+        Command::Init(args) => init::run(&cli.global, args, &ui),
+        Command::Validate(args) => validate::run(&cli.global, args, &ui),
+        Command::Sync(args) => sync::run(&cli.global, args, &ui),
+        Command::Status(args) => status::run(&cli.global, args, &ui),
+        Command::Show(args) => show::run(&cli.global, args, &ui),
+    };
+    match result {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            ui.error(&error);
+            error.exit().into()
+        }
+    }
+}
+
+/// What most commands start from: the Secretfile, and the lockfile if there is one.
+pub(crate) struct Opened {
+    pub file: crate::secretfile::Secretfile,
+    pub lockfile_path: PathBuf,
+    pub lockfile: Option<crate::lockfile::Lockfile>,
+}
+
+pub(crate) fn open(global: &GlobalArgs) -> Result<Opened, CliError> {
+    let file = crate::secretfile::load(&global.file)?;
+    let lockfile_path = global.lockfile.clone().unwrap_or_else(|| file.default_lockfile());
+    let lockfile = crate::lockfile::Lockfile::load(&lockfile_path)?;
+    Ok(Opened { file, lockfile_path, lockfile })
+}
+
+/// Checks `-s NAME` selections against the Secretfile, with a "did you mean" for typos.
+pub(crate) fn check_selection(
+    file: &crate::secretfile::Secretfile,
+    names: &[String],
+) -> Result<(), CliError> {
+    for name in names {
+        if !file.secrets.contains_key(name) {
+            let known: Vec<&str> = file.secrets.keys().map(String::as_str).collect();
+            let close = known
+                .iter()
+                .map(|k| (strsim::jaro_winkler(name, k), *k))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            return Err(CliError::Usage {
+                message: format!("no secret named `{name}` in {}", file.path.display()),
+                hint: Some(match close {
+                    Some((_, close)) => format!("did you mean `{close}`?"),
+                    None => "`secretzero status` lists the secrets".into(),
+                }),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The time a run records. `SECRETZERO_NOW` (RFC 3339) fixes it, for reproducible tests and
+/// for replaying a CI run; it is not meant for everyday use.
+pub(crate) fn now() -> Result<jiff::Timestamp, CliError> {
+    match std::env::var("SECRETZERO_NOW") {
+        Ok(text) if !text.is_empty() => text.parse().map_err(|_| CliError::Usage {
+            message: format!("SECRETZERO_NOW `{text}` is not an RFC 3339 time"),
+            hint: Some("write it like 2026-01-31T12:00:00Z, or unset it".into()),
+        }),
+        _ => Ok(crate::lockfile::now()),
+    }
+}

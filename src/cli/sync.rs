@@ -1,0 +1,104 @@
+//! `secretzero sync`: generate what is missing, write every target, update the lockfile.
+
+use clap::Args;
+use tracing::debug;
+
+use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, check_selection, now, open};
+use crate::engine::{self, Action, Options, Outcome, Targets};
+use crate::lockfile::Lockfile;
+use crate::report::{error_chain, plan_json, plan_text};
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Print the plan (what would be created, updated or left alone, and why) and change
+    /// nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Regenerate the selected values, `one_time` ones included; rotation history is kept
+    #[arg(long)]
+    pub force: bool,
+
+    /// Only this secret (repeat for several)
+    #[arg(short = 's', long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+
+    /// Format of the plan printed by --dry-run
+    #[arg(long, value_enum, default_value_t = DataFormat::Text, value_name = "FORMAT")]
+    pub format: DataFormat,
+}
+
+pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliError> {
+    let opened = open(global)?;
+    let file = &opened.file;
+    check_selection(file, &args.secrets)?;
+    let now = now()?;
+    let existed = opened.lockfile.is_some();
+    let mut lock = opened.lockfile.unwrap_or_else(Lockfile::new);
+    let hasher = lock.hasher()?;
+
+    let options = Options { force: args.force, only: args.secrets.clone() };
+    let mut targets = Targets::default();
+    let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
+
+    if args.dry_run {
+        ui.data(&match args.format {
+            DataFormat::Text => plan_text(&plan),
+            DataFormat::Json => plan_json(&plan),
+        });
+        let blocked = plan.secrets.iter().any(|s| s.conflict.is_some());
+        return Ok(if blocked { Exit::Failure } else { Exit::Success });
+    }
+
+    let pending = plan.count(Action::Create) + plan.count(Action::Update);
+    debug!(secrets = plan.secrets.len(), pending, "planned");
+    let outcome = engine::apply(plan, file, &mut lock, &hasher, &mut targets, now);
+    report(&outcome, ui);
+
+    let saved = lock.save(&opened.lockfile_path)?;
+    match (saved, existed) {
+        (true, false) => ui.done(&format!("Created lockfile {}", opened.lockfile_path.display())),
+        (true, true) => ui.done(&format!("Updated lockfile {}", opened.lockfile_path.display())),
+        (false, _) => debug!("lockfile unchanged"),
+    }
+    Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
+}
+
+fn report(outcome: &Outcome, ui: &Ui) {
+    for name in &outcome.generated {
+        ui.done(&format!("Generated secret: {name}"));
+    }
+    for name in &outcome.adopted {
+        ui.done(&format!("Adopted the value its targets already hold: {name}"));
+    }
+    for (name, target) in &outcome.written {
+        ui.done(&format!("Wrote {name} to {target}"));
+    }
+    for (name, conflict) in &outcome.conflicts {
+        ui.failure(&format!("Left {name} untouched: {conflict}"), None);
+        ui.info("  hint: remove the wrong values, or run `sync --force -s NAME` to replace all");
+    }
+    for (name, error) in &outcome.generate_failures {
+        ui.failure(&format!("Could not generate {name}"), Some(error));
+    }
+    for failure in &outcome.failures {
+        ui.failure(
+            &format!("Failed to write {} to {}: {}", failure.secret, failure.target_id, error_chain(failure.error.as_ref())),
+            None,
+        );
+    }
+
+    let failed = outcome.failures.len();
+    let summary = format!(
+        "Summary: generated {}, targets updated {}, unchanged {}, failed {}",
+        outcome.generated.len(),
+        outcome.written.len(),
+        outcome.unchanged,
+        failed,
+    );
+    if outcome.failed() {
+        ui.failure(&summary, None);
+    } else {
+        ui.info(&summary);
+    }
+}

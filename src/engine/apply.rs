@@ -1,0 +1,212 @@
+//! Carrying out a plan: make the missing values, write targets, record what was written.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use secrecy::ExposeSecret;
+
+use super::{Action, Plan, SecretPlan, Source, Targets};
+use crate::generate::{self, GenerateError};
+use crate::lockfile::{Hasher, LEGACY_VALUE_FIELD, Lockfile, SecretEntry, TargetEntry};
+use crate::secretfile::{Secret, Secretfile};
+use crate::target::{SecretData, TargetError};
+
+/// What a run did, for the summary and the exit code.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Secrets that got at least one newly generated field.
+    pub generated: Vec<String>,
+    /// Secrets whose value was taken over from their targets.
+    pub adopted: Vec<String>,
+    /// `(secret, target id)` written.
+    pub written: Vec<(String, String)>,
+    pub unchanged: usize,
+    pub failures: Vec<TargetFailure>,
+    /// Secrets left untouched because their targets disagree, with the explanation.
+    pub conflicts: Vec<(String, String)>,
+    /// Secrets whose value could not be made.
+    pub generate_failures: Vec<(String, GenerateError)>,
+}
+
+#[derive(Debug)]
+pub struct TargetFailure {
+    pub secret: String,
+    pub target_id: String,
+    pub error: Arc<TargetError>,
+}
+
+impl Outcome {
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty() || !self.conflicts.is_empty() || !self.generate_failures.is_empty()
+    }
+}
+
+/// Applies `plan`, updating `lock` in memory; the caller saves it.
+pub fn apply(
+    plan: Plan,
+    file: &Secretfile,
+    lock: &mut Lockfile,
+    hasher: &Hasher,
+    targets: &mut Targets,
+    now: Timestamp,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut ready = Vec::new();
+
+    // Make every value and stage every write first; local files are written once, in flush.
+    for secret_plan in plan.secrets {
+        let secret = &file.secrets[&secret_plan.name];
+        if let Some(conflict) = &secret_plan.conflict {
+            outcome.conflicts.push((secret.name.clone(), conflict.clone()));
+            continue;
+        }
+        let value = match complete(secret, &secret_plan) {
+            Ok(value) => value,
+            Err(error) => {
+                outcome.generate_failures.push((secret.name.clone(), error));
+                continue;
+            }
+        };
+        if secret_plan.fields.iter().any(|f| matches!(f.source, Source::Generate { .. })) {
+            outcome.generated.push(secret.name.clone());
+        }
+        if secret_plan.fields.iter().any(|f| matches!(f.source, Source::Adopt { .. })) {
+            outcome.adopted.push(secret.name.clone());
+        }
+
+        let mut staged = Vec::new();
+        for (target, target_plan) in secret.targets.iter().zip(&secret_plan.targets) {
+            match target_plan.action {
+                Action::Unchanged => outcome.unchanged += 1,
+                Action::Skip => {}
+                Action::Create | Action::Update => {
+                    let Some(value) = &value else { continue };
+                    match targets.for_target(target).write(secret, target, value) {
+                        Ok(()) => staged.push(target.id.clone()),
+                        Err(error) => outcome.failures.push(TargetFailure {
+                            secret: secret.name.clone(),
+                            target_id: target.id.clone(),
+                            error: Arc::new(error),
+                        }),
+                    }
+                }
+            }
+        }
+        ready.push((secret_plan, value, staged));
+    }
+
+    let flush_failures = targets.flush();
+    let failed: HashSet<(&str, &str)> =
+        flush_failures.iter().map(|f| (f.secret.as_str(), f.target_id.as_str())).collect();
+
+    for (secret_plan, value, staged) in &ready {
+        let secret = &file.secrets[&secret_plan.name];
+        let written: Vec<&String> =
+            staged.iter().filter(|id| !failed.contains(&(secret.name.as_str(), id.as_str()))).collect();
+        for id in &written {
+            outcome.written.push((secret.name.clone(), (*id).clone()));
+        }
+        if let Some(value) = value {
+            record(lock, hasher, secret, secret_plan, value, &written, now);
+        }
+    }
+    outcome.failures.extend(flush_failures.into_iter().map(|f| TargetFailure {
+        secret: f.secret,
+        target_id: f.target_id,
+        error: f.error,
+    }));
+    outcome
+}
+
+/// The secret's whole value: planned values, with the missing fields generated now.
+/// `None` when the value is recorded but readable nowhere and nothing needs it.
+fn complete(secret: &Secret, plan: &SecretPlan) -> Result<Option<SecretData>, GenerateError> {
+    let mut fields = Vec::with_capacity(plan.fields.len());
+    for (field, field_plan) in secret.fields.iter().zip(&plan.fields) {
+        let value = match (&field_plan.value, &field_plan.source) {
+            (Some(value), _) => value.clone(),
+            (None, Source::Generate { .. }) => generate::generate(&field.generator)?,
+            (None, _) => return Ok(None),
+        };
+        fields.push((field.name.clone(), value));
+    }
+    Ok(Some(SecretData { fields }))
+}
+
+/// Updates the secret's lockfile entry for what was really written. A new value that reached
+/// no target is not recorded: the lockfile would describe a value that exists nowhere.
+fn record(
+    lock: &mut Lockfile,
+    hasher: &Hasher,
+    secret: &Secret,
+    plan: &SecretPlan,
+    value: &SecretData,
+    written: &[&String],
+    now: Timestamp,
+) {
+    let field_hashes: Vec<(String, String)> = value
+        .fields
+        .iter()
+        .map(|(name, v)| (name.clone(), hasher.hash(&secret.name, name, v.expose_secret().as_bytes())))
+        .collect();
+    let previous = lock.secrets.get(&secret.name);
+    let value_changed = previous.is_none_or(|entry| {
+        // An entry upgraded from the older format has one hash for a one-value secret.
+        let legacy = secret.is_single().then(|| entry.fields.get(LEGACY_VALUE_FIELD)).flatten();
+        value.fields.iter().any(|(name, v)| {
+            !entry.fields.get(name).or(legacy).is_some_and(|recorded| {
+                hasher.matches(recorded, &secret.name, name, v.expose_secret().as_bytes())
+            })
+        }) || entry.fields.keys().any(|name| name != LEGACY_VALUE_FIELD && value.field(name).is_none())
+    });
+    let needs_writing =
+        plan.targets.iter().filter(|t| matches!(t.action, Action::Create | Action::Update)).count();
+    if value_changed && needs_writing > 0 && written.is_empty() {
+        return;
+    }
+
+    let entry = lock.secrets.entry(secret.name.clone()).or_insert_with(|| SecretEntry {
+        definition: String::new(),
+        created_at: now,
+        updated_at: now,
+        last_rotated: None,
+        rotation_count: 0,
+        one_time: secret.one_time,
+        fields: Default::default(),
+        targets: Default::default(),
+    });
+    if value_changed {
+        entry.updated_at = now;
+    }
+    // Keep a recorded hash that still matches, so a run that changed nothing rewrites nothing.
+    for (name, hash) in field_hashes {
+        let keep = entry.fields.get(&name).is_some_and(|recorded| {
+            !Hasher::is_legacy(recorded)
+                && value.field(&name).is_some_and(|v| {
+                    hasher.matches(recorded, &secret.name, &name, v.expose_secret().as_bytes())
+                })
+        });
+        if !keep {
+            entry.fields.insert(name, hash);
+        }
+    }
+    entry.fields.retain(|name, _| value.field(name).is_some());
+    entry.definition = plan.definition.clone();
+    entry.one_time = secret.one_time;
+
+    let bytes = value.canonical_bytes();
+    let ids: HashSet<&str> = secret.targets.iter().map(|t| t.id.as_str()).collect();
+    entry.targets.retain(|id, _| ids.contains(id.as_str()));
+    for target_plan in &plan.targets {
+        let id = &target_plan.id;
+        let was_written = written.iter().any(|w| *w == id);
+        let current = entry.targets.get(id).is_some_and(|t| {
+            !Hasher::is_legacy(&t.hash) && hasher.matches(&t.hash, &secret.name, id, &bytes)
+        });
+        if was_written || (target_plan.action == Action::Unchanged && !current) {
+            let hash = hasher.hash(&secret.name, id, &bytes);
+            entry.targets.insert(id.clone(), TargetEntry { hash, updated_at: now });
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Planning what a run would change, and applying that plan.
+//!
+//! `plan` reads every target back once and decides, per secret and field, where the value
+//! comes from and, per target, whether it is created, updated or left alone. `apply` makes
+//! the missing values, writes the targets and updates the lockfile, recording only what was
+//! written. Nothing here prints: the caller renders plans and outcomes.
+
+mod apply;
+mod plan;
+mod status;
+
+use secrecy::SecretString;
+
+pub use apply::{Outcome, TargetFailure, apply};
+pub use plan::{Options, plan};
+pub use status::{SecretStatus, State, statuses};
+
+use crate::secretfile::{TargetDef, TargetKind};
+use crate::target::{LocalFiles, Target, Unsupported};
+
+/// The targets of one run. Each target type is read and written through one instance, so
+/// per-run caches (a parsed file, a connection) are shared by every secret.
+#[derive(Debug, Default)]
+pub struct Targets {
+    local: LocalFiles,
+    unsupported: UnsupportedTargets,
+}
+
+#[derive(Debug, Default)]
+struct UnsupportedTargets(Option<Unsupported>);
+
+impl Targets {
+    fn for_target(&mut self, target: &TargetDef) -> &mut dyn Target {
+        match target.kind {
+            TargetKind::LocalFile(_) => &mut self.local,
+            TargetKind::Remote(_) => self.unsupported.0.get_or_insert(Unsupported),
+        }
+    }
+
+    fn flush(&mut self) -> Vec<crate::target::FlushFailure> {
+        let mut failures = self.local.flush();
+        if let Some(unsupported) = &mut self.unsupported.0 {
+            failures.extend(unsupported.flush());
+        }
+        failures
+    }
+}
+
+/// The whole plan of a run, in Secretfile order.
+#[derive(Debug)]
+pub struct Plan {
+    pub secrets: Vec<SecretPlan>,
+}
+
+#[derive(Debug)]
+pub struct SecretPlan {
+    pub name: String,
+    pub fields: Vec<FieldPlan>,
+    pub targets: Vec<TargetPlan>,
+    /// Set when the targets hold different values and no lockfile says which is right: the
+    /// secret is left untouched until the user decides with `--force`.
+    pub conflict: Option<String>,
+    /// The keyed hash of the definition, recorded so a changed generator is noticed.
+    pub definition: String,
+}
+
+#[derive(Debug)]
+pub struct FieldPlan {
+    pub name: String,
+    pub source: Source,
+    /// Known unless the value is still to be generated, or is recorded but readable nowhere.
+    pub value: Option<SecretString>,
+}
+
+/// Where a field's value comes from in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The recorded value, read back from the named target.
+    Keep { from: String },
+    /// The recorded value, which no target can read back; fine while no target needs it.
+    Recorded,
+    /// The `value` of a static generator.
+    Static,
+    /// The environment variable named after the secret or field.
+    Environment { variable: String },
+    /// A new value, and why.
+    Generate { reason: String },
+    /// No lockfile entry, but the targets already hold this value: it is recorded, not
+    /// replaced, so a lost lockfile never rotates everything.
+    Adopt { from: Vec<String> },
+}
+
+#[derive(Debug)]
+pub struct TargetPlan {
+    pub id: String,
+    pub action: Action,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+    /// Not written this run (conflict, or the value is not available); the reason says why.
+    Skip,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Unchanged => "unchanged",
+            Action::Skip => "skip",
+        }
+    }
+}
+
+impl Plan {
+    pub fn count(&self, action: Action) -> usize {
+        self.secrets.iter().flat_map(|s| &s.targets).filter(|t| t.action == action).count()
+    }
+}

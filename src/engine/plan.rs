@@ -1,0 +1,289 @@
+//! Deciding what a run changes, without changing anything or making any value.
+
+use std::collections::HashSet;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Action, FieldPlan, Plan, SecretPlan, Source, TargetPlan, Targets};
+use crate::generate::Spec;
+use crate::lockfile::{Hasher, LEGACY_VALUE_FIELD, Lockfile, SecretEntry};
+use crate::secretfile::{Field, Secret, Secretfile, env_override};
+use crate::target::{Readback, SecretData};
+
+/// What the user asked of this run.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Regenerate every selected value, `one_time` ones included.
+    pub force: bool,
+    /// Limit the run to these secrets; empty means all.
+    pub only: Vec<String>,
+}
+
+/// Plans every selected secret. Reads targets back, which may read files, but writes nothing
+/// and generates nothing (a script generator is not run by a dry run).
+pub fn plan(
+    file: &Secretfile,
+    lock: &Lockfile,
+    hasher: &Hasher,
+    targets: &mut Targets,
+    options: &Options,
+) -> Plan {
+    let secrets = file
+        .secrets
+        .values()
+        .filter(|s| options.only.is_empty() || options.only.contains(&s.name))
+        .map(|secret| plan_secret(secret, lock.secrets.get(&secret.name), hasher, targets, options))
+        .collect();
+    Plan { secrets }
+}
+
+fn plan_secret(
+    secret: &Secret,
+    entry: Option<&SecretEntry>,
+    hasher: &Hasher,
+    targets: &mut Targets,
+    options: &Options,
+) -> SecretPlan {
+    let readbacks: Vec<Readback> =
+        secret.targets.iter().map(|t| targets.for_target(t).read(secret, t)).collect();
+    let canonical = definition_bytes(secret);
+    let definition = hasher.hash_definition(&secret.name, &canonical);
+    // An entry without a definition hash comes from an older lockfile: that is not a change,
+    // or upgrading would regenerate everything.
+    let definition_changed = entry.is_some_and(|e| {
+        !e.definition.is_empty() && !hasher.matches_definition(&e.definition, &secret.name, &canonical)
+    });
+
+    let mut conflict = None;
+    let mut fields = Vec::with_capacity(secret.fields.len());
+    for field in &secret.fields {
+        let (source, value) = match field_source(
+            secret,
+            field,
+            entry,
+            definition_changed,
+            &readbacks,
+            hasher,
+            options.force,
+        ) {
+            Ok(found) => found,
+            Err(disagreement) => {
+                conflict.get_or_insert(disagreement);
+                (Source::Recorded, None)
+            }
+        };
+        fields.push(FieldPlan { name: field.name.clone(), source, value });
+    }
+
+    let value = known_value(&fields);
+    let targets = secret
+        .targets
+        .iter()
+        .zip(&readbacks)
+        .map(|(target, readback)| {
+            let (action, reason) = match &conflict {
+                Some(_) => (Action::Skip, "the targets disagree; nothing is written".to_string()),
+                None => target_action(secret, &target.id, readback, &fields, value.as_ref(), entry, hasher),
+            };
+            TargetPlan { id: target.id.clone(), action, reason }
+        })
+        .collect();
+
+    SecretPlan { name: secret.name.clone(), fields, targets, conflict, definition }
+}
+
+/// Where one field's value comes from; `Err` names the targets that disagree.
+fn field_source(
+    secret: &Secret,
+    field: &Field,
+    entry: Option<&SecretEntry>,
+    definition_changed: bool,
+    readbacks: &[Readback],
+    hasher: &Hasher,
+    force: bool,
+) -> Result<(Source, Option<SecretString>), String> {
+    if let Some(value) = env_override(field) {
+        return Ok((Source::Environment { variable: field.env_var.clone() }, Some(value)));
+    }
+    if let Spec::Static(spec) = &field.generator
+        && let Some(value) = &spec.value
+    {
+        return Ok((Source::Static, Some(value.clone())));
+    }
+    if force {
+        return Ok((generate("--force"), None));
+    }
+
+    let held = held_values(secret, field, readbacks);
+    let Some(entry) = entry else {
+        return match distinct(&held) {
+            0 => Ok((generate("new secret"), None)),
+            1 => Ok((adopt(&held), Some(held[0].1.clone()))),
+            _ => Err(disagreement(secret, field, &held)),
+        };
+    };
+    if definition_changed && !secret.one_time {
+        return Ok((generate("its generator changed"), None));
+    }
+    // An entry upgraded from the older format has one hash for the whole value.
+    let recorded = entry.fields.get(&field.name).or_else(|| {
+        (secret.is_single()).then(|| entry.fields.get(LEGACY_VALUE_FIELD)).flatten()
+    });
+    let Some(recorded) = recorded else {
+        return Ok((generate("new field"), None));
+    };
+
+    // The recorded value, from whichever target still holds it.
+    let keeper = held.iter().find(|(_, v)| {
+        hasher.matches(recorded, &secret.name, &field.name, v.expose_secret().as_bytes())
+    });
+    if let Some((from, value)) = keeper {
+        return Ok((Source::Keep { from: from.clone() }, Some(value.clone())));
+    }
+    match distinct(&held) {
+        0 if readbacks.iter().any(|r| matches!(r, Readback::Unreadable(_))) => {
+            Ok((Source::Recorded, None))
+        }
+        0 => Ok((generate("no target holds the recorded value"), None)),
+        // The recorded value is gone everywhere, but the targets agree on another: keep what
+        // is in use rather than rotate it behind the user's back.
+        1 => Ok((adopt(&held), Some(held[0].1.clone()))),
+        _ => Err(disagreement(secret, field, &held)),
+    }
+}
+
+fn generate(reason: &str) -> Source {
+    Source::Generate { reason: reason.to_string() }
+}
+
+fn adopt(held: &[(String, SecretString)]) -> Source {
+    Source::Adopt { from: held.iter().map(|(id, _)| id.clone()).collect() }
+}
+
+/// The values that readable targets hold for one field, with the target id.
+fn held_values(secret: &Secret, field: &Field, readbacks: &[Readback]) -> Vec<(String, SecretString)> {
+    secret
+        .targets
+        .iter()
+        .zip(readbacks)
+        .filter_map(|(target, readback)| match readback {
+            Readback::Value(data) => {
+                data.field(&field.name).map(|value| (target.id.clone(), value.clone()))
+            }
+            Readback::Missing | Readback::Unreadable(_) => None,
+        })
+        .collect()
+}
+
+fn distinct(held: &[(String, SecretString)]) -> usize {
+    held.iter().map(|(_, v)| v.expose_secret()).collect::<HashSet<_>>().len()
+}
+
+/// Names which targets agree with which, never what they hold.
+fn disagreement(secret: &Secret, field: &Field, held: &[(String, SecretString)]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (id, value) in held {
+        match groups.iter_mut().find(|(v, _)| *v == value.expose_secret()) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((value.expose_secret(), vec![id])),
+        }
+    }
+    let described: Vec<String> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ids))| format!("value {}: {}", i + 1, ids.join(", ")))
+        .collect();
+    let what = if secret.is_single() { String::new() } else { format!(" (field `{}`)", field.name) };
+    format!(
+        "the targets of `{}` hold {} different values{what}: {}",
+        secret.name,
+        groups.len(),
+        described.join("; ")
+    )
+}
+
+/// The whole value, when every field is known before generating.
+fn known_value(fields: &[FieldPlan]) -> Option<SecretData> {
+    let fields = fields
+        .iter()
+        .map(|f| Some((f.name.clone(), f.value.clone()?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(SecretData { fields })
+}
+
+fn target_action(
+    secret: &Secret,
+    id: &str,
+    readback: &Readback,
+    fields: &[FieldPlan],
+    value: Option<&SecretData>,
+    entry: Option<&SecretEntry>,
+    hasher: &Hasher,
+) -> (Action, String) {
+    let new_value = fields.iter().find_map(|f| match &f.source {
+        Source::Generate { reason } => Some(reason.as_str()),
+        _ => None,
+    });
+    let recorded = entry.and_then(|e| e.targets.get(id));
+
+    match readback {
+        Readback::Missing => (Action::Create, "not there yet".into()),
+        Readback::Value(held) => match value {
+            Some(value) if held.same_as(value) => (Action::Unchanged, "holds the value".into()),
+            Some(_) => (Action::Update, "holds a different value".into()),
+            None => (Action::Update, format!("new value ({})", new_value.unwrap_or("regenerated"))),
+        },
+        Readback::Unreadable(why) => {
+            let bytes = value.map(SecretData::canonical_bytes);
+            let in_lockfile = match (recorded, &bytes) {
+                (Some(r), Some(bytes)) => hasher.matches(&r.hash, &secret.name, id, bytes),
+                // Nothing to compare with, but nothing changes either.
+                (Some(_), None) => new_value.is_none(),
+                (None, _) => false,
+            };
+            if in_lockfile {
+                (Action::Unchanged, format!("recorded in the lockfile; cannot read back: {why}"))
+            } else if value.is_none() && new_value.is_none() {
+                (
+                    Action::Skip,
+                    "no readable target holds the value to copy; `sync --force` regenerates it"
+                        .into(),
+                )
+            } else {
+                (Action::Update, format!("cannot read back ({why}), so it is written"))
+            }
+        }
+    }
+}
+
+/// The parts of a secret's definition that decide its value, as bytes to hash. Targets are
+/// left out: they are recorded one by one in the lockfile.
+pub(crate) fn definition_bytes(secret: &Secret) -> Vec<u8> {
+    let mut text = format!("template={}\n", secret.template.as_deref().unwrap_or(""));
+    for field in &secret.fields {
+        text.push_str(&format!("field={}\n{}\n", field.name, spec_text(&field.generator)));
+    }
+    text.into_bytes()
+}
+
+fn spec_text(spec: &Spec) -> String {
+    match spec {
+        Spec::RandomPassword(p) => format!(
+            "random-password length={} upper={} lower={} numbers={} symbols={} exclude={:?} \
+             symbol_set={:?}",
+            p.length,
+            p.include_upper,
+            p.include_lower,
+            p.include_numbers,
+            p.include_symbols,
+            p.exclude_characters,
+            p.symbols
+        ),
+        Spec::RandomString(s) => format!("random-string length={} charset={:?}", s.length, s.charset),
+        Spec::Static(s) => format!(
+            "static value={}",
+            s.value.as_ref().map_or("", |v| v.expose_secret())
+        ),
+        Spec::Script(s) => format!("script command={:?} args={:?}", s.command, s.args),
+    }
+}

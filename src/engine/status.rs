@@ -1,0 +1,88 @@
+//! Where each secret stands, from the Secretfile and the lockfile alone: no target is read,
+//! so `status` is instant and works offline.
+
+use crate::lockfile::{Hasher, Lockfile, SecretEntry};
+use crate::secretfile::{Secret, Secretfile};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Recorded, with the current definition and every target written.
+    Synced,
+    /// In the Secretfile, never synced.
+    NotSynced,
+    /// The generator changed since the last sync.
+    DefinitionChanged,
+    /// Some targets were never written (new, or their write failed).
+    TargetsPending,
+    /// In the lockfile, no longer in the Secretfile.
+    Removed,
+}
+
+impl State {
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Synced => "synced",
+            State::NotSynced => "not synced",
+            State::DefinitionChanged => "definition changed",
+            State::TargetsPending => "targets pending",
+            State::Removed => "removed from Secretfile",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct SecretStatus<'a> {
+    pub name: &'a str,
+    pub secret: Option<&'a Secret>,
+    pub entry: Option<&'a SecretEntry>,
+    pub state: State,
+    /// Target ids in the Secretfile with no lockfile record.
+    pub pending_targets: Vec<&'a str>,
+}
+
+pub fn statuses<'a>(
+    file: &'a Secretfile,
+    lock: Option<&'a Lockfile>,
+    hasher: Option<&Hasher>,
+) -> Vec<SecretStatus<'a>> {
+    let mut out = Vec::new();
+    for secret in file.secrets.values() {
+        let entry = lock.and_then(|l| l.secrets.get(&secret.name));
+        let pending_targets: Vec<&str> = secret
+            .targets
+            .iter()
+            .filter(|t| !entry.is_some_and(|e| e.targets.contains_key(&t.id)))
+            .map(|t| t.id.as_str())
+            .collect();
+        let state = match (entry, hasher) {
+            (None, _) => State::NotSynced,
+            (Some(entry), Some(hasher))
+                if !entry.definition.is_empty()
+                    && !hasher.matches_definition(
+                        &entry.definition,
+                        &secret.name,
+                        &super::plan::definition_bytes(secret),
+                    ) =>
+            {
+                State::DefinitionChanged
+            }
+            (Some(_), _) if !pending_targets.is_empty() => State::TargetsPending,
+            (Some(_), _) => State::Synced,
+        };
+        out.push(SecretStatus { name: &secret.name, secret: Some(secret), entry, state, pending_targets });
+    }
+    if let Some(lock) = lock {
+        for (name, entry) in &lock.secrets {
+            if !file.secrets.contains_key(name) {
+                out.push(SecretStatus {
+                    name,
+                    secret: None,
+                    entry: Some(entry),
+                    state: State::Removed,
+                    pending_targets: Vec::new(),
+                });
+            }
+        }
+    }
+    out
+}

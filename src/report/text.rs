@@ -1,0 +1,102 @@
+//! Findings for a person: the message, then the source excerpt with the place underlined.
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+use super::{Finding, Severity};
+
+/// Renders findings one after another. `source` is the text of the file the findings point
+/// into, already masked where it holds values (see `Secretfile::masked_source`).
+pub fn render_text(findings: &[Finding], source: Option<&str>, color: bool) -> String {
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let mut out = String::new();
+    for finding in findings {
+        out.push_str(&renderer.render(&report(finding, source)).to_string());
+        out.push_str("\n\n");
+    }
+    out
+}
+
+fn report<'a>(finding: &'a Finding, source: Option<&'a str>) -> Vec<Group<'a>> {
+    let level = match finding.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let path = finding.file.display().to_string();
+    let title = level.primary_title(finding.message.as_str()).id(finding.rule);
+
+    // Without a location (or the source) there is nothing to underline: name the file alone.
+    let group = match (finding.loc, source) {
+        (Some(loc), Some(source)) => {
+            let mut snippet = Snippet::source(source).path(path).fold(true).annotation(
+                AnnotationKind::Primary
+                    .span(span(source, loc.offset, loc.len))
+                    .label(finding.label.as_deref()),
+            );
+            for (related, label) in &finding.related {
+                snippet = snippet.annotation(
+                    AnnotationKind::Context
+                        .span(span(source, related.offset, related.len))
+                        .label(label.as_str()),
+                );
+            }
+            title.element(snippet)
+        }
+        (loc, _) => {
+            let mut origin = annotate_snippets::Origin::path(path);
+            if let Some(loc) = loc {
+                origin = origin.line(loc.line).char_column(loc.column.saturating_sub(1));
+            }
+            title.element(origin)
+        }
+    };
+
+    let mut groups = vec![group];
+    if let Some(help) = &finding.help {
+        groups.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
+    }
+    groups
+}
+
+/// A byte range that annotate-snippets can show: inside the text, on char boundaries, and at
+/// least one character wide so empty nodes are still pointed at.
+fn span(source: &str, offset: usize, len: usize) -> std::ops::Range<usize> {
+    let mut start = offset.min(source.len());
+    while !source.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (start + len.max(1)).min(source.len());
+    while !source.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secretfile::Loc;
+
+    #[test]
+    fn excerpt_names_file_line_and_column() {
+        let source = "version: \"1.0\"\nsecrest: {}\n";
+        let finding = Finding::error(
+            "secretfile/unknown-key",
+            "Secretfile.yml".into(),
+            Some(Loc { line: 2, column: 1, offset: 15, len: 7 }),
+            "unknown key `secrest`".into(),
+        )
+        .with_label("not a top-level key")
+        .with_help("did you mean `secrets`?");
+        let text = render_text(&[finding], Some(source), false);
+        assert_eq!(
+            text,
+            "error[secretfile/unknown-key]: unknown key `secrest`\n \
+             --> Secretfile.yml:2:1\n  \
+             |\n\
+             2 | secrest: {}\n  \
+             | ^^^^^^^ not a top-level key\n  \
+             |\n  \
+             = help: did you mean `secrets`?\n\n"
+        );
+    }
+}

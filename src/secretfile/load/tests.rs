@@ -1,0 +1,236 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::report::Finding;
+
+fn load_with_env(text: &str, env: &[(&str, &str)]) -> Result<Secretfile, LoadError> {
+    let env: BTreeMap<String, String> =
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    load_str(text, Path::new("Secretfile.yml"), Templater::new(env))
+}
+
+fn findings(text: &str) -> Vec<Finding> {
+    match load_with_env(text, &[]) {
+        Err(LoadError::Invalid { findings, .. }) => findings,
+        Err(other) => panic!("expected findings, got {other:?}"),
+        Ok(_) => panic!("expected findings, the file loaded"),
+    }
+}
+
+/// `(rule, line, message)` of every finding, for exact comparisons.
+fn summary(text: &str) -> Vec<(&'static str, usize, String)> {
+    findings(text).into_iter().map(|f| (f.rule, f.loc.map_or(0, |l| l.line), f.message)).collect()
+}
+
+const HEAD: &str = "version: \"1.0\"\nsecrets:\n";
+
+#[test]
+fn a_minimal_secretfile_loads_with_defaults() {
+    let file = load_with_env(
+        &format!(
+            "{HEAD}  api_key:\n    generator: {{type: random-string}}\n    targets:\n      \
+             - {{type: local-file, path: .env}}\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    let secret = &file.secrets["api_key"];
+    assert!(secret.is_single());
+    assert_eq!(secret.fields[0].env_var, "API_KEY");
+    let TargetKind::LocalFile(target) = &secret.targets[0].kind else { panic!() };
+    assert_eq!((target.format, target.key.as_str()), (Format::Dotenv, "API_KEY"));
+    assert_eq!(secret.targets[0].id, "local-file:.env#API_KEY");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = "version: \"1.0\"\nsecrest: {}\nsecrets:\n  a:\n    generator: {type: random-pasword}\n  \
+                b:\n    generator: {type: random-string, lenght: 3}\n";
+    assert_eq!(
+        summary(text),
+        [
+            ("secretfile/unknown-key", 2, "unknown key `secrest` in the top level".to_string()),
+            (
+                "secretfile/unknown-generator",
+                5,
+                "secret `a` has unknown generator type `random-pasword`".to_string()
+            ),
+            (
+                "secretfile/unknown-key",
+                7,
+                "unknown key `lenght` in the random-string generator of secret `b`".to_string()
+            ),
+        ]
+    );
+    let all = findings(text);
+    assert_eq!(all[0].help.as_deref(), Some("did you mean `secrets`?"));
+    assert_eq!(all[1].help.as_deref(), Some("did you mean `random-password`?"));
+    assert_eq!(all[2].help.as_deref(), Some("did you mean `length`?"));
+}
+
+#[test]
+fn case_9_duplicate_secret_names_both_lines() {
+    let text = format!(
+        "{HEAD}  db_password:\n    generator: {{type: random-password}}\n  \
+         db_password:\n    generator: {{type: random-string}}\n"
+    );
+    let all = findings(&text);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].rule, "secretfile/duplicate-key");
+    assert_eq!(all[0].message, "`db_password` is defined twice in `secrets` (lines 3 and 5)");
+    assert_eq!(all[0].related[0].0.line, 3);
+}
+
+#[test]
+fn case_10_merge_keys_keep_the_rotation_period() {
+    let text = "version: \"1.0\"\ndefaults: &d {rotation_period: 90d}\nsecrets:\n  api_key: \
+                {<<: *d, generator: {type: random-string, length: 40}}\n";
+    // `defaults` is not a Secretfile key: the merge must still have given api_key its period.
+    let all = findings(text);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].message, "unknown key `defaults` in the top level");
+
+    let text = "version: \"1.0\"\nsecrets:\n  base: &d\n    rotation_period: 90d\n    \
+                generator: {type: random-string}\n  api_key: {<<: *d, generator: \
+                {type: random-string, length: 40}}\n";
+    let file = load_with_env(text, &[]).unwrap();
+    let (period, _) = file.secrets["api_key"].rotation_period.unwrap();
+    assert_eq!(period.to_string(), "90d");
+}
+
+#[test]
+fn case_11_environment_values_cannot_change_the_structure() {
+    let text = format!(
+        "version: \"1.0\"\nvariables: {{region: \"{{{{ env.REGION }}}}\"}}\nsecrets:\n  a:\n    \
+         generator: {{type: random-string}}\n    targets:\n      - {{type: local-file, path: \
+         .env}}\n"
+    );
+    let file = load_with_env(&text, &[("REGION", "eu-west-1\ntargets: []")]).unwrap();
+    assert_eq!(file.variables["region"], "eu-west-1\ntargets: []");
+    assert_eq!(file.variables.len(), 1);
+    assert_eq!(file.secrets["a"].targets.len(), 1);
+}
+
+#[test]
+fn case_12_undefined_names_are_named_with_their_line() {
+    let text = "version: \"1.0\"\nvariables:\n  environment: prod\nsecrets:\n  db:\n    \
+                generator: {type: random-string}\n    targets:\n      - type: aws-secretsmanager\n        \
+                name: \"/{{ var.enviroment }}/db\"\n";
+    let all = findings(text);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].rule, "secretfile/undefined-name");
+    assert_eq!(all[0].loc.unwrap().line, 9);
+    assert_eq!(all[0].message, "`name` uses undefined name `var.enviroment`");
+    assert_eq!(all[0].help.as_deref(), Some("did you mean `var.environment`?"));
+
+    let ok = text.replace("var.enviroment }}", "var.environment or 'dev' }}");
+    let file = load_with_env(&ok, &[]).unwrap();
+    let TargetKind::Remote(remote) = &file.secrets["db"].targets[0].kind else { panic!() };
+    assert_eq!(remote.options["name"], "/prod/db");
+}
+
+#[test]
+fn variables_use_earlier_variables_and_env_defaults() {
+    let text = "version: \"1.0\"\nvariables:\n  env: \"{{ env.STAGE or 'dev' }}\"\n  prefix: \
+                \"/{{ var.env }}/app\"\nsecrets: {}\n";
+    let file = load_with_env(text, &[]).unwrap();
+    assert_eq!(file.variables["prefix"], "/dev/app");
+    let file = load_with_env(text, &[("STAGE", "prod")]).unwrap();
+    assert_eq!(file.variables["prefix"], "/prod/app");
+}
+
+#[test]
+fn malformed_rotation_period_is_an_error_at_its_line() {
+    let text = format!(
+        "{HEAD}  a:\n    generator: {{type: random-string}}\n    rotation_period: 90 days\n"
+    );
+    let all = summary(&text);
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].0, all[0].1), ("secretfile/rotation-period", 5));
+}
+
+#[test]
+fn impossible_password_is_an_error_at_the_option() {
+    let text = format!(
+        "{HEAD}  a:\n    generator:\n      type: random-password\n      length: 2\n"
+    );
+    let all = summary(&text);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!((all[0].0, all[0].1), ("secretfile/generator", 6));
+}
+
+#[test]
+fn remote_targets_need_their_options_and_a_matching_provider() {
+    let text = "version: \"1.0\"\nproviders:\n  gh:\n    kind: github\nsecrets:\n  a:\n    \
+                generator: {type: random-string}\n    targets:\n      - {type: \
+                aws-secretsmanager, provider: gh}\n      - {type: kubernetes-secret, name: x}\n";
+    let all = summary(text);
+    assert_eq!(
+        all,
+        [
+            (
+                "secretfile/provider",
+                9,
+                "the aws-secretsmanager target of secret `a` uses provider `gh`, which is of \
+                 kind `github`; it needs a `aws` provider"
+                    .to_string()
+            ),
+            (
+                "secretfile/missing-key",
+                9,
+                "the aws-secretsmanager target of secret `a` has no `name`".to_string()
+            ),
+            (
+                "secretfile/missing-key",
+                10,
+                "the kubernetes-secret target of secret `a` has no `namespace`".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn two_secrets_writing_one_key_collide() {
+    let text = format!(
+        "{HEAD}  a:\n    generator: {{type: random-string}}\n    targets: [{{type: local-file, \
+         path: .env, key: X}}]\n  b:\n    generator: {{type: random-string}}\n    targets: \
+         [{{type: local-file, path: .env, key: X}}]\n"
+    );
+    let all = summary(&text);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].2, "secrets `a` and `b` both write key `X` in `.env`");
+}
+
+#[test]
+fn static_values_are_masked_in_excerpts() {
+    let text = format!(
+        "{HEAD}  a:\n    generator: {{type: static, value: CANARY-7731}}\n    oops: 1\n"
+    );
+    match load_with_env(&text, &[]) {
+        Err(LoadError::Invalid { masked_source, .. }) => {
+            assert!(!masked_source.contains("CANARY-7731"), "{masked_source}");
+            assert!(masked_source.contains("value: ***********}"), "{masked_source}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_template_with_only_a_value_field_is_a_one_value_secret() {
+    let text = format!(
+        "{HEAD}  api_key:\n    template:\n      type: api_key\n      fields:\n        - name: \
+         value\n          generator: {{type: random-string}}\n"
+    );
+    let file = load_with_env(&text, &[]).unwrap();
+    assert!(file.secrets["api_key"].is_single());
+    assert_eq!(file.secrets["api_key"].fields[0].env_var, "API_KEY");
+}
+
+#[test]
+fn yaml_syntax_errors_are_load_errors_with_a_line() {
+    match load_with_env("version: \"1.0\"\nsecrets: [\n", &[]) {
+        Err(LoadError::Syntax { finding, .. }) => assert!(finding.loc.is_some()),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,273 @@
+//! The Secretfile: its model, loading it with source locations, templating and validation.
+//!
+//! Loading never stops at the first problem: [`load`] walks the whole document and returns
+//! every finding at once, so a user fixes a file in one pass.
+
+mod load;
+mod node;
+mod template;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use secrecy::SecretString;
+
+pub use load::{LoadError, load};
+pub use node::Loc;
+
+use crate::generate;
+use crate::rotation::Period;
+use crate::target::format::Format;
+
+/// A loaded, rendered and validated Secretfile.
+#[derive(Debug)]
+pub struct Secretfile {
+    /// The path as the user gave it, for messages.
+    pub path: PathBuf,
+    /// The folder that relative target paths start from.
+    pub dir: PathBuf,
+    pub version: String,
+    pub metadata: Metadata,
+    pub variables: IndexMap<String, String>,
+    pub providers: IndexMap<String, Provider>,
+    pub secrets: IndexMap<String, Secret>,
+    /// The text, with literal values masked, for source excerpts in reports.
+    pub masked_source: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Metadata {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub compliance: Vec<(String, Loc)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    Aws,
+    Azure,
+    Vault,
+    Github,
+    Gitlab,
+    Jenkins,
+    Kubernetes,
+}
+
+impl ProviderKind {
+    pub const ALL: [(&'static str, ProviderKind); 7] = [
+        ("aws", ProviderKind::Aws),
+        ("azure", ProviderKind::Azure),
+        ("vault", ProviderKind::Vault),
+        ("github", ProviderKind::Github),
+        ("gitlab", ProviderKind::Gitlab),
+        ("jenkins", ProviderKind::Jenkins),
+        ("kubernetes", ProviderKind::Kubernetes),
+    ];
+
+    pub fn name(self) -> &'static str {
+        ProviderKind::ALL.iter().find(|(_, kind)| *kind == self).map_or("?", |(name, _)| name)
+    }
+}
+
+/// A named connection that remote targets use.
+#[derive(Debug)]
+pub struct Provider {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub auth_kind: String,
+    pub auth: IndexMap<String, String>,
+    pub config: IndexMap<String, String>,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub struct Secret {
+    pub name: String,
+    pub description: Option<String>,
+    pub loc: Loc,
+    /// `Some(type)` for a `template` secret; `None` for a one-value `generator` secret.
+    pub template: Option<String>,
+    /// One field named [`SINGLE_FIELD`] for a one-value secret, else the template's fields.
+    pub fields: Vec<Field>,
+    pub targets: Vec<TargetDef>,
+    pub rotation_period: Option<(Period, Loc)>,
+    pub one_time: bool,
+}
+
+/// The field name a one-value secret's value is recorded under.
+pub const SINGLE_FIELD: &str = "value";
+
+impl Secret {
+    /// Whether the secret holds one value (written as a plain key) or several fields.
+    pub fn is_single(&self) -> bool {
+        self.fields.len() == 1 && self.fields[0].name == SINGLE_FIELD
+    }
+}
+
+#[derive(Debug)]
+pub struct Field {
+    pub name: String,
+    pub generator: generate::Spec,
+    pub loc: Loc,
+    /// The environment variable that overrides this field's value.
+    pub env_var: String,
+}
+
+#[derive(Debug)]
+pub struct TargetDef {
+    /// Stable identity in the lockfile, such as `local-file:.env#API_KEY`.
+    pub id: String,
+    pub kind: TargetKind,
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub enum TargetKind {
+    LocalFile(LocalFile),
+    Remote(RemoteTarget),
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    /// As written in the Secretfile.
+    pub path: String,
+    /// Joined onto the Secretfile's folder.
+    pub resolved: PathBuf,
+    pub format: Format,
+    /// The key for a one-value secret, or the prefix (dotenv) or parent key (others) of the
+    /// fields of a multi-field secret.
+    pub key: String,
+}
+
+#[derive(Debug)]
+pub struct RemoteTarget {
+    pub kind: RemoteKind,
+    pub provider: Option<String>,
+    pub options: IndexMap<String, String>,
+}
+
+/// Target types that live outside the machine; each arrives with its provider's feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteKind {
+    AwsSecretsManager,
+    AwsSsm,
+    AzureKeyVault,
+    VaultKv,
+    GithubSecret,
+    GitlabVariable,
+    JenkinsCredential,
+    KubernetesSecret,
+    ExternalSecret,
+}
+
+impl RemoteKind {
+    pub const ALL: [RemoteKind; 9] = [
+        RemoteKind::AwsSecretsManager,
+        RemoteKind::AwsSsm,
+        RemoteKind::AzureKeyVault,
+        RemoteKind::VaultKv,
+        RemoteKind::GithubSecret,
+        RemoteKind::GitlabVariable,
+        RemoteKind::JenkinsCredential,
+        RemoteKind::KubernetesSecret,
+        RemoteKind::ExternalSecret,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RemoteKind::AwsSecretsManager => "aws-secretsmanager",
+            RemoteKind::AwsSsm => "aws-ssm",
+            RemoteKind::AzureKeyVault => "azure-keyvault",
+            RemoteKind::VaultKv => "vault-kv",
+            RemoteKind::GithubSecret => "github-secret",
+            RemoteKind::GitlabVariable => "gitlab-variable",
+            RemoteKind::JenkinsCredential => "jenkins-credential",
+            RemoteKind::KubernetesSecret => "kubernetes-secret",
+            RemoteKind::ExternalSecret => "external-secret",
+        }
+    }
+
+    /// The provider kind whose connection this target uses.
+    pub fn provider_kind(self) -> ProviderKind {
+        match self {
+            RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => ProviderKind::Aws,
+            RemoteKind::AzureKeyVault => ProviderKind::Azure,
+            RemoteKind::VaultKv => ProviderKind::Vault,
+            RemoteKind::GithubSecret => ProviderKind::Github,
+            RemoteKind::GitlabVariable => ProviderKind::Gitlab,
+            RemoteKind::JenkinsCredential => ProviderKind::Jenkins,
+            RemoteKind::KubernetesSecret | RemoteKind::ExternalSecret => ProviderKind::Kubernetes,
+        }
+    }
+
+    /// Options that must be present, then options that may be.
+    pub fn options(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            RemoteKind::AwsSecretsManager => {
+                (&["name"], &["region", "kms_key_id", "description"])
+            }
+            RemoteKind::AwsSsm => {
+                (&["name"], &["region", "parameter_type", "kms_key_id", "tier", "description"])
+            }
+            RemoteKind::AzureKeyVault => (&["name"], &["vault_url", "content_type"]),
+            RemoteKind::VaultKv => (&["path"], &["mount", "version"]),
+            RemoteKind::GithubSecret => {
+                (&[], &["name", "repository", "environment", "organization", "visibility"])
+            }
+            RemoteKind::GitlabVariable => (
+                &[],
+                &["key", "project", "group", "protected", "masked", "environment_scope"],
+            ),
+            RemoteKind::JenkinsCredential => (&[], &["id", "folder", "description"]),
+            RemoteKind::KubernetesSecret => (&["name", "namespace"], &["secret_type", "key"]),
+            RemoteKind::ExternalSecret => (
+                &["name", "namespace"],
+                &["secret_store", "secret_store_kind", "remote_key", "refresh_interval"],
+            ),
+        }
+    }
+}
+
+impl Secretfile {
+    /// The Secretfile's folder joined with a path written in it.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        join(&self.dir, path)
+    }
+
+    /// Where the lockfile lives by default: beside the Secretfile.
+    pub fn default_lockfile(&self) -> PathBuf {
+        join(&self.dir, ".gitsecrets.lock")
+    }
+}
+
+/// Joins without a leading `./`, so messages show `.env` rather than `./.env`.
+pub(crate) fn join(dir: &Path, path: &str) -> PathBuf {
+    if dir == Path::new(".") { PathBuf::from(path) } else { dir.join(path) }
+}
+
+/// The environment variable that overrides a secret's value or one of its fields:
+/// `api_key` -> `API_KEY`, field `password` of `database` -> `DATABASE_PASSWORD`.
+pub fn env_var_name(secret: &str, field: Option<&str>) -> String {
+    let joined = match field {
+        Some(field) => format!("{secret}_{field}"),
+        None => secret.to_string(),
+    };
+    joined.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+/// Reads the override for a field; an empty variable counts as unset.
+pub fn env_override(field: &Field) -> Option<SecretString> {
+    match std::env::var(&field.env_var) {
+        Ok(value) if !value.is_empty() => Some(SecretString::from(value)),
+        _ => None,
+    }
+}
+
+/// The folder of a Secretfile path, `.` for a bare file name.
+pub(crate) fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}

@@ -1,0 +1,544 @@
+//! Dotenv files: a line editor that keeps comments, blank lines, order, `export` prefixes,
+//! line endings and a BOM, and quotes each value so that the `dotenvy` crate, python-dotenv
+//! (interpolation on) and docker compose's `env_file` all read back the same bytes.
+//!
+//! Quoting, from the readers' rules:
+//! - unquoted when the value is only `[A-Za-z0-9_./:@+=-]` (or empty): no reader treats any
+//!   of these specially;
+//! - single quotes when the value has no `'`, no line break or other control character, no
+//!   `\\` and no trailing `\`: dotenvy and compose read single quotes literally, but
+//!   python-dotenv decodes `\\` and `\'` inside them and compose lets `\'` escape the quote;
+//! - double quotes with `\n`, `\"` and `\\` escapes otherwise, but only without `$`, which
+//!   every reader expands inside double quotes;
+//! - never a value holding `${...}`: python-dotenv expands it whatever the quoting.
+
+use std::ops::Range;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{
+    Format, FormatError, Source, Splice, Stored, Value, append_lines, check_replaceable,
+    line_col, merge_duplicates, stored,
+};
+
+const FORMAT: Format = Format::Dotenv;
+
+pub(super) struct Dotenv {
+    source: Source,
+    /// Per assignment in file order: the raw value text, quotes included.
+    values: Vec<Range<usize>>,
+    splice: Splice,
+}
+
+/// One `KEY=value` assignment found in the text.
+struct Assignment {
+    key: String,
+    /// Right after `=`.
+    after_equals: usize,
+    value: Range<usize>,
+    /// End of the last physical line's content, before its line ending.
+    content_end: usize,
+    /// Start of the next line.
+    next: usize,
+}
+
+impl Dotenv {
+    pub(super) fn parse(source: Source) -> Result<Dotenv, FormatError> {
+        let mut values = Vec::new();
+        let mut splice = Splice::default();
+        let text = source.text.as_str();
+        let mut start = 0;
+        while start < text.len() {
+            let Some(found) = assignment(text, start)? else {
+                start = next_line(text, start);
+                continue;
+            };
+            // A new value replaces everything after `=` on the line; the comment is put back.
+            let replace = found.after_equals..found.content_end;
+            splice.push(Some(found.key), replace, start..found.next);
+            values.push(found.value);
+            start = found.next;
+        }
+        Ok(Dotenv { source, values, splice })
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<Stored> {
+        if let Some(value) = self.splice.written(key) {
+            return Some(value.clone());
+        }
+        let text = self.source.text.as_str();
+        let values = self.splice.occurrences(key).iter().map(|&index| {
+            Stored::Str(SecretString::from(decode(&text[self.values[index].clone()])))
+        });
+        merge_duplicates(values)
+    }
+
+    pub(super) fn set(&mut self, key: &str, value: &Value<'_>) -> Result<(), FormatError> {
+        check_key(key)?;
+        let Value::Str(secret) = value else {
+            return Err(FormatError::CannotCarry {
+                format: FORMAT,
+                key: key.to_owned(),
+                reason: "dotenv has no nested values; flatten the fields into KEY_FIELD keys"
+                    .to_owned(),
+            });
+        };
+        let encoded = encode(secret.expose_secret()).map_err(|reason| FormatError::CannotCarry {
+            format: FORMAT,
+            key: key.to_owned(),
+            reason,
+        })?;
+        check_replaceable(FORMAT, key, self.get(key).as_ref())?;
+
+        let text = match self.splice.occurrences(key).first() {
+            Some(&index) => self.replacement(index, encoded),
+            None => format!("{key}={encoded}"),
+        };
+        self.splice.set(key, text, stored(value));
+        Ok(())
+    }
+
+    /// The new text after `=`, keeping an inline comment in a form every reader skips.
+    fn replacement(&self, index: usize, encoded: String) -> String {
+        let text = self.source.text.as_str();
+        let value = &self.values[index];
+        let replaced = &self.splice.entries[index].0;
+        // compose reads `KEY= # note` as the value `# note`, so an empty value drops it.
+        if encoded.is_empty() {
+            return encoded;
+        }
+        let blanks = &text[replaced.start..value.start];
+        let Some(comment) = comment_after(text, value, replaced.end) else {
+            return format!("{blanks}{encoded}");
+        };
+        let comment = &text[comment];
+        // compose only strips a comment introduced by a space, not by a tab.
+        let hash = comment.find('#').unwrap_or(0);
+        if comment[..hash].ends_with(' ') {
+            format!("{blanks}{encoded}{comment}")
+        } else {
+            format!("{blanks}{encoded} {}", &comment[hash..])
+        }
+    }
+
+    pub(super) fn render(&self) -> String {
+        let mut out = self.splice.render(&self.source.text, None);
+        let lines: Vec<&str> = self.splice.appended().map(|(_, line)| line).collect();
+        append_lines(&mut out, &lines, self.source.eol, self.source.lacks_final_newline());
+        out
+    }
+}
+
+fn check_key(key: &str) -> Result<(), FormatError> {
+    let mut chars = key.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if valid {
+        Ok(())
+    } else {
+        Err(FormatError::InvalidKey {
+            format: FORMAT,
+            key: key.to_owned(),
+            reason: "a dotenv key must match [A-Za-z_][A-Za-z0-9_.]*".to_owned(),
+        })
+    }
+}
+
+fn next_line(text: &str, start: usize) -> usize {
+    text[start..].find('\n').map_or(text.len(), |index| start + index + 1)
+}
+
+/// End of a line's content: before `\n`, `\r\n`, or a lone `\r` at the end of the file.
+fn content_end(text: &str, start: usize) -> usize {
+    let end = text[start..].find('\n').map_or(text.len(), |index| start + index);
+    if text[start..end].ends_with('\r') { end - 1 } else { end }
+}
+
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+fn skip_blanks(text: &str, at: usize) -> usize {
+    at + text[at..].len() - text[at..].trim_start_matches(is_blank).len()
+}
+
+fn key_end(text: &str, at: usize) -> Option<usize> {
+    let rest = &text[at..];
+    if !rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return None;
+    }
+    let len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(rest.len());
+    Some(at + len)
+}
+
+/// Reads `[export ]KEY=value` starting at a line start; `None` for any other line, which is
+/// kept as it is.
+fn assignment(text: &str, start: usize) -> Result<Option<Assignment>, FormatError> {
+    let line_content_end = content_end(text, start);
+    let line = start..line_content_end;
+    let mut at = skip_blanks(text, start);
+
+    // `export` is a prefix only when blanks and a key follow it; otherwise it is the key.
+    let mut key_range = None;
+    if text[at..line.end].starts_with("export") {
+        let after = skip_blanks(text, at + "export".len());
+        if after > at + "export".len() {
+            key_range = key_end(text, after).map(|end| after..end);
+        }
+    }
+    let Some(key) = key_range.or_else(|| key_end(text, at).map(|end| at..end)) else {
+        return Ok(None);
+    };
+    at = skip_blanks(text, key.end);
+    if !text[at..line.end].starts_with('=') {
+        return Ok(None);
+    }
+    let after_equals = at + 1;
+    let value_start = skip_blanks(text, after_equals);
+
+    let (value, last_line_start) = match text[value_start..].chars().next() {
+        Some(quote @ ('\'' | '"')) => {
+            let close = closing_quote(text, value_start, quote).ok_or_else(|| {
+                let (line, column) = line_col(text, value_start);
+                FormatError::Parse {
+                    format: FORMAT,
+                    line: Some(line),
+                    column: Some(column),
+                    message: "quoted value is never closed".to_owned(),
+                }
+            })?;
+            let last_line_start = text[..close].rfind('\n').map_or(start, |index| index + 1);
+            (value_start..close + 1, last_line_start.max(start))
+        }
+        _ => (unquoted(text, after_equals, value_start, line.end), start),
+    };
+    Ok(Some(Assignment {
+        key: text[key].to_owned(),
+        after_equals,
+        value,
+        content_end: content_end(text, last_line_start),
+        next: next_line(text, last_line_start),
+    }))
+}
+
+/// An unquoted value ends at a blank followed by `#`, with trailing blanks trimmed; `KEY= #x`
+/// is an empty value with a comment, `KEY=#x` the value `#x` (python-dotenv's reading).
+fn unquoted(text: &str, after_equals: usize, value_start: usize, end: usize) -> Range<usize> {
+    if value_start > after_equals && text[value_start..end].starts_with('#') {
+        return value_start..value_start;
+    }
+    let raw = &text[value_start..end];
+    let bytes = raw.as_bytes();
+    let cut = (1..bytes.len())
+        .find(|&i| bytes[i] == b'#' && (bytes[i - 1] == b' ' || bytes[i - 1] == b'\t'))
+        .unwrap_or(bytes.len());
+    let kept = raw[..cut].trim_end_matches(char::is_whitespace);
+    value_start..value_start + kept.len()
+}
+
+/// Offset of the quote closing a value that opens at `open`; a backslash escapes the next
+/// character only inside double quotes.
+fn closing_quote(text: &str, open: usize, quote: char) -> Option<usize> {
+    let mut chars = text[open + 1..].char_indices();
+    while let Some((index, c)) = chars.next() {
+        if c == quote {
+            return Some(open + 1 + index);
+        }
+        if c == '\\' && quote == '"' {
+            chars.next();
+        }
+    }
+    None
+}
+
+/// The blanks and `# comment` after a value on its last line, if that is what follows it.
+fn comment_after(text: &str, value: &Range<usize>, content_end: usize) -> Option<Range<usize>> {
+    let rest = &text[value.end..content_end];
+    let trimmed = rest.trim_start_matches(is_blank);
+    let blanks = rest.len() - trimmed.len();
+    (trimmed.starts_with('#') && (blanks > 0 || value.is_empty()))
+        .then(|| value.end..content_end)
+}
+
+/// The value a raw value text stands for, read as python-dotenv and compose read it
+/// (without expanding variables).
+fn decode(raw: &str) -> String {
+    if let Some(inner) = raw.strip_prefix('\'').and_then(|rest| rest.strip_suffix('\'')) {
+        return inner.to_owned();
+    }
+    let Some(inner) = raw.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) else {
+        return raw.to_owned();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(escaped @ ('\\' | '"' | '\'' | '$')) => out.push(escaped),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn is_unquoted_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_./:@+=-".contains(c)
+}
+
+/// The value as written after `KEY=`, or the reason (naming characters) no quoting works.
+pub(super) fn encode(value: &str) -> Result<String, String> {
+    if value.chars().all(is_unquoted_safe) {
+        return Ok(value.to_owned());
+    }
+    if expands_everywhere(value) {
+        return Err("`${...}` is expanded by python-dotenv inside any quotes".to_owned());
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err("control characters other than tab and newline have no escape that every \
+                    reader decodes"
+            .to_owned());
+    }
+
+    // Each reason single quotes cannot be used, to name them if double quotes fail too.
+    let mut blockers = Vec::new();
+    if value.contains('\'') {
+        blockers.push("'");
+    }
+    if value.contains('\n') {
+        blockers.push("newline");
+    }
+    if value.contains("\\\\") {
+        blockers.push("\\\\");
+    } else if value.ends_with('\\') {
+        blockers.push("trailing \\");
+    }
+    if blockers.is_empty() {
+        return Ok(format!("'{value}'"));
+    }
+    if !value.contains('$') {
+        return Ok(double_quoted(value));
+    }
+    Err(format!(
+        "{} and $ together: single quotes cannot hold the first, and readers expand $ inside \
+         double quotes",
+        blockers.join(", ")
+    ))
+}
+
+/// python-dotenv expands `${NAME}` and `${NAME:-default}` in every value; refusing any `${`
+/// that a `}` follows covers both.
+fn expands_everywhere(value: &str) -> bool {
+    value.find("${").is_some_and(|start| value[start..].contains('}'))
+}
+
+fn double_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Document, Format, Stored, Value};
+    use secrecy::{ExposeSecret, SecretString};
+
+    fn render_with(existing: &[u8], sets: &[(&str, &str)]) -> Vec<u8> {
+        let mut doc = Document::parse(Format::Dotenv, existing).unwrap();
+        for (key, value) in sets {
+            let secret = SecretString::from(*value);
+            doc.set(key, &Value::Str(&secret)).unwrap();
+        }
+        doc.render()
+    }
+
+    fn rendered(existing: &str, sets: &[(&str, &str)]) -> String {
+        String::from_utf8(render_with(existing.as_bytes(), sets)).unwrap()
+    }
+
+    fn get(doc: &Document, key: &str) -> Option<String> {
+        match doc.get(key) {
+            Some(Stored::Str(secret)) => Some(secret.expose_secret().to_owned()),
+            Some(other) => panic!("unexpected {other:?}"),
+            None => None,
+        }
+    }
+
+    fn cannot_carry(value: &str) -> String {
+        let mut doc = Document::parse(Format::Dotenv, b"").unwrap();
+        let secret = SecretString::from(value);
+        match doc.set("KEY", &Value::Str(&secret)) {
+            Err(super::FormatError::CannotCarry { reason, .. }) => reason,
+            other => panic!("expected CannotCarry, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn case_1_hash_space_and_empty_values() {
+        let out = rendered("", &[("DB_PASSWORD", "s3cr#t pa55"), ("EMPTY_ONE", "")]);
+        assert_eq!(out, "DB_PASSWORD='s3cr#t pa55'\nEMPTY_ONE=\n");
+        let out = rendered("", &[("URL", "https://u@h.example/p_a-t.h+x=1:2")]);
+        assert_eq!(out, "URL=https://u@h.example/p_a-t.h+x=1:2\n");
+    }
+
+    #[test]
+    fn case_2_dollar_is_single_quoted() {
+        assert_eq!(rendered("", &[("DB_PASSWORD", "pa$word1")]), "DB_PASSWORD='pa$word1'\n");
+    }
+
+    #[test]
+    fn case_3_quotes_inside_values() {
+        assert_eq!(rendered("", &[("GREETING", "it's-s3cret")]), "GREETING=\"it's-s3cret\"\n");
+        assert_eq!(rendered("", &[("QUOTED", "a\"b")]), "QUOTED='a\"b'\n");
+    }
+
+    #[test]
+    fn case_4_multi_line_value_is_one_physical_line() {
+        let pem = "-----BEGIN KEY-----\nMIIB+/x==\n-----END KEY-----\n";
+        let out = rendered("", &[("PEM", pem)]);
+        assert_eq!(out, "PEM=\"-----BEGIN KEY-----\\nMIIB+/x==\\n-----END KEY-----\\n\"\n");
+        let doc = Document::parse(Format::Dotenv, out.as_bytes()).unwrap();
+        assert_eq!(get(&doc, "PEM").as_deref(), Some(pem));
+        assert_eq!(dotenvy_read(&out, "PEM").as_deref(), Some(pem));
+    }
+
+    #[test]
+    fn case_5_merge_keeps_bom_crlf_export_and_comments() {
+        let existing = b"\xEF\xBB\xBF# hand edited\r\nexport DB_PASSWORD=old\r\nOTHER=1\r\n";
+        let doc = Document::parse(Format::Dotenv, existing).unwrap();
+        assert_eq!(get(&doc, "DB_PASSWORD").as_deref(), Some("old"));
+        let out = render_with(existing, &[("DB_PASSWORD", "n3w-value")]);
+        assert_eq!(
+            out,
+            b"\xEF\xBB\xBF# hand edited\r\nexport DB_PASSWORD=n3w-value\r\nOTHER=1\r\n"
+        );
+    }
+
+    #[test]
+    fn crlf_file_gets_crlf_for_appended_keys() {
+        let out = rendered("A=1\r\n", &[("B", "x y")]);
+        assert_eq!(out, "A=1\r\nB='x y'\r\n");
+    }
+
+    #[test]
+    fn duplicates_replace_the_first_and_drop_the_rest() {
+        let existing = "A=1\nDUP=old\n# keep\nDUP=older\nB=2\nDUP='oldest'";
+        let doc = Document::parse(Format::Dotenv, existing.as_bytes()).unwrap();
+        assert!(matches!(doc.get("DUP"), Some(Stored::Other("conflicting duplicates"))));
+        let out = rendered(existing, &[("DUP", "new")]);
+        assert_eq!(out, "A=1\nDUP=new\n# keep\nB=2\n");
+    }
+
+    #[test]
+    fn missing_final_newline_stays_missing() {
+        assert_eq!(rendered("A=1", &[("A", "2")]), "A=2");
+        assert_eq!(rendered("A=1", &[("B", "2")]), "A=1\nB=2");
+        assert_eq!(rendered("A=1\n", &[("B", "2")]), "A=1\nB=2\n");
+    }
+
+    #[test]
+    fn inline_comments_survive_a_new_value() {
+        let out = rendered("A=old # rotated\nB='x'\t# tab\nC= # none\n", &[
+            ("A", "new"),
+            ("B", "y z"),
+            ("C", ""),
+        ]);
+        assert_eq!(out, "A=new # rotated\nB='y z' # tab\nC=\n");
+    }
+
+    #[test]
+    fn reads_every_quoting_style() {
+        let text = "A=plain value # c\nB='single \\n $x'\nC=\"dq \\\"q\\\" \\\\ \\n\"\n\
+                    export D = spaced\nE=\nF= # only comment\nG=#hash\nH=\"multi\nline\"\n\
+                    not an assignment\n";
+        let doc = Document::parse(Format::Dotenv, text.as_bytes()).unwrap();
+        assert_eq!(get(&doc, "A").as_deref(), Some("plain value"));
+        assert_eq!(get(&doc, "B").as_deref(), Some("single \\n $x"));
+        assert_eq!(get(&doc, "C").as_deref(), Some("dq \"q\" \\ \n"));
+        assert_eq!(get(&doc, "D").as_deref(), Some("spaced"));
+        assert_eq!(get(&doc, "E").as_deref(), Some(""));
+        assert_eq!(get(&doc, "F").as_deref(), Some(""));
+        assert_eq!(get(&doc, "G").as_deref(), Some("#hash"));
+        assert_eq!(get(&doc, "H").as_deref(), Some("multi\nline"));
+        assert_eq!(get(&doc, "not"), None);
+        let out = rendered(text, &[("H", "one")]);
+        assert!(out.ends_with("H=one\nnot an assignment\n"), "{out}");
+    }
+
+    #[test]
+    fn export_alone_is_a_key() {
+        let doc = Document::parse(Format::Dotenv, b"export=1\n").unwrap();
+        assert_eq!(get(&doc, "export").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn unterminated_quote_is_a_parse_error_without_the_value() {
+        let err = Document::parse(Format::Dotenv, b"A=1\nB='s3cret\n").unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, super::FormatError::Parse { line: Some(2), .. }), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[test]
+    fn refusals_name_characters_not_values() {
+        assert_eq!(
+            cannot_carry("it's $ecret"),
+            "' and $ together: single quotes cannot hold the first, and readers expand $ inside \
+             double quotes"
+        );
+        assert!(cannot_carry("a\nb$c").starts_with("newline and $"));
+        assert!(cannot_carry("a\\\\b$").starts_with("\\\\ and $"));
+        assert!(cannot_carry("${HOME}").contains("${...}"));
+        assert!(cannot_carry("bell\u{7}").contains("control characters"));
+        let err = {
+            let mut doc = Document::parse(Format::Dotenv, b"").unwrap();
+            let secret = SecretString::from("it's $ecret");
+            doc.set("KEY", &Value::Str(&secret)).unwrap_err()
+        };
+        assert!(!format!("{err} {err:?}").contains("ecret"));
+    }
+
+    #[test]
+    fn backslashes_choose_the_quoting_every_reader_agrees_on() {
+        assert_eq!(rendered("", &[("K", "a\\b c")]), "K='a\\b c'\n");
+        assert_eq!(rendered("", &[("K", "a\\\\b")]), "K=\"a\\\\\\\\b\"\n");
+        assert_eq!(rendered("", &[("K", "tail\\")]), "K=\"tail\\\\\"\n");
+    }
+
+    #[test]
+    fn invalid_keys_and_maps_are_refused() {
+        let mut doc = Document::parse(Format::Dotenv, b"").unwrap();
+        let secret = SecretString::from("x");
+        let err = doc.set("1BAD", &Value::Str(&secret)).unwrap_err();
+        assert!(matches!(err, super::FormatError::InvalidKey { .. }));
+        let err = doc.set("GOOD", &Value::Map(vec![("f", &secret)])).unwrap_err();
+        assert!(matches!(err, super::FormatError::CannotCarry { .. }));
+    }
+
+    pub(in super::super) fn dotenvy_read(text: &str, key: &str) -> Option<String> {
+        dotenvy::from_read_iter(text.as_bytes())
+            .map(|item| item.expect("dotenvy parses the rendered file"))
+            .find(|(found, _)| found == key)
+            .map(|(_, value)| value)
+    }
+}

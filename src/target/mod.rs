@@ -1,0 +1,124 @@
+//! Where values go: the [`Target`] trait and one implementation per target type.
+//!
+//! A target reads back what it holds (for adoption, no-op detection and, later, drift) and
+//! writes values. Writes may be staged and made durable in [`Target::flush`], which lets the
+//! local-file target rewrite each file once per run however many secrets it holds.
+
+pub mod format;
+mod local;
+mod remote;
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+
+pub use local::LocalFiles;
+pub use remote::Unsupported;
+
+use crate::secretfile::{Secret, TargetDef};
+
+/// A secret's value: one field for a one-value secret, else the template's fields in order.
+#[derive(Debug, Clone)]
+pub struct SecretData {
+    pub fields: Vec<(String, SecretString)>,
+}
+
+impl SecretData {
+    pub fn field(&self, name: &str) -> Option<&SecretString> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Field by field equality of the exposed values.
+    pub fn same_as(&self, other: &SecretData) -> bool {
+        self.fields.len() == other.fields.len()
+            && self.fields.iter().all(|(name, value)| {
+                other.field(name).is_some_and(|o| o.expose_secret() == value.expose_secret())
+            })
+    }
+
+    /// One byte string for the whole value, for the per-target hash: fields sorted by name,
+    /// each length-prefixed so no two different values share an encoding.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut fields: Vec<&(String, SecretString)> = self.fields.iter().collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut bytes = Vec::new();
+        for (name, value) in fields {
+            for part in [name.as_bytes(), value.expose_secret().as_bytes()] {
+                bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+                bytes.extend_from_slice(part);
+            }
+        }
+        bytes
+    }
+}
+
+/// What a target holds for a secret right now.
+#[derive(Debug)]
+pub enum Readback {
+    Value(SecretData),
+    /// Nothing there: the file, the key or some of the fields are missing.
+    Missing,
+    /// The target cannot be read back (write-only, or unreachable); the reason says which.
+    Unreadable(String),
+}
+
+/// Errors from a target, naming the target and never the value.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} cannot be parsed, so it was not overwritten")]
+    Parse {
+        path: String,
+        #[source]
+        source: format::FormatError,
+    },
+    #[error("the value of secret `{secret}` cannot be written to {path}")]
+    Value {
+        secret: String,
+        path: String,
+        #[source]
+        source: format::FormatError,
+    },
+    /// A failure shared by several targets, such as one unreadable file holding many keys.
+    #[error(transparent)]
+    Shared(Arc<TargetError>),
+    #[error("this build has no {kind} support (target {id}); use a build with the `{feature}` feature")]
+    Unsupported { kind: &'static str, id: String, feature: &'static str },
+}
+
+/// One target type. `secret` and `target` come from the Secretfile.
+pub trait Target {
+    fn read(&mut self, secret: &Secret, target: &TargetDef) -> Readback;
+
+    /// Writes, or stages for [`Target::flush`], a secret's value.
+    fn write(
+        &mut self,
+        secret: &Secret,
+        target: &TargetDef,
+        value: &SecretData,
+    ) -> Result<(), TargetError>;
+
+    /// Makes staged writes durable; returns the staged writes that failed, so the caller
+    /// records only what was written.
+    fn flush(&mut self) -> Vec<FlushFailure>;
+}
+
+/// A staged write that did not become durable. One failed file fails every secret staged in
+/// it, so the error is shared.
+#[derive(Debug)]
+pub struct FlushFailure {
+    pub secret: String,
+    pub target_id: String,
+    pub error: Arc<TargetError>,
+}

@@ -1,0 +1,373 @@
+//! `secretzero sync` end to end: the real binary, real files, the lockfile.
+
+mod common;
+
+use common::{Project, dotenv_value, json, mtime};
+
+const TWO_TARGETS: &str = r#"version: "1.0"
+secrets:
+  api_key:
+    generator: {type: random-string, length: 40}
+    targets:
+      - {type: local-file, path: .env}
+      - {type: local-file, path: config.json}
+  database:
+    template:
+      type: database_credentials
+      fields:
+        - name: username
+          generator: {type: static, value: app}
+        - name: password
+          generator: {type: random-password, length: 24}
+    targets:
+      - {type: local-file, path: .env}
+      - {type: local-file, path: config.json}
+"#;
+
+fn lock(project: &Project) -> serde_json::Value {
+    json(&project.path(".gitsecrets.lock"))
+}
+
+#[test]
+fn first_sync_writes_every_target_and_the_lockfile() {
+    let project = Project::new(TWO_TARGETS);
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "");
+
+    let env = project.path(".env");
+    let api_key = dotenv_value(&env, "API_KEY").unwrap();
+    assert_eq!(api_key.len(), 40);
+    assert!(api_key.chars().all(|c| c.is_ascii_alphanumeric()));
+    assert_eq!(dotenv_value(&env, "DATABASE_USERNAME").as_deref(), Some("app"));
+    let password = dotenv_value(&env, "DATABASE_PASSWORD").unwrap();
+    assert_eq!(password.chars().count(), 24);
+
+    let config = json(&project.path("config.json"));
+    assert_eq!(config["api_key"], api_key.as_str());
+    assert_eq!(config["database"]["username"], "app");
+    assert_eq!(config["database"]["password"], password.as_str());
+
+    let lock = lock(&project);
+    let entry = &lock["secrets"]["database"];
+    assert_eq!(entry["rotation_count"], 0);
+    assert_eq!(entry["last_rotated"], serde_json::Value::Null);
+    let fields: Vec<&String> = entry["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["password", "username"]);
+    let targets: Vec<&String> = entry["targets"].as_object().unwrap().keys().collect();
+    assert_eq!(targets, ["local-file:.env#DATABASE", "local-file:config.json#database"]);
+    assert!(entry["fields"]["password"].as_str().unwrap().starts_with("hmac-sha256:"));
+
+    assert!(run.stderr.contains("Generated secret: api_key"), "{run:?}");
+    assert!(
+        run.stderr.contains("Summary: generated 2, targets updated 4, unchanged 0, failed 0"),
+        "{run:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn new_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::new(TWO_TARGETS);
+    project.write(".env.keep", "");
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let mode = std::fs::metadata(project.path(".env")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_second_sync_writes_nothing() {
+    let project = Project::new(TWO_TARGETS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let files = [".env", "config.json", ".gitsecrets.lock"];
+    let before: Vec<_> = files.iter().map(|f| (project.read(f), mtime(&project.path(f)))).collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let after: Vec<_> = files.iter().map(|f| (project.read(f), mtime(&project.path(f)))).collect();
+    assert_eq!(before, after);
+    assert!(
+        run.stderr.contains("Summary: generated 0, targets updated 0, unchanged 4, failed 0"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let project = Project::new(TWO_TARGETS);
+    let run = project.run(&["sync", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "api_key: generate (new secret)\n  \
+         + create    local-file:.env#API_KEY (not there yet)\n  \
+         + create    local-file:config.json#api_key (not there yet)\n\
+         database: username: static value; password: generate (new secret)\n  \
+         + create    local-file:.env#DATABASE (not there yet)\n  \
+         + create    local-file:config.json#database (not there yet)\n\
+         \nPlan: 4 to create, 0 to update, 0 unchanged, 0 skipped.\n"
+    );
+    assert!(!project.exists(".env"));
+    assert!(!project.exists("config.json"));
+    assert!(!project.exists(".gitsecrets.lock"));
+
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let run = project.run(&["sync", "--dry-run", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"create": 0, "update": 0, "unchanged": 4, "skip": 0})
+    );
+    assert_eq!(plan["secrets"][0]["fields"][0]["source"]["kind"], "keep");
+}
+
+#[test]
+fn force_regenerates_but_keeps_rotation_history() {
+    let project = Project::new(TWO_TARGETS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let old = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    let created = lock(&project)["secrets"]["api_key"]["created_at"].clone();
+
+    let run = project.run_env(&["sync", "--force", "-s", "api_key"], &[("SECRETZERO_NOW", "2030-01-01T00:00:00Z")]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let new = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    assert_ne!(old, new);
+    assert_eq!(json(&project.path("config.json"))["api_key"], new.as_str());
+
+    let lock = lock(&project);
+    let entry = &lock["secrets"]["api_key"];
+    assert_eq!(entry["created_at"], created);
+    assert_eq!(entry["updated_at"], "2030-01-01T00:00:00Z");
+    assert_eq!(entry["rotation_count"], 0);
+    assert_eq!(entry["last_rotated"], serde_json::Value::Null);
+    assert_ne!(lock["secrets"]["database"]["updated_at"], "2030-01-01T00:00:00Z");
+}
+
+#[test]
+fn secret_selection_limits_the_run() {
+    let project = Project::new(TWO_TARGETS);
+    let run = project.run(&["sync", "-s", "database"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(dotenv_value(&project.path(".env"), "API_KEY"), None);
+    assert!(dotenv_value(&project.path(".env"), "DATABASE_PASSWORD").is_some());
+    let lock = lock(&project);
+    assert!(lock["secrets"].get("api_key").is_none());
+
+    let run = project.run(&["sync", "-s", "databse"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("no secret named `databse`"), "{run:?}");
+    assert!(run.stderr.contains("did you mean `database`?"), "{run:?}");
+}
+
+#[test]
+fn a_changed_generator_is_an_update_but_one_time_secrets_stay() {
+    let project = Project::new(TWO_TARGETS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let old_key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+
+    project.write("Secretfile.yml", &TWO_TARGETS.replace("length: 40", "length: 50"));
+    let run = project.run(&["sync", "--dry-run"]);
+    assert!(run.stdout.contains("api_key: generate (its generator changed)"), "{run:?}");
+    assert!(run.stdout.contains("~ update    local-file:.env#API_KEY"), "{run:?}");
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let new_key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    assert_eq!(new_key.len(), 50);
+    assert_ne!(old_key, new_key);
+
+    let one_time = TWO_TARGETS.replace("    template:\n", "    one_time: true\n    template:\n");
+    project.write("Secretfile.yml", &one_time);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let password = dotenv_value(&project.path(".env"), "DATABASE_PASSWORD").unwrap();
+    project.write("Secretfile.yml", &one_time.replace("length: 24", "length: 30"));
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(dotenv_value(&project.path(".env"), "DATABASE_PASSWORD").unwrap(), password);
+
+    let run = project.run(&["sync", "--force", "-s", "database"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let forced = dotenv_value(&project.path(".env"), "DATABASE_PASSWORD").unwrap();
+    assert_eq!(forced.chars().count(), 30);
+}
+
+#[test]
+fn an_environment_variable_overrides_generation() {
+    let project = Project::new(TWO_TARGETS);
+    let run = project.run_env(
+        &["sync"],
+        &[("API_KEY", "from-the-environment"), ("DATABASE_PASSWORD", "")],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let env = project.path(".env");
+    assert_eq!(dotenv_value(&env, "API_KEY").as_deref(), Some("from-the-environment"));
+    // An empty variable counts as unset: the password was generated.
+    assert_eq!(dotenv_value(&env, "DATABASE_PASSWORD").unwrap().chars().count(), 24);
+}
+
+#[test]
+fn a_lost_lockfile_adopts_the_values_in_place() {
+    let project = Project::new(TWO_TARGETS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let env_before = project.read(".env");
+    let json_before = project.read("config.json");
+    std::fs::remove_file(project.path(".gitsecrets.lock")).unwrap();
+
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("Adopted the value its targets already hold: api_key"), "{run:?}");
+    assert!(run.stderr.contains("Summary: generated 0, targets updated 0"), "{run:?}");
+    assert_eq!(project.read(".env"), env_before);
+    assert_eq!(project.read("config.json"), json_before);
+    assert!(project.exists(".gitsecrets.lock"));
+    assert_eq!(project.run(&["sync"]).stderr.contains("unchanged 4"), true);
+}
+
+#[test]
+fn adoption_fills_an_empty_target_with_the_value_another_holds() {
+    let project = Project::new(TWO_TARGETS);
+    project.write(".env", "API_KEY=kept-value-123\n");
+    let run = project.run(&["sync", "-s", "api_key"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(json(&project.path("config.json"))["api_key"], "kept-value-123");
+    assert_eq!(project.read(".env"), "API_KEY=kept-value-123\n");
+}
+
+#[test]
+fn disagreeing_targets_are_left_alone_until_forced() {
+    let project = Project::new(TWO_TARGETS);
+    project.write(".env", "API_KEY=one\n");
+    project.write("config.json", "{\"api_key\": \"two\"}\n");
+    let run = project.run(&["sync", "-s", "api_key"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "Left api_key untouched: the targets of `api_key` hold 2 different values: \
+             value 1: local-file:.env#API_KEY; value 2: local-file:config.json#api_key"
+        ),
+        "{run:?}"
+    );
+    assert_eq!(project.read(".env"), "API_KEY=one\n");
+    assert_eq!(project.read("config.json"), "{\"api_key\": \"two\"}\n");
+
+    let run = project.run(&["sync", "-s", "api_key", "--force"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    assert_eq!(key.len(), 40);
+    assert_eq!(json(&project.path("config.json"))["api_key"], key.as_str());
+}
+
+#[test]
+fn one_failing_target_does_not_stop_the_others() {
+    let project = Project::new(TWO_TARGETS);
+    project.write("config.json", "{ not json");
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Failed to write api_key to local-file:config.json#api_key: config.json cannot be parsed, so it was not overwritten"), "{run:?}");
+    assert!(
+        run.stderr.contains("Summary: generated 2, targets updated 2, unchanged 0, failed 2"),
+        "{run:?}"
+    );
+    assert_eq!(project.read("config.json"), "{ not json");
+    assert!(dotenv_value(&project.path(".env"), "API_KEY").is_some());
+    let lock = lock(&project);
+    let targets: Vec<&String> =
+        lock["secrets"]["api_key"]["targets"].as_object().unwrap().keys().collect();
+    assert_eq!(targets, ["local-file:.env#API_KEY"]);
+
+    // Once the file is fixed, the next sync copies the recorded value there.
+    project.write("config.json", "{}\n");
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    assert_eq!(json(&project.path("config.json"))["api_key"], key.as_str());
+}
+
+#[test]
+fn remote_targets_fail_clearly_in_this_build() {
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  api_key:
+    generator: {type: random-string}
+    targets:
+      - {type: aws-secretsmanager, name: /prod/api_key}
+      - {type: local-file, path: .env}
+"#,
+    );
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "Failed to write api_key to aws-secretsmanager::/prod/api_key: this build has no \
+             aws-secretsmanager support"
+        ),
+        "{run:?}"
+    );
+    assert!(dotenv_value(&project.path(".env"), "API_KEY").is_some());
+}
+
+#[test]
+fn a_lockfile_with_conflict_markers_stops_every_command() {
+    let project = Project::new(TWO_TARGETS);
+    project.write(".gitsecrets.lock", "{\n  \"version\": 2,\n<<<<<<< HEAD\n=======\n>>>>>>> x\n}\n");
+    for args in [&["sync"][..], &["sync", "--dry-run"], &["status"], &["validate"]] {
+        let run = project.run(args);
+        assert_eq!(run.code, 5, "{args:?} {run:?}");
+        assert!(
+            run.stderr.contains("has unresolved merge conflict markers, the first at line 3"),
+            "{run:?}"
+        );
+    }
+    assert!(!project.exists(".env"));
+}
+
+#[test]
+fn a_missing_secretfile_is_a_load_error() {
+    let project = Project::empty();
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(run.stderr.contains("error: cannot read Secretfile.yml"), "{run:?}");
+    assert!(run.stderr.contains("hint: run `secretzero init`"), "{run:?}");
+}
+
+#[test]
+fn the_lockfile_option_chooses_the_file() {
+    let project = Project::new(TWO_TARGETS);
+    let run = project.run(&["sync", "--lockfile", "prod.lock"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(project.exists("prod.lock"));
+    assert!(!project.exists(".gitsecrets.lock"));
+}
+
+#[test]
+fn the_secretfile_folder_anchors_relative_paths() {
+    let project = Project::empty();
+    project.write("deploy/Secretfile.yml", TWO_TARGETS);
+    let run = project.run(&["-f", "deploy/Secretfile.yml", "sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(project.exists("deploy/.env"));
+    assert!(project.exists("deploy/.gitsecrets.lock"));
+}
+
+#[test]
+fn script_generators_take_stdout_less_one_newline() {
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  token:
+    generator: {type: script, command: printf, args: ["abc%s\n", "$HOME"]}
+    targets: [{type: local-file, path: .env}]
+  broken:
+    generator: {type: script, command: sh, args: ["-c", "echo STDOUT-CANARY; echo bad >&2; exit 3"]}
+    targets: [{type: local-file, path: other.env}]
+"#,
+    );
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(dotenv_value(&project.path(".env"), "TOKEN").as_deref(), Some("abc$HOME"));
+    assert!(run.stderr.contains("Could not generate broken"), "{run:?}");
+    assert!(run.stderr.contains("bad"), "{run:?}");
+    assert!(!run.all_output().contains("STDOUT-CANARY"), "{run:?}");
+    assert!(!project.exists("other.env"));
+}

@@ -95,7 +95,7 @@ fn status_shows_state_and_times_from_the_lockfile() {
          api_key   not synced  0/2      -        never         90d\n\
          database  not synced  0/1      -        never         -\n"
     );
-    assert!(run.stderr.contains("warning: no lockfile at ./.gitsecrets.lock"), "{run:?}");
+    assert!(run.stderr.contains("warning: no lockfile at .gitsecrets.lock"), "{run:?}");
 
     let now = [("SECRETZERO_NOW", "2026-03-01T10:00:00Z")];
     assert_eq!(project.run_env(&["sync", "-s", "api_key"], &now).code, 0);

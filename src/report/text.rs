@@ -50,11 +50,10 @@ fn report<'a>(finding: &'a Finding, source: Option<&'a str>) -> Vec<Group<'a>> {
         }
     };
 
-    let mut groups = vec![group];
-    if let Some(help) = &finding.help {
-        groups.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
+    match &finding.help {
+        Some(help) => vec![group.element(Level::HELP.message(help.as_str()))],
+        None => vec![group],
     }
-    groups
 }
 
 /// A byte range that annotate-snippets can show: inside the text, on char boundaries, and at

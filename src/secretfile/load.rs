@@ -1093,8 +1093,8 @@ impl Walker {
                         "secretfile/provider",
                         n.loc,
                         format!(
-                            "{what} uses provider `{name}`, which is of kind `{}`; it needs a \
-                             `{}` provider",
+                            "{what} uses provider `{name}`, which is of kind `{}`; it needs \
+                             one of kind `{}`",
                             p.kind.name(),
                             kind.provider_kind().name()
                         ),

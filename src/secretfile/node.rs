@@ -240,7 +240,7 @@ mod tests {
         assert_eq!((inner[0].0.loc.line, inner[0].0.loc.column), (3, 3));
         assert_eq!(inner[0].1.kind, Kind::Str("hello".into()));
         assert_eq!((inner[0].1.loc.line, inner[0].1.loc.column), (3, 6));
-        assert_eq!(inner[0].1.loc.offset, 15);
+        assert_eq!(inner[0].1.loc.offset, 13);
         assert_eq!(inner[0].1.loc.len, 5);
     }
 

@@ -170,16 +170,16 @@ fn remote_targets_need_their_options_and_a_matching_provider() {
         all,
         [
             (
-                "secretfile/provider",
-                9,
-                "the aws-secretsmanager target of secret `a` uses provider `gh`, which is of \
-                 kind `github`; it needs a `aws` provider"
-                    .to_string()
-            ),
-            (
                 "secretfile/missing-key",
                 9,
                 "the aws-secretsmanager target of secret `a` has no `name`".to_string()
+            ),
+            (
+                "secretfile/provider",
+                9,
+                "the aws-secretsmanager target of secret `a` uses provider `gh`, which is of \
+                 kind `github`; it needs one of kind `aws`"
+                    .to_string()
             ),
             (
                 "secretfile/missing-key",

@@ -359,7 +359,7 @@ fn double_quoted(value: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::{Document, Format, Stored, Value};
     use secrecy::{ExposeSecret, SecretString};
 

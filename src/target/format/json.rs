@@ -56,6 +56,7 @@ impl Json {
         let mut layout = None;
         let mut at = skip_ws(text, open + 1);
         let mut previous_end = open + 1;
+        let mut previous_lead_start = open + 1;
         while text.as_bytes()[at] != b'}' {
             let key_start = at;
             let key_end = skip_value(text, key_start);
@@ -65,16 +66,24 @@ impl Json {
             let key: String = serde_json::from_str(&text[key_start..key_end])
                 .expect("serde_json validated this key");
 
-            layout.get_or_insert_with(|| {
-                let lead = &text[open + 1..key_start];
-                let indent = lead.rsplit_once('\n').map_or("", |(_, indent)| indent);
-                Layout {
-                    lead: lead.to_owned(),
-                    indent: indent.to_owned(),
-                    colon: text[key_end..value_start].to_owned(),
-                    eol: source.eol,
+            // The text before the second key is the separator style; a one-line object
+            // often has none after `{` but a space after each comma.
+            let lead = &text[previous_lead_start..key_start];
+            match &mut layout {
+                None => {
+                    let indent = lead.rsplit_once('\n').map_or("", |(_, indent)| indent);
+                    let colon = &text[key_end..value_start];
+                    let compact_lead = if colon.ends_with(' ') { " " } else { "" };
+                    layout = Some(Layout {
+                        lead: if lead.contains('\n') { lead } else { compact_lead }.to_owned(),
+                        indent: indent.to_owned(),
+                        colon: colon.to_owned(),
+                        eol: source.eol,
+                    });
                 }
-            });
+                Some(layout) if values.len() == 1 => layout.lead = lead.to_owned(),
+                Some(_) => {}
+            }
             // A later duplicate is dropped together with the comma before it.
             splice.push(Some(key), value_start..value_end, previous_end..value_end);
             values.push(value_start..value_end);
@@ -82,6 +91,7 @@ impl Json {
 
             at = skip_ws(text, value_end);
             if text.as_bytes()[at] == b',' {
+                previous_lead_start = at + 1;
                 at = skip_ws(text, at + 1);
             }
         }

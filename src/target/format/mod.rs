@@ -372,10 +372,6 @@ impl Splice {
         self.appended.iter().map(|(key, text)| (key.as_str(), text.as_str()))
     }
 
-    fn has_appended(&self) -> bool {
-        !self.appended.is_empty()
-    }
-
     /// The original text with every edit applied and `insert` (a range and its new text)
     /// placed after the edits that start at or before it.
     fn render(&self, text: &str, insert: Option<(Range<usize>, &str)>) -> String {
@@ -454,5 +450,213 @@ fn check_replaceable(format: Format, key: &str, existing: Option<&Stored>) -> Re
             reason: format!("it holds a {kind}, which a secret must not overwrite"),
         }),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn formats_are_found_by_name_and_path() {
+        assert_eq!(Format::from_name("env"), Some(Format::Dotenv));
+        assert_eq!(Format::from_name("yml"), Some(Format::Yaml));
+        assert_eq!(Format::from_name("ini"), None);
+        for format in Format::ALL {
+            assert_eq!(Format::from_name(format.name()), Some(format));
+        }
+        let cases = [
+            (".env", Some(Format::Dotenv)),
+            ("config/.env.local", Some(Format::Dotenv)),
+            ("prod.env", Some(Format::Dotenv)),
+            ("secrets.json", Some(Format::Json)),
+            ("a.yml", Some(Format::Yaml)),
+            ("a.YAML", Some(Format::Yaml)),
+            ("Cargo.toml", Some(Format::Toml)),
+            ("prod.auto.tfvars", Some(Format::Tfvars)),
+            ("terraform.tfvars", Some(Format::Tfvars)),
+            ("README", None),
+            ("env", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(Format::from_path(Path::new(path)), expected, "{path}");
+        }
+    }
+
+    /// Values that trip quoting: every ASCII symbol alone, doubled and inside text, quotes,
+    /// backslashes, template and shell sequences, YAML specials, line breaks, controls and
+    /// non-ASCII text.
+    fn tricky_values() -> Vec<String> {
+        let mut values: Vec<String> = Vec::new();
+        let symbols: Vec<char> =
+            (0x20u8..0x7f).map(char::from).filter(|c| !c.is_ascii_alphanumeric()).collect();
+        for &c in &symbols {
+            values.extend([
+                c.to_string(),
+                format!("{c}{c}"),
+                format!("a{c}b"),
+                format!("{c}x"),
+                format!("x{c}"),
+            ]);
+        }
+        values.push((0x20u8..0x7f).map(char::from).collect());
+        values.push(symbols.iter().rev().collect());
+        for text in [
+            "", "${x}", "$x", "${x:-y}", "%{y}", "$${x}", "%%{y}", "p${x}%{y}\"\\", "it's $ecret",
+            "it's \"quoted\"", "\\'", "\\\"", "a\\", "\\\\", "a\\nb", " # not a comment", "a #b",
+            "NO", "no", "0755", "1e3", "0x1F", "1:20", "2001-12-14", "~", "null", "yes", "- a",
+            ": a", "? a", "{a: b}", "[a]", "*a", "&a", "!a", "|", ">", "---", "...", "<<", "=",
+            " leading", "trailing ", "\t", "a\tb", "a\nb", "\n", "a\r\nb", "\r", "line\n",
+            "-----BEGIN KEY-----\nMIIB+/x==\n-----END KEY-----\n", "pässwörd", "日本語",
+            "emoji 🎉", "\u{a0}nbsp", "\u{85}", "\u{2028}", "\u{feff}", "\u{0}", "\u{1}",
+            "\u{1b}[0m", "\u{7f}", "\u{9f}", "a\"b", "a'b", "'", "\"", "`cmd`", "$(cmd)",
+        ] {
+            values.push(text.to_owned());
+        }
+        values
+    }
+
+    fn exact(doc: &Document, key: &str, value: &str) -> bool {
+        matches!(doc.get(key), Some(Stored::Str(found)) if found.expose_secret() == value)
+    }
+
+    /// What a reader other than this module gets back for `KEY`.
+    fn independent_read(format: Format, text: &str) -> Option<String> {
+        match format {
+            Format::Dotenv => dotenv::tests::dotenvy_read(text, "KEY"),
+            Format::Json => {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(text).ok()?;
+                map.get("KEY")?.as_str().map(str::to_owned)
+            }
+            Format::Yaml => {
+                let map: IndexMap<String, String> = serde_saphyr::from_str(text).ok()?;
+                map.get("KEY").cloned()
+            }
+            Format::Toml => {
+                let table: ::toml::Table = ::toml::from_str(text).ok()?;
+                table.get("KEY")?.as_str().map(str::to_owned)
+            }
+            // hcl-edit is also this module's parser, but its string decoding is independent of
+            // the encoder under test.
+            Format::Tfvars => {
+                let body = hcl_edit::parser::parse_body(text).ok()?;
+                let attribute = body.get_attribute("KEY")?;
+                match &attribute.value {
+                    hcl_edit::expr::Expression::String(found) => Some(found.value().clone()),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tricky_values_read_back_exactly_or_are_refused() {
+        let existing: [(Format, &str); 5] = [
+            (Format::Dotenv, "# c\nOTHER=1\nKEY=old\n"),
+            (Format::Json, "{\n  \"OTHER\": 1,\n  \"KEY\": \"old\"\n}\n"),
+            (Format::Yaml, "# c\nOTHER: 1\nKEY: old\n"),
+            (Format::Toml, "# c\nOTHER = 1\nKEY = \"old\"\n"),
+            (Format::Tfvars, "# c\nOTHER = 1\nKEY = \"old\"\n"),
+        ];
+        for (format, start) in existing {
+            let mut refused = 0;
+            for value in tricky_values() {
+                for source in ["", start] {
+                    let mut doc = Document::parse(format, source.as_bytes()).unwrap();
+                    let secret = SecretString::from(value.as_str());
+                    match doc.set("KEY", &Value::Str(&secret)) {
+                        Ok(()) => {}
+                        Err(FormatError::CannotCarry { reason, .. }) => {
+                            assert_eq!(format, Format::Dotenv, "{format} refused: {reason}");
+                            let dollar_or_control = value.contains('$')
+                                || value.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+                            assert!(dollar_or_control, "dotenv refused {value:?}: {reason}");
+                            assert!(!reason.contains(value.as_str()) || value.len() < 2);
+                            refused += 1;
+                            continue;
+                        }
+                        Err(other) => panic!("{format}: {other}"),
+                    }
+                    assert!(exact(&doc, "KEY", &value), "{format} get {value:?}");
+
+                    let rendered = String::from_utf8(doc.render()).unwrap();
+                    let reread = Document::parse(format, rendered.as_bytes())
+                        .unwrap_or_else(|err| panic!("{format} {value:?}: {err}\n{rendered}"));
+                    assert!(exact(&reread, "KEY", &value), "{format} reread {value:?}\n{rendered}");
+                    assert_eq!(
+                        independent_read(format, &rendered).as_deref(),
+                        Some(value.as_str()),
+                        "{format} independent reader\n{rendered}"
+                    );
+                    if !source.is_empty() {
+                        assert!(rendered.starts_with(if format == Format::Json { "{" } else { "# c" }));
+                    }
+                }
+            }
+            if format == Format::Dotenv {
+                assert!(refused > 0 && refused < 60, "dotenv refused {refused} values");
+            }
+        }
+    }
+
+    #[test]
+    fn maps_read_back_exactly() {
+        let values = tricky_values();
+        for format in [Format::Json, Format::Yaml, Format::Toml, Format::Tfvars] {
+            let secrets: Vec<SecretString> =
+                values.iter().map(|value| SecretString::from(value.as_str())).collect();
+            let names: Vec<String> = (0..values.len()).map(|i| format!("f{i}")).collect();
+            let fields: Vec<(&str, &SecretString)> =
+                names.iter().map(String::as_str).zip(&secrets).collect();
+            let mut doc = Document::parse(format, b"").unwrap();
+            doc.set("MAP", &Value::Map(fields)).unwrap();
+            let rendered = doc.render();
+            let reread = Document::parse(format, &rendered).unwrap();
+            let Some(Stored::Map(found)) = reread.get("MAP") else { panic!("{format}: no map") };
+            assert_eq!(found.len(), values.len());
+            for ((name, secret), (expected_name, expected)) in found.iter().zip(names.iter().zip(&values)) {
+                assert_eq!(name, expected_name);
+                assert_eq!(secret.expose_secret(), expected, "{format} field {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn debug_and_errors_never_show_values() {
+        let mut doc = Document::parse(Format::Dotenv, b"KEY=hunter2\n").unwrap();
+        let secret = SecretString::from("it's $hunter3");
+        let err = doc.set("KEY", &Value::Str(&secret)).unwrap_err();
+        let shown = format!("{doc:?} {err} {err:?} {:?} {:?}", doc.get("KEY"), Value::Str(&secret));
+        assert!(!shown.contains("hunter"), "{shown}");
+    }
+
+    #[test]
+    fn a_hundred_thousand_keys_stay_linear() {
+        const COUNT: usize = 100_000;
+        for format in Format::ALL {
+            let started = Instant::now();
+            let secret = SecretString::from("value-1");
+            let keys: Vec<String> = (0..COUNT).map(|i| format!("key_{i}")).collect();
+
+            let mut doc = Document::parse(format, b"").unwrap();
+            for key in &keys {
+                doc.set(key, &Value::Str(&secret)).unwrap();
+            }
+            let first = doc.render();
+
+            // The same keys again, now as replacements in a parsed file, plus as many new ones.
+            let mut doc = Document::parse(format, &first).unwrap();
+            let replacement = SecretString::from("value-2");
+            for key in &keys {
+                doc.set(key, &Value::Str(&replacement)).unwrap();
+                doc.set(&format!("{key}_new"), &Value::Str(&replacement)).unwrap();
+            }
+            let second = doc.render();
+            assert!(second.len() > first.len());
+            assert!(exact(&Document::parse(format, &second).unwrap(), "key_99999", "value-2"));
+            eprintln!("{format}: {COUNT} keys in {:?}", started.elapsed());
+        }
     }
 }

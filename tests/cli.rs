@@ -148,17 +148,23 @@ fn show_describes_one_secret_without_its_value() {
 fn every_command_has_help_and_the_binary_a_version() {
     let project = Project::empty();
     let run = project.run(&["--version"]);
-    assert_eq!((run.code, run.stdout.as_str()), (0, concat!("secretzero ", env!("CARGO_PKG_VERSION"), "\n")));
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, concat!("secretzero ", env!("CARGO_PKG_VERSION"), "\n"))
+    );
     for command in ["init", "validate", "sync", "status", "show"] {
         let run = project.run(&[command, "--help"]);
         assert_eq!(run.code, 0, "{command}: {run:?}");
-        assert!(run.stdout.starts_with(match command {
-            "init" => "Write a commented starter",
-            "validate" => "Check the Secretfile",
-            "sync" => "Generate missing values",
-            "status" => "Show every secret",
-            _ => "Show one secret",
-        }), "{command}: {run:?}");
+        assert!(
+            run.stdout.starts_with(match command {
+                "init" => "Write a commented starter",
+                "validate" => "Check the Secretfile",
+                "sync" => "Generate missing values",
+                "status" => "Show every secret",
+                _ => "Show one secret",
+            }),
+            "{command}: {run:?}"
+        );
     }
     let run = project.run(&["sync", "--bogus"]);
     assert_eq!(run.code, 2, "{run:?}");

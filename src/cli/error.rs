@@ -62,7 +62,9 @@ impl CliError {
             {
                 Some("run `secretzero init` to create one, or point at it with -f".into())
             }
-            CliError::Exists { .. } => Some("remove it first, or choose another path with -f".into()),
+            CliError::Exists { .. } => {
+                Some("remove it first, or choose another path with -f".into())
+            }
             _ => None,
         }
     }

@@ -32,8 +32,14 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The Secretfile to read
-    #[arg(short = 'f', long = "file", global = true, env = "SECRETZERO_FILE",
-          default_value = "Secretfile.yml", value_name = "PATH")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        env = "SECRETZERO_FILE",
+        default_value = "Secretfile.yml",
+        value_name = "PATH"
+    )]
     pub file: PathBuf,
 
     /// The lockfile to read and write [default: .gitsecrets.lock beside the Secretfile]

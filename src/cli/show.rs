@@ -60,7 +60,8 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs, ui: &Ui) -> Result<Exit, CliErr
     let mut record = row_json(row);
     record["description"] = json!(row.secret.and_then(|s| s.description.clone()));
     record["template"] = json!(row.secret.and_then(|s| s.template.clone()));
-    record["fields"] = json!(fields.iter().map(|(n, g)| json!({"name": n, "generator": g})).collect::<Vec<_>>());
+    record["fields"] =
+        json!(fields.iter().map(|(n, g)| json!({"name": n, "generator": g})).collect::<Vec<_>>());
     record["targets"] = json!(targets);
 
     ui.data(&match args.format {

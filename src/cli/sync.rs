@@ -83,7 +83,12 @@ fn report(outcome: &Outcome, ui: &Ui) {
     }
     for failure in &outcome.failures {
         ui.failure(
-            &format!("Failed to write {} to {}: {}", failure.secret, failure.target_id, error_chain(failure.error.as_ref())),
+            &format!(
+                "Failed to write {} to {}: {}",
+                failure.secret,
+                failure.target_id,
+                error_chain(failure.error.as_ref())
+            ),
             None,
         );
     }

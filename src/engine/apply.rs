@@ -38,7 +38,9 @@ pub struct TargetFailure {
 
 impl Outcome {
     pub fn failed(&self) -> bool {
-        !self.failures.is_empty() || !self.conflicts.is_empty() || !self.generate_failures.is_empty()
+        !self.failures.is_empty()
+            || !self.conflicts.is_empty()
+            || !self.generate_failures.is_empty()
     }
 }
 
@@ -102,8 +104,10 @@ pub fn apply(
 
     for (secret_plan, value, staged) in &ready {
         let secret = &file.secrets[&secret_plan.name];
-        let written: Vec<&String> =
-            staged.iter().filter(|id| !failed.contains(&(secret.name.as_str(), id.as_str()))).collect();
+        let written: Vec<&String> = staged
+            .iter()
+            .filter(|id| !failed.contains(&(secret.name.as_str(), id.as_str())))
+            .collect();
         for id in &written {
             outcome.written.push((secret.name.clone(), (*id).clone()));
         }
@@ -148,7 +152,9 @@ fn record(
     let field_hashes: Vec<(String, String)> = value
         .fields
         .iter()
-        .map(|(name, v)| (name.clone(), hasher.hash(&secret.name, name, v.expose_secret().as_bytes())))
+        .map(|(name, v)| {
+            (name.clone(), hasher.hash(&secret.name, name, v.expose_secret().as_bytes()))
+        })
         .collect();
     let previous = lock.secrets.get(&secret.name);
     let value_changed = previous.is_none_or(|entry| {
@@ -158,7 +164,10 @@ fn record(
             !entry.fields.get(name).or(legacy).is_some_and(|recorded| {
                 hasher.matches(recorded, &secret.name, name, v.expose_secret().as_bytes())
             })
-        }) || entry.fields.keys().any(|name| name != LEGACY_VALUE_FIELD && value.field(name).is_none())
+        }) || entry
+            .fields
+            .keys()
+            .any(|name| name != LEGACY_VALUE_FIELD && value.field(name).is_none())
     });
     let needs_writing =
         plan.targets.iter().filter(|t| matches!(t.action, Action::Create | Action::Update)).count();
@@ -200,7 +209,7 @@ fn record(
     entry.targets.retain(|id, _| ids.contains(id.as_str()));
     for target_plan in &plan.targets {
         let id = &target_plan.id;
-        let was_written = written.iter().any(|w| *w == id);
+        let was_written = written.contains(&id);
         let current = entry.targets.get(id).is_some_and(|t| {
             !Hasher::is_legacy(&t.hash) && hasher.matches(&t.hash, &secret.name, id, &bytes)
         });

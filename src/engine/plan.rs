@@ -51,7 +51,8 @@ fn plan_secret(
     // An entry without a definition hash comes from an older lockfile: that is not a change,
     // or upgrading would regenerate everything.
     let definition_changed = entry.is_some_and(|e| {
-        !e.definition.is_empty() && !hasher.matches_definition(&e.definition, &secret.name, &canonical)
+        !e.definition.is_empty()
+            && !hasher.matches_definition(&e.definition, &secret.name, &canonical)
     });
 
     let mut conflict = None;
@@ -83,7 +84,15 @@ fn plan_secret(
         .map(|(target, readback)| {
             let (action, reason) = match &conflict {
                 Some(_) => (Action::Skip, "the targets disagree; nothing is written".to_string()),
-                None => target_action(secret, &target.id, readback, &fields, value.as_ref(), entry, hasher),
+                None => target_action(
+                    secret,
+                    &target.id,
+                    readback,
+                    &fields,
+                    value.as_ref(),
+                    entry,
+                    hasher,
+                ),
             };
             TargetPlan { id: target.id.clone(), action, reason }
         })
@@ -126,9 +135,10 @@ fn field_source(
         return Ok((generate("its generator changed"), None));
     }
     // An entry upgraded from the older format has one hash for the whole value.
-    let recorded = entry.fields.get(&field.name).or_else(|| {
-        (secret.is_single()).then(|| entry.fields.get(LEGACY_VALUE_FIELD)).flatten()
-    });
+    let recorded = entry
+        .fields
+        .get(&field.name)
+        .or_else(|| (secret.is_single()).then(|| entry.fields.get(LEGACY_VALUE_FIELD)).flatten());
     let Some(recorded) = recorded else {
         return Ok((generate("new field"), None));
     };
@@ -161,7 +171,11 @@ fn adopt(held: &[(String, SecretString)]) -> Source {
 }
 
 /// The values that readable targets hold for one field, with the target id.
-fn held_values(secret: &Secret, field: &Field, readbacks: &[Readback]) -> Vec<(String, SecretString)> {
+fn held_values(
+    secret: &Secret,
+    field: &Field,
+    readbacks: &[Readback],
+) -> Vec<(String, SecretString)> {
     secret
         .targets
         .iter()
@@ -193,7 +207,8 @@ fn disagreement(secret: &Secret, field: &Field, held: &[(String, SecretString)])
         .enumerate()
         .map(|(i, (_, ids))| format!("value {}: {}", i + 1, ids.join(", ")))
         .collect();
-    let what = if secret.is_single() { String::new() } else { format!(" (field `{}`)", field.name) };
+    let what =
+        if secret.is_single() { String::new() } else { format!(" (field `{}`)", field.name) };
     format!(
         "the targets of `{}` hold {} different values{what}: {}",
         secret.name,
@@ -279,11 +294,12 @@ fn spec_text(spec: &Spec) -> String {
             p.exclude_characters,
             p.symbols
         ),
-        Spec::RandomString(s) => format!("random-string length={} charset={:?}", s.length, s.charset),
-        Spec::Static(s) => format!(
-            "static value={}",
-            s.value.as_ref().map_or("", |v| v.expose_secret())
-        ),
+        Spec::RandomString(s) => {
+            format!("random-string length={} charset={:?}", s.length, s.charset)
+        }
+        Spec::Static(s) => {
+            format!("static value={}", s.value.as_ref().map_or("", |v| v.expose_secret()))
+        }
         Spec::Script(s) => format!("script command={:?} args={:?}", s.command, s.args),
     }
 }

@@ -69,7 +69,13 @@ pub fn statuses<'a>(
             (Some(_), _) if !pending_targets.is_empty() => State::TargetsPending,
             (Some(_), _) => State::Synced,
         };
-        out.push(SecretStatus { name: &secret.name, secret: Some(secret), entry, state, pending_targets });
+        out.push(SecretStatus {
+            name: &secret.name,
+            secret: Some(secret),
+            entry,
+            state,
+            pending_targets,
+        });
     }
     if let Some(lock) = lock {
         for (name, entry) in &lock.secrets {

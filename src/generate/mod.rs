@@ -85,10 +85,7 @@ pub struct SpecProblem {
 
 impl SpecProblem {
     fn new(option: &'static str, message: impl Into<String>) -> Self {
-        SpecProblem {
-            option,
-            message: message.into(),
-        }
+        SpecProblem { option, message: message.into() }
     }
 }
 
@@ -110,14 +107,8 @@ pub struct StaticSpec {
 /// never its stdout, which is the secret; they do show the end of its stderr.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
-    #[error(
-        "the {type_name} spec cannot produce a value: {}",
-        ProblemList(problems)
-    )]
-    InvalidSpec {
-        type_name: &'static str,
-        problems: Vec<SpecProblem>,
-    },
+    #[error("the {type_name} spec cannot produce a value: {}", ProblemList(problems))]
+    InvalidSpec { type_name: &'static str, problems: Vec<SpecProblem> },
 
     #[error("the static secret has no value")]
     MissingStaticValue,
@@ -148,21 +139,13 @@ pub enum GenerateError {
     },
 
     #[error("script `{command}` failed ({status}){}", StderrTail(stderr))]
-    ScriptFailed {
-        command: String,
-        status: ExitStatus,
-        stderr: String,
-    },
+    ScriptFailed { command: String, status: ExitStatus, stderr: String },
 
     #[error(
         "script `{command}` did not finish within {timeout:?} and was killed{}",
         StderrTail(stderr)
     )]
-    ScriptTimeout {
-        command: String,
-        timeout: Duration,
-        stderr: String,
-    },
+    ScriptTimeout { command: String, timeout: Duration, stderr: String },
 
     #[error("script `{command}` printed a value that is not UTF-8 text")]
     ScriptOutputNotUtf8 { command: String },
@@ -170,10 +153,7 @@ pub enum GenerateError {
     #[error("script `{command}` printed more than {limit} bytes, which is not a secret value")]
     ScriptOutputTooLarge { command: String, limit: usize },
 
-    #[error(
-        "script `{command}` succeeded but printed an empty value{}",
-        StderrTail(stderr)
-    )]
+    #[error("script `{command}` succeeded but printed an empty value{}", StderrTail(stderr))]
     ScriptEmptyOutput { command: String, stderr: String },
 }
 
@@ -184,10 +164,7 @@ pub enum GenerateError {
 pub fn generate(spec: &Spec) -> Result<SecretString, GenerateError> {
     let problems = spec.problems();
     if !problems.is_empty() {
-        return Err(GenerateError::InvalidSpec {
-            type_name: spec.type_name(),
-            problems,
-        });
+        return Err(GenerateError::InvalidSpec { type_name: spec.type_name(), problems });
     }
 
     match spec {
@@ -227,11 +204,7 @@ fn duplicates(chars: &str) -> Vec<char> {
 /// Whitespace and control characters in `chars`, each listed once: readers trim or split on
 /// whitespace, and control characters are invisible or mangled on the way through a file.
 fn unsafe_chars(chars: &str) -> Vec<char> {
-    distinct(
-        chars
-            .chars()
-            .filter(|c| c.is_whitespace() || c.is_control()),
-    )
+    distinct(chars.chars().filter(|c| c.is_whitespace() || c.is_control()))
 }
 
 /// The characters of `chars` in order of first appearance, each once.
@@ -247,11 +220,7 @@ fn distinct(chars: impl Iterator<Item = char>) -> Vec<char> {
 
 /// `'a', 'b'`, with control characters escaped so a problem message stays one readable line.
 fn quoted(chars: &[char]) -> String {
-    chars
-        .iter()
-        .map(|c| format!("{c:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    chars.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ")
 }
 
 /// The operating system's CSPRNG, checked once so that a missing source is an error.
@@ -263,9 +232,7 @@ fn quoted(chars: &[char]) -> String {
 /// to use for the draws that follow.
 fn os_rng() -> Result<UnwrapErr<SysRng>, GenerateError> {
     let mut probe = [0u8; 8];
-    SysRng
-        .try_fill_bytes(&mut probe)
-        .map_err(GenerateError::Entropy)?;
+    SysRng.try_fill_bytes(&mut probe).map_err(GenerateError::Entropy)?;
     Ok(UnwrapErr(SysRng))
 }
 
@@ -276,9 +243,7 @@ fn os_rng() -> Result<UnwrapErr<SysRng>, GenerateError> {
 /// bias of up to 2^-64 unless rand's `unbiased` feature is on; a secret generator should not
 /// depend on a feature flag for that.
 fn pick<T: Copy>(rng: &mut UnwrapErr<SysRng>, items: &[T]) -> T {
-    let index = Uniform::new(0, items.len())
-        .expect("callers pass a non-empty set")
-        .sample(rng);
+    let index = Uniform::new(0, items.len()).expect("callers pass a non-empty set").sample(rng);
     items[index]
 }
 
@@ -286,9 +251,7 @@ fn pick<T: Copy>(rng: &mut UnwrapErr<SysRng>, items: &[T]) -> T {
 /// `shuffle` is not used.
 fn shuffle<T>(rng: &mut UnwrapErr<SysRng>, items: &mut [T]) {
     for last in (1..items.len()).rev() {
-        let other = Uniform::new_inclusive(0, last)
-            .expect("0..=last is never empty")
-            .sample(rng);
+        let other = Uniform::new_inclusive(0, last).expect("0..=last is never empty").sample(rng);
         items.swap(last, other);
     }
 }
@@ -362,17 +325,12 @@ mod tests {
             Spec::Script(ScriptSpec::default()),
         ];
         let names: Vec<_> = specs.iter().map(Spec::type_name).collect();
-        assert_eq!(
-            names,
-            ["random-password", "random-string", "static", "script"]
-        );
+        assert_eq!(names, ["random-password", "random-string", "static", "script"]);
     }
 
     #[test]
     fn static_returns_its_value() {
-        let spec = Spec::Static(StaticSpec {
-            value: Some(SecretString::from(CANARY)),
-        });
+        let spec = Spec::Static(StaticSpec { value: Some(SecretString::from(CANARY)) });
         assert_eq!(generate(&spec).unwrap().expose_secret(), CANARY);
     }
 
@@ -386,16 +344,9 @@ mod tests {
 
     #[test]
     fn generate_refuses_a_spec_with_problems() {
-        let spec = Spec::RandomString(StringSpec {
-            length: 0,
-            ..StringSpec::default()
-        });
+        let spec = Spec::RandomString(StringSpec { length: 0, ..StringSpec::default() });
         let error = generate(&spec).unwrap_err();
-        let GenerateError::InvalidSpec {
-            type_name,
-            problems,
-        } = &error
-        else {
+        let GenerateError::InvalidSpec { type_name, problems } = &error else {
             panic!("expected InvalidSpec, got {error:?}");
         };
         assert_eq!(*type_name, "random-string");
@@ -410,16 +361,10 @@ mod tests {
     #[test]
     fn debug_of_specs_and_values_never_shows_the_value() {
         let value = SecretString::from(CANARY);
-        let spec = Spec::Static(StaticSpec {
-            value: Some(value.clone()),
-        });
+        let spec = Spec::Static(StaticSpec { value: Some(value.clone()) });
         let generated = generate(&spec).unwrap();
 
-        for shown in [
-            format!("{value:?}"),
-            format!("{spec:?}"),
-            format!("{generated:?}"),
-        ] {
+        for shown in [format!("{value:?}"), format!("{spec:?}"), format!("{generated:?}")] {
             assert!(!shown.contains(CANARY), "value leaked: {shown}");
             assert!(shown.contains("REDACTED"), "expected a redaction: {shown}");
         }
@@ -451,19 +396,13 @@ mod tests {
             };
             counts[order] += 1;
         }
-        assert!(
-            chi_square(&counts) < 150.0,
-            "orders are not uniform: {counts:?}"
-        );
+        assert!(chi_square(&counts) < 150.0, "orders are not uniform: {counts:?}");
     }
 
     /// Pearson's statistic against equal expected counts.
     pub(super) fn chi_square(counts: &[u32]) -> f64 {
         let total: u32 = counts.iter().sum();
         let expected = f64::from(total) / counts.len() as f64;
-        counts
-            .iter()
-            .map(|&n| (f64::from(n) - expected).powi(2) / expected)
-            .sum()
+        counts.iter().map(|&n| (f64::from(n) - expected).powi(2) / expected).sum()
     }
 }

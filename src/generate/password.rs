@@ -87,10 +87,7 @@ impl PasswordSpec {
                  include_lower, include_numbers and include_symbols",
             ));
         }
-        for class in classes
-            .iter()
-            .filter(|class| class.declared && class.chars.is_empty())
-        {
+        for class in classes.iter().filter(|class| class.declared && class.chars.is_empty()) {
             problems.push(SpecProblem::new(
                 "exclude_characters",
                 format!(
@@ -101,11 +98,8 @@ impl PasswordSpec {
         }
 
         // Checked only for a length that is otherwise valid, so one mistake gives one problem.
-        let usable: Vec<&str> = classes
-            .iter()
-            .filter(|class| !class.chars.is_empty())
-            .map(|c| c.name)
-            .collect();
+        let usable: Vec<&str> =
+            classes.iter().filter(|class| !class.chars.is_empty()).map(|c| c.name).collect();
         if length_problem(self.length).is_none() && self.length < usable.len() {
             problems.push(SpecProblem::new(
                 "length",
@@ -182,10 +176,7 @@ impl PasswordSpec {
         .map(|(_, name, chars)| Class {
             name,
             declared: !chars.is_empty(),
-            chars: chars
-                .chars()
-                .filter(|c| !self.exclude_characters.contains(*c))
-                .collect(),
+            chars: chars.chars().filter(|c| !self.exclude_characters.contains(*c)).collect(),
         })
         .collect()
     }
@@ -195,10 +186,7 @@ impl PasswordSpec {
 pub(super) fn generate(spec: &PasswordSpec) -> Result<SecretString, GenerateError> {
     let classes = spec.classes();
     // The classes are disjoint once `problems` passed, so the union has no repeats to skew it.
-    let union: Vec<char> = classes
-        .iter()
-        .flat_map(|class| class.chars.iter().copied())
-        .collect();
+    let union: Vec<char> = classes.iter().flat_map(|class| class.chars.iter().copied()).collect();
     let mut rng = os_rng()?;
 
     // One draw per class guarantees each class appears; the shuffle then hides which positions
@@ -250,21 +238,10 @@ mod tests {
     #[test]
     fn length_is_exact() {
         for length in [4, 5, 17, 64, 4096] {
-            let spec = PasswordSpec {
-                length,
-                ..PasswordSpec::default()
-            };
+            let spec = PasswordSpec { length, ..PasswordSpec::default() };
             assert_eq!(draw(&spec).chars().count(), length);
         }
-        assert_eq!(
-            draw(&PasswordSpec {
-                length: 1,
-                ..only_numbers()
-            })
-            .chars()
-            .count(),
-            1
-        );
+        assert_eq!(draw(&PasswordSpec { length: 1, ..only_numbers() }).chars().count(), 1);
     }
 
     fn only_numbers() -> PasswordSpec {
@@ -279,10 +256,7 @@ mod tests {
     #[test]
     fn every_enabled_class_appears_in_every_password() {
         // At length 4 each class gets exactly its guaranteed character, the tightest case.
-        let spec = PasswordSpec {
-            length: 4,
-            ..PasswordSpec::default()
-        };
+        let spec = PasswordSpec { length: 4, ..PasswordSpec::default() };
         for _ in 0..2_000 {
             let password = draw(&spec);
             for class in [UPPER, LOWER, NUMBERS, DEFAULT_SYMBOLS] {
@@ -295,10 +269,7 @@ mod tests {
     #[test]
     fn every_character_of_every_class_is_drawn() {
         // 88 characters, 12,800 draws: a given one is missed with probability below e^-145.
-        let spec = PasswordSpec {
-            length: 64,
-            ..PasswordSpec::default()
-        };
+        let spec = PasswordSpec { length: 64, ..PasswordSpec::default() };
         let seen: String = (0..200).map(|_| draw(&spec)).collect();
         for c in [UPPER, LOWER, NUMBERS, DEFAULT_SYMBOLS].concat().chars() {
             assert!(seen.contains(c), "{c:?} never drawn");
@@ -307,18 +278,11 @@ mod tests {
 
     #[test]
     fn disabled_classes_never_appear() {
-        let spec = PasswordSpec {
-            include_upper: false,
-            include_symbols: false,
-            ..Default::default()
-        };
+        let spec =
+            PasswordSpec { include_upper: false, include_symbols: false, ..Default::default() };
         for _ in 0..200 {
             let password = draw(&spec);
-            assert!(
-                password
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            );
+            assert!(password.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         }
     }
 
@@ -332,20 +296,14 @@ mod tests {
         };
         for _ in 0..300 {
             let password = draw(&spec);
-            assert!(
-                !password.chars().any(|c| excluded.contains(c)),
-                "excluded char drawn"
-            );
+            assert!(!password.chars().any(|c| excluded.contains(c)), "excluded char drawn");
         }
     }
 
     #[test]
     fn custom_symbols_replace_the_default_set() {
-        let spec = PasswordSpec {
-            length: 64,
-            symbols: Some("@€".to_owned()),
-            ..Default::default()
-        };
+        let spec =
+            PasswordSpec { length: 64, symbols: Some("@€".to_owned()), ..Default::default() };
         let drawn: String = (0..200).map(|_| draw(&spec)).collect();
         assert!(drawn.contains('@') && drawn.contains('€'));
         let others = DEFAULT_SYMBOLS.chars().filter(|c| *c != '@');
@@ -353,10 +311,7 @@ mod tests {
             assert!(!drawn.contains(c), "default symbol {c:?} drawn");
         }
 
-        let symbols_only = PasswordSpec {
-            symbols: Some("@€".to_owned()),
-            ..only_symbols()
-        };
+        let symbols_only = PasswordSpec { symbols: Some("@€".to_owned()), ..only_symbols() };
         assert!(draw(&symbols_only).chars().all(|c| c == '@' || c == '€'));
     }
 
@@ -373,30 +328,19 @@ mod tests {
     fn guaranteed_characters_land_in_every_position_evenly() {
         // With one number and one symbol in a 2-character password, the number is first half
         // the time. Chi-square with 1 degree of freedom exceeds 100 with probability ~1e-23.
-        let spec = PasswordSpec {
-            length: 2,
-            include_numbers: true,
-            ..only_symbols()
-        };
+        let spec = PasswordSpec { length: 2, include_numbers: true, ..only_symbols() };
         let mut first = [0u32; 2];
         for _ in 0..20_000 {
             let password = draw(&spec);
             let starts_with_number = password.starts_with(|c: char| c.is_ascii_digit());
             first[usize::from(starts_with_number)] += 1;
         }
-        assert!(
-            chi_square(&first) < 100.0,
-            "positions are not uniform: {first:?}"
-        );
+        assert!(chi_square(&first) < 100.0, "positions are not uniform: {first:?}");
     }
 
     #[test]
     fn length_shorter_than_the_enabled_classes_is_a_problem() {
-        let spec = PasswordSpec {
-            length: 2,
-            include_symbols: false,
-            ..Default::default()
-        };
+        let spec = PasswordSpec { length: 2, include_symbols: false, ..Default::default() };
         assert_eq!(
             spec.problems(),
             [problem(
@@ -410,10 +354,7 @@ mod tests {
     #[test]
     fn length_out_of_range_is_a_problem() {
         for length in [0, 4097] {
-            let spec = PasswordSpec {
-                length,
-                ..PasswordSpec::default()
-            };
+            let spec = PasswordSpec { length, ..PasswordSpec::default() };
             let message = format!("length is {length}, but it must be between 1 and 4096");
             assert_eq!(spec.problems(), [problem("length", &message)]);
         }
@@ -421,10 +362,7 @@ mod tests {
 
     #[test]
     fn no_enabled_class_is_a_problem() {
-        let spec = PasswordSpec {
-            include_symbols: false,
-            ..only_symbols()
-        };
+        let spec = PasswordSpec { include_symbols: false, ..only_symbols() };
         assert_eq!(
             spec.problems(),
             [problem(
@@ -458,18 +396,12 @@ mod tests {
 
     #[test]
     fn bad_custom_symbols_are_problems() {
-        let spec = PasswordSpec {
-            symbols: Some("!a !\t1!".to_owned()),
-            ..Default::default()
-        };
+        let spec = PasswordSpec { symbols: Some("!a !\t1!".to_owned()), ..Default::default() };
         assert_eq!(
             spec.problems(),
             [
                 problem("symbols", "symbols lists '!' more than once"),
-                problem(
-                    "symbols",
-                    "symbols contains whitespace or control characters: ' ', '\\t'"
-                ),
+                problem("symbols", "symbols contains whitespace or control characters: ' ', '\\t'"),
                 problem(
                     "symbols",
                     "symbols contains letters or digits ('a', '1'), which belong to the upper, \
@@ -478,22 +410,12 @@ mod tests {
             ]
         );
 
-        let empty = PasswordSpec {
-            symbols: Some(String::new()),
-            ..Default::default()
-        };
+        let empty = PasswordSpec { symbols: Some(String::new()), ..Default::default() };
         assert_eq!(
             empty.problems(),
-            [problem(
-                "symbols",
-                "symbols is empty, but include_symbols is enabled"
-            )]
+            [problem("symbols", "symbols is empty, but include_symbols is enabled")]
         );
-        let unused = PasswordSpec {
-            symbols: Some(String::new()),
-            include_symbols: false,
-            ..empty
-        };
+        let unused = PasswordSpec { symbols: Some(String::new()), include_symbols: false, ..empty };
         assert_eq!(unused.problems(), []);
     }
 }

@@ -113,20 +113,15 @@ impl Failure {
         let command = spec.command.clone();
         match self {
             Failure::Io(source) => GenerateError::ScriptIo { command, source },
-            Failure::Exited(status, stderr) => GenerateError::ScriptFailed {
-                command,
-                status,
-                stderr,
-            },
-            Failure::TimedOut(stderr) => GenerateError::ScriptTimeout {
-                command,
-                timeout: spec.timeout,
-                stderr,
-            },
-            Failure::TooLarge => GenerateError::ScriptOutputTooLarge {
-                command,
-                limit: MAX_SCRIPT_OUTPUT,
-            },
+            Failure::Exited(status, stderr) => {
+                GenerateError::ScriptFailed { command, status, stderr }
+            }
+            Failure::TimedOut(stderr) => {
+                GenerateError::ScriptTimeout { command, timeout: spec.timeout, stderr }
+            }
+            Failure::TooLarge => {
+                GenerateError::ScriptOutputTooLarge { command, limit: MAX_SCRIPT_OUTPUT }
+            }
             Failure::NotUtf8 => GenerateError::ScriptOutputNotUtf8 { command },
             Failure::Empty(stderr) => GenerateError::ScriptEmptyOutput { command, stderr },
         }
@@ -146,9 +141,7 @@ fn supervise(child: &mut ChildGuard, timeout: Duration) -> Result<SecretString, 
         Waited::OutputTooLarge => return Err(Failure::TooLarge),
         Waited::TimedOut => {
             child.kill();
-            return Err(Failure::TimedOut(
-                stderr.finish(Instant::now() + STDERR_GRACE),
-            ));
+            return Err(Failure::TimedOut(stderr.finish(Instant::now() + STDERR_GRACE)));
         }
     };
 
@@ -168,9 +161,7 @@ fn supervise(child: &mut ChildGuard, timeout: Duration) -> Result<SecretString, 
     // The script has exited, but stdout ends only when every process holding it closes it, so
     // a background process that inherited it runs into the same deadline.
     let Some(output) = stdout.finish(deadline) else {
-        return Err(Failure::TimedOut(
-            stderr.finish(Instant::now() + STDERR_GRACE),
-        ));
+        return Err(Failure::TimedOut(stderr.finish(Instant::now() + STDERR_GRACE)));
     };
     let output = output.map_err(Failure::Io)?;
     if output.len() > MAX_SCRIPT_OUTPUT {
@@ -188,18 +179,12 @@ fn supervise(child: &mut ChildGuard, timeout: Duration) -> Result<SecretString, 
 /// Removes the one line ending that `echo` and `print` add, and nothing more: any other
 /// trailing newline or whitespace was printed on purpose and is part of the value.
 fn strip_one_newline(text: &str) -> &str {
-    text.strip_suffix("\r\n")
-        .or_else(|| text.strip_suffix('\n'))
-        .unwrap_or(text)
+    text.strip_suffix("\r\n").or_else(|| text.strip_suffix('\n')).unwrap_or(text)
 }
 
 fn spawn(spec: &ScriptSpec) -> Result<Child, GenerateError> {
     let mut command = Command::new(&spec.command);
-    command
-        .args(&spec.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(&spec.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
 
     // Checked up front because a missing directory and a missing program both fail the spawn
     // with "not found", and the user needs to know which one it was.
@@ -219,10 +204,7 @@ fn spawn(spec: &ScriptSpec) -> Result<Child, GenerateError> {
 
     command
         .spawn()
-        .map_err(|source| GenerateError::ScriptSpawn {
-            command: spec.command.clone(),
-            source,
-        })
+        .map_err(|source| GenerateError::ScriptSpawn { command: spec.command.clone(), source })
 }
 
 /// Kills and reaps the script on every way out of [`run`], so an error never leaves it running.
@@ -307,10 +289,9 @@ impl StdoutReader {
     /// Everything the script printed, or `None` when stdout is still open at the deadline.
     fn finish(self, deadline: Option<Instant>) -> Option<io::Result<Output>> {
         match deadline {
-            Some(deadline) => self
-                .done
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .ok(),
+            Some(deadline) => {
+                self.done.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok()
+            }
             None => self.done.recv().ok(),
         }
     }
@@ -372,29 +353,15 @@ impl StderrTail {
 /// control characters that could rewrite the user's terminal, and trimmed.
 fn render_tail(bytes: &[u8], cut: bool) -> String {
     // A cut can land inside a multi-byte character; its continuation bytes are dropped.
-    let start = if cut {
-        bytes.iter().take_while(|b| (**b & 0xC0) == 0x80).count()
-    } else {
-        0
-    };
+    let start = if cut { bytes.iter().take_while(|b| (**b & 0xC0) == 0x80).count() } else { 0 };
     let text = String::from_utf8_lossy(&bytes[start..]);
     let clean: String = text
         .chars()
         .filter(|c| *c != '\r')
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
+        .map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{FFFD}' } else { c })
         .collect();
     let clean = clean.trim();
-    if cut && !clean.is_empty() {
-        format!("...{clean}")
-    } else {
-        clean.to_owned()
-    }
+    if cut && !clean.is_empty() { format!("...{clean}") } else { clean.to_owned() }
 }
 
 #[cfg(all(test, unix))]
@@ -426,10 +393,7 @@ mod tests {
     fn assert_no_canary(error: &GenerateError) {
         let shown = [error.to_string(), format!("{error:?}")];
         for text in shown {
-            assert!(
-                !text.contains(CANARY),
-                "stdout leaked into the error: {text}"
-            );
+            assert!(!text.contains(CANARY), "stdout leaked into the error: {text}");
         }
     }
 
@@ -450,36 +414,23 @@ mod tests {
 
     #[test]
     fn runs_in_the_working_directory() {
-        let spec = ScriptSpec {
-            working_dir: Some(PathBuf::from("/")),
-            ..script("pwd", &[])
-        };
+        let spec = ScriptSpec { working_dir: Some(PathBuf::from("/")), ..script("pwd", &[]) };
         assert_eq!(value(&spec), "/");
     }
 
     #[test]
     fn stdin_is_closed() {
         let error = run(&script("cat", &[])).unwrap_err();
-        assert!(
-            matches!(error, GenerateError::ScriptEmptyOutput { .. }),
-            "{error:?}"
-        );
+        assert!(matches!(error, GenerateError::ScriptEmptyOutput { .. }), "{error:?}");
     }
 
     #[test]
     fn failure_shows_stderr_and_never_stdout() {
-        let spec = sh(&format!(
-            "printf {CANARY}; echo 'token expired' >&2; exit 3"
-        ));
+        let spec = sh(&format!("printf {CANARY}; echo 'token expired' >&2; exit 3"));
         let error = run(&spec).unwrap_err();
         assert_no_canary(&error);
-        assert_eq!(
-            error.to_string(),
-            "script `sh` failed (exit status: 3); stderr: token expired"
-        );
-        let GenerateError::ScriptFailed { status, .. } = error else {
-            panic!("{error:?}")
-        };
+        assert_eq!(error.to_string(), "script `sh` failed (exit status: 3); stderr: token expired");
+        let GenerateError::ScriptFailed { status, .. } = error else { panic!("{error:?}") };
         assert_eq!(status.code(), Some(3));
     }
 
@@ -498,10 +449,7 @@ mod tests {
         let GenerateError::ScriptFailed { stderr, .. } = run(&spec).unwrap_err() else {
             panic!("expected ScriptFailed");
         };
-        assert!(
-            stderr.starts_with("...xxx") && stderr.ends_with("xlast line"),
-            "{stderr}"
-        );
+        assert!(stderr.starts_with("...xxx") && stderr.ends_with("xlast line"), "{stderr}");
         assert_eq!(stderr.len(), "...".len() + STDERR_TAIL_BYTES);
     }
 
@@ -519,11 +467,7 @@ mod tests {
         };
         let started = Instant::now();
         let error = run(&spec).unwrap_err();
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "took {:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
         assert_no_canary(&error);
         assert_eq!(
             error.to_string(),
@@ -533,29 +477,17 @@ mod tests {
 
     #[test]
     fn a_background_process_holding_stdout_runs_into_the_timeout() {
-        let spec = ScriptSpec {
-            timeout: Duration::from_millis(300),
-            ..sh("sleep 10 & printf x")
-        };
+        let spec = ScriptSpec { timeout: Duration::from_millis(300), ..sh("sleep 10 & printf x") };
         let started = Instant::now();
         let error = run(&spec).unwrap_err();
-        assert!(
-            matches!(error, GenerateError::ScriptTimeout { .. }),
-            "{error:?}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "took {:?}",
-            started.elapsed()
-        );
+        assert!(matches!(error, GenerateError::ScriptTimeout { .. }), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     }
 
     #[test]
     fn missing_program_is_a_spawn_error() {
         let error = run(&script("/nonexistent/secretzero-no-such-script", &[])).unwrap_err();
-        let GenerateError::ScriptSpawn { source, .. } = &error else {
-            panic!("{error:?}")
-        };
+        let GenerateError::ScriptSpawn { source, .. } = &error else { panic!("{error:?}") };
         assert_eq!(source.kind(), io::ErrorKind::NotFound);
         assert_eq!(
             error.to_string(),
@@ -570,19 +502,13 @@ mod tests {
             ..script("pwd", &[])
         };
         let error = run(&spec).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "cannot run script `pwd` in `/nonexistent/secretzero-dir`"
-        );
+        assert_eq!(error.to_string(), "cannot run script `pwd` in `/nonexistent/secretzero-dir`");
     }
 
     #[test]
     fn stdout_that_is_not_utf8_is_refused() {
         let error = run(&script("printf", &[&format!("{CANARY}\\377")])).unwrap_err();
-        assert!(
-            matches!(error, GenerateError::ScriptOutputNotUtf8 { .. }),
-            "{error:?}"
-        );
+        assert!(matches!(error, GenerateError::ScriptOutputNotUtf8 { .. }), "{error:?}");
     }
 
     #[test]
@@ -597,10 +523,7 @@ mod tests {
     #[test]
     fn oversized_stdout_is_refused() {
         let error = run(&sh("head -c 3000000 /dev/zero")).unwrap_err();
-        assert!(
-            matches!(error, GenerateError::ScriptOutputTooLarge { .. }),
-            "{error:?}"
-        );
+        assert!(matches!(error, GenerateError::ScriptOutputTooLarge { .. }), "{error:?}");
     }
 
     #[test]
@@ -608,18 +531,12 @@ mod tests {
         let spec = script("fetch-token", &["--token", CANARY]);
         let shown = format!("{spec:?}");
         assert!(!shown.contains(CANARY), "argument leaked: {shown}");
-        assert!(
-            shown.contains("fetch-token") && shown.contains("[2 redacted]"),
-            "{shown}"
-        );
+        assert!(shown.contains("fetch-token") && shown.contains("[2 redacted]"), "{shown}");
     }
 
     #[test]
     fn empty_command_and_zero_timeout_are_problems() {
-        let spec = ScriptSpec {
-            timeout: Duration::ZERO,
-            ..ScriptSpec::default()
-        };
+        let spec = ScriptSpec { timeout: Duration::ZERO, ..ScriptSpec::default() };
         assert_eq!(
             spec.problems(),
             [
@@ -635,10 +552,7 @@ mod tests {
     #[test]
     fn control_characters_in_stderr_are_neutralised() {
         assert_eq!(render_tail(b"\x1b[2Jbad\r\n", false), "\u{FFFD}[2Jbad");
-        assert_eq!(
-            render_tail("\u{e9}tat".as_bytes()[1..].as_ref(), true),
-            "...tat"
-        );
+        assert_eq!(render_tail("\u{e9}tat".as_bytes()[1..].as_ref(), true), "...tat");
         assert_eq!(render_tail(b"  \n", true), "");
     }
 }

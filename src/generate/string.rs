@@ -43,10 +43,10 @@ const NAMES: [(&str, Charset); 5] = [
 impl Charset {
     /// The named charset, or a custom set made of the characters of `s` for any other text.
     pub fn from_name(s: &str) -> Charset {
-        NAMES.iter().find(|(name, _)| *name == s).map_or_else(
-            || Charset::Custom(s.to_owned()),
-            |(_, charset)| charset.clone(),
-        )
+        NAMES
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map_or_else(|| Charset::Custom(s.to_owned()), |(_, charset)| charset.clone())
     }
 
     fn chars(&self) -> Vec<char> {
@@ -72,10 +72,7 @@ pub struct StringSpec {
 
 impl Default for StringSpec {
     fn default() -> Self {
-        StringSpec {
-            length: DEFAULT_LENGTH,
-            charset: Charset::default(),
-        }
+        StringSpec { length: DEFAULT_LENGTH, charset: Charset::default() }
     }
 }
 
@@ -94,10 +91,7 @@ fn custom_problems(chars: &str) -> Vec<SpecProblem> {
     // A known name in the wrong case would otherwise silently become a tiny custom set: `Hex`
     // is the three characters H, e and x.
     let folded: String = chars.chars().filter(|c| !matches!(c, '-' | '_')).collect();
-    if let Some((name, _)) = NAMES
-        .iter()
-        .find(|(name, _)| folded.eq_ignore_ascii_case(name))
-    {
+    if let Some((name, _)) = NAMES.iter().find(|(name, _)| folded.eq_ignore_ascii_case(name)) {
         let message = format!(
             "charset {chars:?} is not a charset name (names are lowercase, as in {name:?}), and \
              as a custom set of characters it would be far too small"
@@ -113,10 +107,7 @@ fn custom_problems(chars: &str) -> Vec<SpecProblem> {
     let repeated = duplicates(chars);
     if !repeated.is_empty() {
         // A repeated character would be drawn more often than the others.
-        let message = format!(
-            "the custom charset lists {} more than once",
-            quoted(&repeated)
-        );
+        let message = format!("the custom charset lists {} more than once", quoted(&repeated));
         problems.push(SpecProblem::new("charset", message));
     }
 
@@ -189,12 +180,7 @@ mod tests {
         assert_eq!(spec.problems(), []);
         let value = generate(&spec).unwrap();
         assert_eq!(value.expose_secret().len(), 32);
-        assert!(
-            value
-                .expose_secret()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric())
-        );
+        assert!(value.expose_secret().chars().all(|c| c.is_ascii_alphanumeric()));
     }
 
     #[test]
@@ -212,14 +198,8 @@ mod tests {
         for (charset, expected) in cases {
             let value = draw(4096, charset.clone());
             assert_eq!(value.chars().count(), 4096, "{charset:?}");
-            assert!(
-                value.chars().all(|c| expected.contains(c)),
-                "{charset:?} drew a stranger"
-            );
-            assert!(
-                expected.chars().all(|c| value.contains(c)),
-                "{charset:?} missed one"
-            );
+            assert!(value.chars().all(|c| expected.contains(c)), "{charset:?} drew a stranger");
+            assert!(expected.chars().all(|c| value.contains(c)), "{charset:?} missed one");
         }
     }
 
@@ -240,19 +220,13 @@ mod tests {
                 counts["ab€".chars().position(|x| x == c).unwrap()] += 1;
             }
         }
-        assert!(
-            chi_square(&counts) < 100.0,
-            "draws are not uniform: {counts:?}"
-        );
+        assert!(chi_square(&counts) < 100.0, "draws are not uniform: {counts:?}");
     }
 
     #[test]
     fn length_out_of_range_is_a_problem() {
         for length in [0, 4097] {
-            let spec = StringSpec {
-                length,
-                ..StringSpec::default()
-            };
+            let spec = StringSpec { length, ..StringSpec::default() };
             let message = format!("length is {length}, but it must be between 1 and 4096");
             assert_eq!(spec.problems(), [SpecProblem::new("length", message)]);
         }
@@ -260,13 +234,7 @@ mod tests {
 
     #[test]
     fn bad_custom_charsets_are_problems() {
-        let problems = |chars: &str| {
-            StringSpec {
-                length: 8,
-                charset: custom(chars),
-            }
-            .problems()
-        };
+        let problems = |chars: &str| StringSpec { length: 8, charset: custom(chars) }.problems();
 
         assert_eq!(problems(""), [problem("the custom charset is empty")]);
         assert_eq!(

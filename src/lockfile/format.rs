@@ -61,10 +61,7 @@ struct HashOut {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a lockfile object")]
 pub(super) struct FileIn {
-    #[expect(
-        dead_code,
-        reason = "the loader reads the version before choosing this shape"
-    )]
+    #[expect(dead_code, reason = "the loader reads the version before choosing this shape")]
     version: u32,
     pub(super) hash: HashParams,
     #[serde(deserialize_with = "unique_map")]
@@ -170,9 +167,9 @@ pub(super) mod optional_stamp {
         deserializer: D,
     ) -> Result<Option<Timestamp>, D::Error> {
         match Option::<String>::deserialize(deserializer)? {
-            Some(text) => parse_stamp(&text)
-                .map(Some)
-                .ok_or_else(|| de::Error::custom(BAD_TIMESTAMP)),
+            Some(text) => {
+                parse_stamp(&text).map(Some).ok_or_else(|| de::Error::custom(BAD_TIMESTAMP))
+            }
             None => Ok(None),
         }
     }
@@ -182,11 +179,7 @@ pub(super) fn recorded_hash<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<String, D::Error> {
     let text = String::deserialize(deserializer)?;
-    if hash::is_recorded_hash(&text) {
-        Ok(text)
-    } else {
-        Err(de::Error::custom(BAD_HASH))
-    }
+    if hash::is_recorded_hash(&text) { Ok(text) } else { Err(de::Error::custom(BAD_HASH)) }
 }
 
 /// A definition hash, or empty when none is recorded yet.
@@ -257,10 +250,7 @@ mod tests {
     fn timestamps_render_at_second_precision_in_utc() {
         let timestamp: Timestamp = "2026-12-03T19:00:00.987654+01:00".parse().unwrap();
         assert_eq!(truncate(timestamp).to_string(), "2026-12-03T18:00:00Z");
-        assert_eq!(
-            parse_stamp("2026-12-03T18:00:00.5Z"),
-            parse_stamp("2026-12-03T18:00:00Z")
-        );
+        assert_eq!(parse_stamp("2026-12-03T18:00:00.5Z"), parse_stamp("2026-12-03T18:00:00Z"));
         assert_eq!(parse_stamp("2026-12-03T18:00:00"), None);
         assert_eq!(parse_stamp("yesterday"), None);
     }

@@ -89,12 +89,8 @@ impl HashParams {
 
         match (self.key_check, key) {
             (None, None) => Ok(Hasher::new(&self.salt, None)),
-            (Some(_), None) => Err(LockfileError::MissingKey {
-                path: path.to_path_buf(),
-            }),
-            (None, Some(_)) => Err(LockfileError::UnexpectedKey {
-                path: path.to_path_buf(),
-            }),
+            (Some(_), None) => Err(LockfileError::MissingKey { path: path.to_path_buf() }),
+            (None, Some(_)) => Err(LockfileError::UnexpectedKey { path: path.to_path_buf() }),
             (Some(recorded), Some(key)) => {
                 let actual = key_check(&self.salt, key);
                 let same: bool = CtOutput::<KeyCheck>::new(actual.into())
@@ -102,9 +98,7 @@ impl HashParams {
                 if same {
                     Ok(Hasher::new(&self.salt, Some(key)))
                 } else {
-                    Err(LockfileError::WrongKey {
-                        path: path.to_path_buf(),
-                    })
+                    Err(LockfileError::WrongKey { path: path.to_path_buf() })
                 }
             }
         }
@@ -135,9 +129,7 @@ fn normalize(key: Option<&[u8]>) -> Option<&[u8]> {
 }
 
 pub(crate) fn key_check(salt: &[u8; SALT_LEN], key: &[u8]) -> [u8; KEY_CHECK_LEN] {
-    let tag = Hasher::new(salt, Some(key))
-        .mac(Purpose::KeyCheck, "", "", b"")
-        .finalize();
+    let tag = Hasher::new(salt, Some(key)).mac(Purpose::KeyCheck, "", "", b"").finalize();
     let mut check = [0; KEY_CHECK_LEN];
     check.copy_from_slice(&tag.into_bytes()[..KEY_CHECK_LEN]);
     check
@@ -155,9 +147,7 @@ pub struct Hasher {
 
 impl fmt::Debug for Hasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Hasher")
-            .field("keyed", &self.keyed)
-            .finish_non_exhaustive()
+        f.debug_struct("Hasher").field("keyed", &self.keyed).finish_non_exhaustive()
     }
 }
 
@@ -171,10 +161,7 @@ impl Hasher {
 
         let mac = Hmac::<Sha256>::new_from_slice(material.expose_secret())
             .expect("HMAC accepts keys of any length");
-        Hasher {
-            mac,
-            keyed: key.is_some(),
-        }
+        Hasher { mac, keyed: key.is_some() }
     }
 
     /// Whether a key from the environment went into this hasher.
@@ -228,13 +215,7 @@ impl Hasher {
     /// Every part is length-prefixed, so ("a", "bc") and ("ab", "c") feed different bytes.
     fn mac(&self, purpose: Purpose, secret: &str, slot: &str, value: &[u8]) -> Hmac<Sha256> {
         let mut mac = self.mac.clone();
-        for part in [
-            DOMAIN,
-            purpose.tag(),
-            secret.as_bytes(),
-            slot.as_bytes(),
-            value,
-        ] {
+        for part in [DOMAIN, purpose.tag(), secret.as_bytes(), slot.as_bytes(), value] {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);
         }
@@ -281,10 +262,7 @@ mod tests {
         let hash = unkeyed().hash("database", "password", b"hunter2");
         let hex = hash.strip_prefix("hmac-sha256:").unwrap();
         assert_eq!(hex.len(), 64);
-        assert!(
-            hex.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        );
+        assert!(hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         assert!(is_recorded_hash(&hash));
     }
 
@@ -320,10 +298,7 @@ mod tests {
     #[test]
     fn same_value_in_two_slots_differs() {
         let hasher = unkeyed();
-        assert_ne!(
-            hasher.hash("db", "password", b"same"),
-            hasher.hash("db", "username", b"same")
-        );
+        assert_ne!(hasher.hash("db", "password", b"same"), hasher.hash("db", "username", b"same"));
     }
 
     #[test]
@@ -336,29 +311,20 @@ mod tests {
     #[test]
     fn same_value_under_two_salts_differs() {
         let other = Hasher::new(&[8; SALT_LEN], None);
-        assert_ne!(
-            unkeyed().hash("db", "password", b"v"),
-            other.hash("db", "password", b"v")
-        );
+        assert_ne!(unkeyed().hash("db", "password", b"v"), other.hash("db", "password", b"v"));
     }
 
     #[test]
     fn key_changes_the_hash() {
         let keyed = Hasher::new(&SALT, Some(KEY));
         assert!(keyed.is_keyed());
-        assert_ne!(
-            unkeyed().hash("db", "password", b"v"),
-            keyed.hash("db", "password", b"v")
-        );
+        assert_ne!(unkeyed().hash("db", "password", b"v"), keyed.hash("db", "password", b"v"));
     }
 
     #[test]
     fn definition_and_value_hashes_never_coincide() {
         let hasher = unkeyed();
-        assert_ne!(
-            hasher.hash("db", "", b"def"),
-            hasher.hash_definition("db", b"def")
-        );
+        assert_ne!(hasher.hash("db", "", b"def"), hasher.hash_definition("db", b"def"));
         let definition = hasher.hash_definition("db", b"def");
         assert!(hasher.matches_definition(&definition, "db", b"def"));
         assert!(!hasher.matches_definition(&definition, "db", b"other"));
@@ -392,17 +358,8 @@ mod tests {
     #[test]
     fn malformed_recorded_hashes_never_match() {
         let hasher = unkeyed();
-        for recorded in [
-            "",
-            "hmac-sha256:",
-            "hmac-sha256:zz",
-            &HELLO_SHA256[..63],
-            "sha256:00",
-        ] {
-            assert!(
-                !hasher.matches(recorded, "db", "password", b"hello"),
-                "{recorded}"
-            );
+        for recorded in ["", "hmac-sha256:", "hmac-sha256:zz", &HELLO_SHA256[..63], "sha256:00"] {
+            assert!(!hasher.matches(recorded, "db", "password", b"hello"), "{recorded}");
         }
         assert!(!is_recorded_hash("hmac-sha256:abc"));
     }
@@ -410,10 +367,7 @@ mod tests {
     #[test]
     fn key_check_accepts_the_right_key_only() {
         let path = Path::new("x.lock");
-        let params = HashParams {
-            salt: SALT,
-            key_check: Some(key_check(&SALT, KEY)),
-        };
+        let params = HashParams { salt: SALT, key_check: Some(key_check(&SALT, KEY)) };
         assert!(params.hasher(Some(KEY), path).unwrap().is_keyed());
 
         let wrong = b"fedcba9876543210fedcba9876543210";
@@ -427,28 +381,17 @@ mod tests {
 
     #[test]
     fn unkeyed_params_refuse_a_key() {
-        let params = HashParams {
-            salt: SALT,
-            key_check: None,
-        };
+        let params = HashParams { salt: SALT, key_check: None };
         let err = params.hasher(Some(KEY), Path::new("x.lock")).unwrap_err();
-        assert!(
-            matches!(err, LockfileError::UnexpectedKey { .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, LockfileError::UnexpectedKey { .. }), "{err:?}");
         assert!(!params.hasher(None, Path::new("x.lock")).unwrap().is_keyed());
     }
 
     #[test]
     fn short_key_is_refused() {
         let params = HashParams::fresh(Some(b"short"));
-        let err = params
-            .hasher(Some(b"short"), Path::new("x.lock"))
-            .unwrap_err();
-        assert!(
-            matches!(err, LockfileError::KeyTooShort { min: MIN_KEY_LEN }),
-            "{err:?}"
-        );
+        let err = params.hasher(Some(b"short"), Path::new("x.lock")).unwrap_err();
+        assert!(matches!(err, LockfileError::KeyTooShort { min: MIN_KEY_LEN }), "{err:?}");
     }
 
     #[test]

@@ -44,10 +44,7 @@ struct LegacySecret {
 
 /// Targets were recorded either as a bare hash or as an object.
 #[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "expected a target hash or a target entry object"
-)]
+#[serde(untagged, expecting = "expected a target hash or a target entry object")]
 enum LegacyTarget {
     Hash(#[serde(deserialize_with = "format::recorded_hash")] String),
     Entry(LegacyTargetEntry),
@@ -124,9 +121,7 @@ fn optional_stamp<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Timestamp>, D::Error> {
     match Option::<String>::deserialize(deserializer)? {
-        Some(text) => parse_stamp(&text)
-            .map(Some)
-            .ok_or_else(|| de::Error::custom(BAD_TIMESTAMP)),
+        Some(text) => parse_stamp(&text).map(Some).ok_or_else(|| de::Error::custom(BAD_TIMESTAMP)),
         None => Ok(None),
     }
 }

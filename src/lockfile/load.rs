@@ -18,10 +18,7 @@ use super::{FORMAT_VERSION, Lockfile, LockfileError, MAX_FILE_BYTES, Origin};
 
 /// The file's text, or `None` when there is no file.
 pub(super) fn read(path: &Path) -> Result<Option<String>, LockfileError> {
-    let io_error = |source| LockfileError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_error = |source| LockfileError::Io { path: path.to_path_buf(), source };
     let file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -31,23 +28,15 @@ pub(super) fn read(path: &Path) -> Result<Option<String>, LockfileError> {
     // Reading one byte past the limit tells a file at the limit from a larger one without
     // trusting metadata, which can change between the check and the read.
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_error)?;
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io_error)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(LockfileError::TooLarge {
-            path: path.to_path_buf(),
-            limit: MAX_FILE_BYTES,
-        });
+        return Err(LockfileError::TooLarge { path: path.to_path_buf(), limit: MAX_FILE_BYTES });
     }
 
     String::from_utf8(bytes).map(Some).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&byte| byte == b'\n').count() + 1;
-        let line_start = valid
-            .iter()
-            .rposition(|&byte| byte == b'\n')
-            .map_or(0, |at| at + 1);
+        let line_start = valid.iter().rposition(|&byte| byte == b'\n').map_or(0, |at| at + 1);
         LockfileError::Parse {
             path: path.to_path_buf(),
             line,
@@ -67,10 +56,7 @@ pub(super) fn parse(
 
     // A conflicted file is not JSON; saying "conflict" is far more useful than a syntax error.
     if let Some(line) = first_conflict_marker(text) {
-        return Err(LockfileError::ConflictMarkers {
-            path: path.to_path_buf(),
-            line,
-        });
+        return Err(LockfileError::ConflictMarkers { path: path.to_path_buf(), line });
     }
 
     let probe: Probe = serde_json::from_str(text).map_err(|error| parse_error(path, &error))?;
@@ -101,18 +87,12 @@ pub(super) fn parse(
         version: FORMAT_VERSION,
         secrets,
         params,
-        origin: Origin {
-            path: Some(path.to_path_buf()),
-            older_format,
-        },
+        origin: Origin { path: Some(path.to_path_buf()), older_format },
     })
 }
 
 fn unsupported(path: &Path, version: String) -> LockfileError {
-    LockfileError::UnsupportedVersion {
-        path: path.to_path_buf(),
-        version,
-    }
+    LockfileError::UnsupportedVersion { path: path.to_path_buf(), version }
 }
 
 /// Just enough of the file to choose a format.
@@ -141,10 +121,7 @@ impl<'de> Visitor<'de> for ProbeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Probe, A::Error> {
-        let mut probe = Probe {
-            version: Version::Missing,
-            has_hash_section: false,
-        };
+        let mut probe = Probe { version: Version::Missing, has_hash_section: false };
         while let Some(key) = access.next_key::<String>()? {
             match key.as_str() {
                 "version" => probe.version = access.next_value()?,
@@ -206,19 +183,11 @@ fn safe_message(error: &serde_json::Error) -> String {
         Some(at) => &full[..at],
         None => &full,
     };
-    if matches!(
-        error.classify(),
-        Category::Syntax | Category::Eof | Category::Io
-    ) {
+    if matches!(error.classify(), Category::Syntax | Category::Eof | Category::Io) {
         return message.to_owned();
     }
 
-    let kinds = [
-        "invalid type",
-        "invalid value",
-        "unknown field",
-        "unknown variant",
-    ];
+    let kinds = ["invalid type", "invalid value", "unknown field", "unknown variant"];
     if let Some(kind) = kinds.iter().find(|kind| message.starts_with(*kind)) {
         return match message.rfind(", expected ") {
             Some(at) => format!("{kind}{}", &message[at..]),
@@ -229,9 +198,7 @@ fn safe_message(error: &serde_json::Error) -> String {
     let quotes_only_our_names = ["missing field ", "duplicate field ", "invalid length "];
     let untagged = "data did not match any variant";
     if OWN_MESSAGES.contains(&message)
-        || quotes_only_our_names
-            .iter()
-            .any(|prefix| message.starts_with(prefix))
+        || quotes_only_our_names.iter().any(|prefix| message.starts_with(prefix))
         || message.starts_with(untagged)
     {
         return message.to_owned();
@@ -244,9 +211,7 @@ mod tests {
     use super::*;
 
     fn message_for(json: &str) -> String {
-        let error = serde_json::from_str::<FileIn>(json)
-            .err()
-            .expect("the input is invalid");
+        let error = serde_json::from_str::<FileIn>(json).err().expect("the input is invalid");
         safe_message(&error)
     }
 
@@ -254,10 +219,7 @@ mod tests {
     fn conflict_marker_line_is_found() {
         let text = "{\n  \"secrets\": {\n<<<<<<< HEAD\n=======\n>>>>>>> main\n";
         assert_eq!(first_conflict_marker(text), Some(3));
-        assert_eq!(
-            first_conflict_marker("{\n  \"a\": \"<<<<<<< x\"\n}\n"),
-            None
-        );
+        assert_eq!(first_conflict_marker("{\n  \"a\": \"<<<<<<< x\"\n}\n"), None);
     }
 
     #[test]
@@ -269,27 +231,19 @@ mod tests {
 
         let json = format!(r#"{{"version": 2, "{canary}": 1}}"#);
         let message = message_for(&json);
-        assert!(
-            message.starts_with("unknown field, expected one of `version`"),
-            "{message}"
-        );
+        assert!(message.starts_with("unknown field, expected one of `version`"), "{message}");
         assert!(!message.contains(canary));
     }
 
     #[test]
     fn own_messages_pass_through() {
         let json = r#"{"version": 2, "hash": {"algorithm": "md5", "salt": "", "keyed": false}}"#;
-        assert_eq!(
-            message_for(json),
-            "unsupported hash algorithm, expected `hmac-sha256`"
-        );
+        assert_eq!(message_for(json), "unsupported hash algorithm, expected `hmac-sha256`");
     }
 
     #[test]
     fn syntax_messages_pass_through_without_position() {
-        let error = serde_json::from_str::<FileIn>("{\n  \"version\": 2,,\n}")
-            .err()
-            .unwrap();
+        let error = serde_json::from_str::<FileIn>("{\n  \"version\": 2,,\n}").err().unwrap();
         assert_eq!(safe_message(&error), "key must be a string");
         assert_eq!((error.line(), error.column()), (2, 16));
     }
@@ -300,17 +254,7 @@ mod tests {
         let path = dir.path().join("lock");
         std::fs::write(&path, b"{\n  \"a\": \"\xff\"\n}\n").unwrap();
         let error = read(&path).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                LockfileError::Parse {
-                    line: 2,
-                    column: 9,
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        assert!(matches!(error, LockfileError::Parse { line: 2, column: 9, .. }), "{error:?}");
     }
 
     #[test]

@@ -8,10 +8,7 @@ use std::path::{Path, PathBuf};
 use super::LockfileError;
 
 pub(super) fn save(text: &str, path: &Path) -> Result<bool, LockfileError> {
-    let write_error = |source| LockfileError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+    let write_error = |source| LockfileError::Write { path: path.to_path_buf(), source };
     let target = resolve_symlink(path).map_err(write_error)?;
 
     // An unchanged file is left alone, so its modification time and any watcher stay quiet.
@@ -38,9 +35,7 @@ pub(super) fn save(text: &str, path: &Path) -> Result<bool, LockfileError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let name = target
-        .file_name()
-        .map_or_else(Default::default, |name| name.to_os_string());
+    let name = target.file_name().map_or_else(Default::default, |name| name.to_os_string());
     let mut temp = tempfile::Builder::new()
         .prefix(&name)
         .suffix(".tmp")
@@ -48,13 +43,10 @@ pub(super) fn save(text: &str, path: &Path) -> Result<bool, LockfileError> {
         .map_err(write_error)?;
     temp.write_all(text.as_bytes()).map_err(write_error)?;
     if let Some(permissions) = permissions {
-        temp.as_file()
-            .set_permissions(permissions)
-            .map_err(write_error)?;
+        temp.as_file().set_permissions(permissions).map_err(write_error)?;
     }
     temp.as_file().sync_all().map_err(write_error)?;
-    temp.persist(&target)
-        .map_err(|error| write_error(error.error))?;
+    temp.persist(&target).map_err(|error| write_error(error.error))?;
 
     sync_folder(folder);
     Ok(true)
@@ -127,12 +119,7 @@ mod tests {
 
         // An old modification time makes a rewrite visible even on coarse-grained clocks.
         let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
         assert!(!save(TEXT, &path).unwrap());
         assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), old);
 
@@ -158,12 +145,7 @@ mod tests {
         fs::write(&real, "old\n").unwrap();
         std::os::unix::fs::symlink("real.lock", &link).unwrap();
         assert!(save(TEXT, &link).unwrap());
-        assert!(
-            fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(fs::read_to_string(&real).unwrap(), TEXT);
     }
 
@@ -175,16 +157,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".gitsecrets.lock");
         save(TEXT, &path).unwrap();
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o644
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
 
         fs::set_permissions(&path, Permissions::from_mode(0o600)).unwrap();
         save("{}\n", &path).unwrap();
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

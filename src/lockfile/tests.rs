@@ -36,10 +36,7 @@ fn fixture() -> Lockfile {
         ]),
         targets: BTreeMap::from([(
             "local-file:.env#DATABASE".to_owned(),
-            TargetEntry {
-                hash: hash_of('3'),
-                updated_at: stamp("2026-12-04T09:30:00Z"),
-            },
+            TargetEntry { hash: hash_of('3'), updated_at: stamp("2026-12-04T09:30:00Z") },
         )]),
     };
     let api_key = SecretEntry {
@@ -58,10 +55,7 @@ fn fixture() -> Lockfile {
             ("database".to_owned(), database),
             ("api_key".to_owned(), api_key),
         ]),
-        params: HashParams {
-            salt: SALT,
-            key_check: None,
-        },
+        params: HashParams { salt: SALT, key_check: None },
         origin: Origin::default(),
     }
 }
@@ -162,10 +156,7 @@ fn keyed_lockfile_records_a_key_check_and_round_trips() {
     let mut lockfile = fixture();
     lockfile.params.key_check = Some(hash::key_check(&SALT, KEY));
     let text = lockfile.render();
-    assert!(
-        text.contains("    \"keyed\": true,\n    \"key_check\": \""),
-        "{text}"
-    );
+    assert!(text.contains("    \"keyed\": true,\n    \"key_check\": \""), "{text}");
     assert!(!text.contains("0123456789abcdef0123456789abcdef"));
 
     let parsed = Lockfile::parse_with_key(&text, path(), None).unwrap();
@@ -187,10 +178,9 @@ fn value_never_appears_in_the_rendered_lockfile() {
     let mut lockfile = Lockfile::new_with_key(None);
     let hasher = lockfile.hasher_with_key(None).unwrap();
     let mut entry = fixture().secrets.remove("database").unwrap();
-    entry.fields.insert(
-        "password".to_owned(),
-        hasher.hash("database", "password", CANARY.as_bytes()),
-    );
+    entry
+        .fields
+        .insert("password".to_owned(), hasher.hash("database", "password", CANARY.as_bytes()));
     entry.definition = hasher.hash_definition("database", format!("static:{CANARY}").as_bytes());
     lockfile.secrets.insert("database".to_owned(), entry);
 
@@ -208,10 +198,7 @@ fn value_never_appears_in_the_rendered_lockfile() {
 
 #[test]
 fn new_lockfiles_get_distinct_salts_and_the_key_state_given() {
-    assert_ne!(
-        Lockfile::new_with_key(None).params.salt,
-        Lockfile::new_with_key(None).params.salt
-    );
+    assert_ne!(Lockfile::new_with_key(None).params.salt, Lockfile::new_with_key(None).params.salt);
     let keyed = Lockfile::new_with_key(Some(KEY));
     assert!(keyed.is_keyed());
     assert!(keyed.hasher_with_key(Some(KEY)).unwrap().is_keyed());
@@ -226,34 +213,19 @@ fn key_changes_hashes_and_a_wrong_or_missing_key_is_refused() {
 
     let with_key = loaded.hasher_with_key(Some(KEY)).unwrap();
     let unkeyed = Lockfile {
-        params: HashParams {
-            key_check: None,
-            ..loaded.params.clone()
-        },
+        params: HashParams { key_check: None, ..loaded.params.clone() },
         ..loaded.clone()
     };
     let without_key = unkeyed.hasher_with_key(None).unwrap();
-    assert_ne!(
-        with_key.hash("db", "password", b"v"),
-        without_key.hash("db", "password", b"v")
-    );
+    assert_ne!(with_key.hash("db", "password", b"v"), without_key.hash("db", "password", b"v"));
 
     let wrong = b"fedcba9876543210fedcba9876543210";
     let error = loaded.hasher_with_key(Some(wrong)).unwrap_err();
-    assert!(
-        matches!(&error, LockfileError::WrongKey { path: p } if p == path()),
-        "{error:?}"
-    );
+    assert!(matches!(&error, LockfileError::WrongKey { path: p } if p == path()), "{error:?}");
     let error = loaded.hasher_with_key(None).unwrap_err();
-    assert!(
-        matches!(error, LockfileError::MissingKey { .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, LockfileError::MissingKey { .. }), "{error:?}");
     let error = unkeyed.hasher_with_key(Some(KEY)).unwrap_err();
-    assert!(
-        matches!(error, LockfileError::UnexpectedKey { .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, LockfileError::UnexpectedKey { .. }), "{error:?}");
     assert!(error.hint().is_some());
 }
 
@@ -268,10 +240,7 @@ fn older_format_is_upgraded() {
     assert_eq!(entry.definition, "");
     assert_eq!(entry.created_at, stamp("2025-03-01T10:00:00Z"));
     assert_eq!(entry.updated_at, stamp("2025-03-02T11:00:00Z"));
-    assert_eq!(
-        entry.fields,
-        BTreeMap::from([(LEGACY_VALUE_FIELD.to_owned(), hello.to_owned())])
-    );
+    assert_eq!(entry.fields, BTreeMap::from([(LEGACY_VALUE_FIELD.to_owned(), hello.to_owned())]));
 
     // A bare hash, an object without a hash (the secret's hash stands in), an object whose
     // hash is null (likewise).
@@ -290,12 +259,7 @@ fn older_format_is_upgraded() {
     );
 
     let hasher = lockfile.hasher_with_key(None).unwrap();
-    assert!(hasher.matches(
-        &entry.fields[LEGACY_VALUE_FIELD],
-        "api_key",
-        "value",
-        b"hello"
-    ));
+    assert!(hasher.matches(&entry.fields[LEGACY_VALUE_FIELD], "api_key", "value", b"hello"));
     assert!(Hasher::is_legacy(&entry.fields[LEGACY_VALUE_FIELD]));
 }
 
@@ -308,10 +272,7 @@ fn saving_an_older_file_upgrades_it_and_drops_user_and_host_names() {
     let lockfile = Lockfile::load(&file).unwrap().unwrap();
     assert!(lockfile.save(&file).unwrap());
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(
-        text.starts_with("{\n  \"version\": 2,\n  \"hash\": {\n"),
-        "{text}"
-    );
+    assert!(text.starts_with("{\n  \"version\": 2,\n  \"hash\": {\n"), "{text}");
     for name in ["alice", "build-host-7", "os_user", "Secretfile.yml"] {
         assert!(!text.contains(name), "{name} survived the upgrade");
     }
@@ -359,10 +320,7 @@ fn newer_versions_are_refused() {
         "{error:?}"
     );
     let error = Lockfile::parse_with_key(r#"{"version": "2.0"}"#, path(), None).unwrap_err();
-    assert!(
-        matches!(error, LockfileError::UnsupportedVersion { .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, LockfileError::UnsupportedVersion { .. }), "{error:?}");
     let text = format!(r#"{{"version": "{CANARY}"}}"#);
     let error = Lockfile::parse_with_key(&text, path(), None).unwrap_err();
     assert_eq!(
@@ -376,10 +334,7 @@ fn newer_versions_are_refused() {
 fn conflict_markers_are_reported_with_their_line() {
     let text = "{\n  \"version\": 2,\n<<<<<<< HEAD\n  \"hash\": {}\n=======\n>>>>>>> main\n}\n";
     let error = Lockfile::parse_with_key(text, path(), None).unwrap_err();
-    assert!(
-        matches!(error, LockfileError::ConflictMarkers { line: 3, .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, LockfileError::ConflictMarkers { line: 3, .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
         "lockfile fixtures/.gitsecrets.lock has unresolved merge conflict markers, the first at \
@@ -401,32 +356,20 @@ fn invalid_json_is_reported_at_its_line_and_column() {
 #[test]
 fn errors_never_quote_the_file() {
     let cases = [
-        GOLDEN.replace(
-            "\"rotation_count\": 0",
-            &format!("\"rotation_count\": \"{CANARY}\""),
-        ),
+        GOLDEN.replace("\"rotation_count\": 0", &format!("\"rotation_count\": \"{CANARY}\"")),
         GOLDEN.replace("\"one_time\": true", &format!("\"{CANARY}\": true")),
         GOLDEN.replacen("\"2026-12-03T18:00:00Z\"", &format!("\"{CANARY}\""), 1),
         GOLDEN.replace(&hash_of('4'), CANARY),
         GOLDEN.replace("\"keyed\": false", &format!("\"keyed\": \"{CANARY}\"")),
         format!("[\"{CANARY}\"]"),
-        LEGACY.replace(
-            "\"rotation_count\": 0",
-            &format!("\"rotation_count\": [\"{CANARY}\"]"),
-        ),
-        LEGACY.replace(
-            "\"local-file:.env\": \"2cf2",
-            &format!("\"local-file:.env\": \"{CANARY}"),
-        ),
+        LEGACY.replace("\"rotation_count\": 0", &format!("\"rotation_count\": [\"{CANARY}\"]")),
+        LEGACY.replace("\"local-file:.env\": \"2cf2", &format!("\"local-file:.env\": \"{CANARY}")),
     ];
     for text in cases {
         let error = Lockfile::parse_with_key(&text, path(), None).unwrap_err();
         let shown = format!("{error} {error:?}");
         assert!(!shown.contains(CANARY), "{shown}");
-        assert!(
-            matches!(error, LockfileError::Parse { line: 1.., .. }),
-            "{error:?}"
-        );
+        assert!(matches!(error, LockfileError::Parse { line: 1.., .. }), "{error:?}");
     }
 }
 
@@ -498,19 +441,14 @@ fn broken_file_is_an_error_not_an_empty_lockfile() {
     let file = dir.path().join(FILE_NAME);
     std::fs::write(&file, "").unwrap();
     let error = Lockfile::load(&file).unwrap_err();
-    assert!(
-        matches!(error, LockfileError::Parse { line: 1, .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, LockfileError::Parse { line: 1, .. }), "{error:?}");
 }
 
 #[test]
 fn key_errors_name_the_loaded_file() {
     let keyed = Lockfile::new_with_key(Some(KEY)).render();
-    let error = Lockfile::parse_with_key(&keyed, path(), None)
-        .unwrap()
-        .hasher_with_key(None)
-        .unwrap_err();
+    let error =
+        Lockfile::parse_with_key(&keyed, path(), None).unwrap().hasher_with_key(None).unwrap_err();
     assert_eq!(
         error.to_string(),
         "lockfile fixtures/.gitsecrets.lock was written with SECRETZERO_LOCK_KEY set, but it is \
@@ -523,11 +461,8 @@ fn key_errors_name_the_loaded_file() {
 #[test]
 fn documented_examples_are_accurate() {
     let docs = include_str!("../../docs/lockfile.md");
-    let blocks: Vec<&str> = docs
-        .split("```json\n")
-        .skip(1)
-        .map(|rest| &rest[..rest.find("```").unwrap()])
-        .collect();
+    let blocks: Vec<&str> =
+        docs.split("```json\n").skip(1).map(|rest| &rest[..rest.find("```").unwrap()]).collect();
     assert_eq!(blocks.len(), 2);
 
     let current = Lockfile::parse_with_key(blocks[0], path(), None).unwrap();
@@ -538,16 +473,6 @@ fn documented_examples_are_accurate() {
     assert!(older.read_older_format());
     let hasher = older.hasher_with_key(None).unwrap();
     let entry = &older.secrets["api_key"];
-    assert!(hasher.matches(
-        &entry.fields[LEGACY_VALUE_FIELD],
-        "api_key",
-        "value",
-        b"hello"
-    ));
-    assert!(hasher.matches(
-        &entry.targets["local-file:.env"].hash,
-        "api_key",
-        "x",
-        b"hello"
-    ));
+    assert!(hasher.matches(&entry.fields[LEGACY_VALUE_FIELD], "api_key", "value", b"hello"));
+    assert!(hasher.matches(&entry.targets["local-file:.env"].hash, "api_key", "x", b"hello"));
 }

@@ -95,7 +95,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_periods() {
-        for bad in ["", "d", "90", "90x", "-1d", "1.5d", "0d", "ninety d", "9 0d", "200y", "1dd", "1é", "é"] {
+        for bad in [
+            "", "d", "90", "90x", "-1d", "1.5d", "0d", "ninety d", "9 0d", "200y", "1dd", "1é", "é",
+        ] {
             assert!(Period::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }

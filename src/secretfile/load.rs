@@ -10,8 +10,8 @@ use secrecy::SecretString;
 use super::node::{self, Key, Kind, Loc, Node};
 use super::template::{TemplateError, Templater};
 use super::{
-    Field, LocalFile, Metadata, Provider, ProviderKind, RemoteKind, RemoteTarget,
-    SINGLE_FIELD, Secret, Secretfile, TargetDef, TargetKind, env_var_name, folder_of,
+    Field, LocalFile, Metadata, Provider, ProviderKind, RemoteKind, RemoteTarget, SINGLE_FIELD,
+    Secret, Secretfile, TargetDef, TargetKind, env_var_name, folder_of,
 };
 use crate::generate::{self, Charset, PasswordSpec, ScriptSpec, StaticSpec, StringSpec};
 use crate::report::Finding;
@@ -73,7 +73,11 @@ pub(crate) fn load_str(
         }
         _ => {
             walker.findings.sort_by_key(|f| f.loc.map(|l| (l.line, l.column)));
-            Err(LoadError::Invalid { path: path.to_path_buf(), findings: walker.findings, masked_source })
+            Err(LoadError::Invalid {
+                path: path.to_path_buf(),
+                findings: walker.findings,
+                masked_source,
+            })
         }
     }
 }
@@ -437,7 +441,14 @@ impl Walker {
             Some(config) => self.string_map(config, &format!("the `config` of {what}")),
             None => IndexMap::new(),
         };
-        Some(Provider { name: name.to_string(), kind: kind?, auth_kind, auth, config, loc: node.loc })
+        Some(Provider {
+            name: name.to_string(),
+            kind: kind?,
+            auth_kind,
+            auth,
+            config,
+            loc: node.loc,
+        })
     }
 
     /// A flat mapping of strings, rendered; nested values are findings.
@@ -775,7 +786,12 @@ impl Walker {
         spec.filter(|_| self.findings.len() == before)
     }
 
-    fn password(&mut self, object: &Object<'_>, node: &Node, owner: &str) -> Option<generate::Spec> {
+    fn password(
+        &mut self,
+        object: &Object<'_>,
+        node: &Node,
+        owner: &str,
+    ) -> Option<generate::Spec> {
         let mut spec = PasswordSpec::default();
         if let Some(n) = object.get("length") {
             spec.length = self.count(n, "`length`", generate::MAX_LENGTH)?;
@@ -972,9 +988,8 @@ impl Walker {
             );
             return None;
         };
-        let type_names: Vec<&str> = std::iter::once("local-file")
-            .chain(RemoteKind::ALL.iter().map(|k| k.name()))
-            .collect();
+        let type_names: Vec<&str> =
+            std::iter::once("local-file").chain(RemoteKind::ALL.iter().map(|k| k.name())).collect();
         let Some(type_node) = entries.iter().find(|(k, _)| k.name == "type").map(|(_, v)| v) else {
             self.error(
                 "secretfile/missing-key",

@@ -204,9 +204,7 @@ impl RemoteKind {
     /// Options that must be present, then options that may be.
     pub fn options(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
-            RemoteKind::AwsSecretsManager => {
-                (&["name"], &["region", "kms_key_id", "description"])
-            }
+            RemoteKind::AwsSecretsManager => (&["name"], &["region", "kms_key_id", "description"]),
             RemoteKind::AwsSsm => {
                 (&["name"], &["region", "parameter_type", "kms_key_id", "tier", "description"])
             }
@@ -215,10 +213,9 @@ impl RemoteKind {
             RemoteKind::GithubSecret => {
                 (&[], &["name", "repository", "environment", "organization", "visibility"])
             }
-            RemoteKind::GitlabVariable => (
-                &[],
-                &["key", "project", "group", "protected", "masked", "environment_scope"],
-            ),
+            RemoteKind::GitlabVariable => {
+                (&[], &["key", "project", "group", "protected", "masked", "environment_scope"])
+            }
             RemoteKind::JenkinsCredential => (&[], &["id", "folder", "description"]),
             RemoteKind::KubernetesSecret => (&["name", "namespace"], &["secret_type", "key"]),
             RemoteKind::ExternalSecret => (
@@ -253,7 +250,10 @@ pub fn env_var_name(secret: &str, field: Option<&str>) -> String {
         Some(field) => format!("{secret}_{field}"),
         None => secret.to_string(),
     };
-    joined.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    joined
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect()
 }
 
 /// Reads the override for a field; an empty variable counts as unset.

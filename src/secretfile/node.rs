@@ -107,7 +107,9 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     };
     match serde_saphyr::from_str_with_options::<Option<Node>>(text, options) {
         Ok(Some(node)) => Ok(node),
-        Ok(None) => Ok(Node { kind: Kind::Null, loc: Loc { line: 1, column: 1, ..Loc::default() } }),
+        Ok(None) => {
+            Ok(Node { kind: Kind::Null, loc: Loc { line: 1, column: 1, ..Loc::default() } })
+        }
         Err(error) => Err(SyntaxError {
             message: first_line(&error.without_snippet().to_string()),
             loc: error.location().map(|l| Loc::from_saphyr(&l)).filter(|l| l.line > 0),

@@ -19,7 +19,10 @@ pub struct Templater {
 #[derive(Debug)]
 pub enum TemplateError {
     /// Names used but not defined, such as `var.enviroment`.
-    Undefined { names: Vec<String>, known_variables: Vec<String> },
+    Undefined {
+        names: Vec<String>,
+        known_variables: Vec<String>,
+    },
     Syntax(String),
 }
 
@@ -30,12 +33,8 @@ impl Templater {
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         // Values go into files, not HTML: never escape.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        let mut templater = Templater {
-            env,
-            environment,
-            variables: BTreeMap::new(),
-            context: Value::UNDEFINED,
-        };
+        let mut templater =
+            Templater { env, environment, variables: BTreeMap::new(), context: Value::UNDEFINED };
         templater.rebuild_context();
         templater
     }
@@ -48,9 +47,11 @@ impl Templater {
     }
 
     pub fn from_process_env() -> Templater {
-        Templater::new(std::env::vars_os().filter_map(|(k, v)| {
-            Some((k.into_string().ok()?, v.into_string().ok()?))
-        }).collect())
+        Templater::new(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        )
     }
 
     pub fn define(&mut self, name: &str, value: String) {

@@ -42,9 +42,8 @@ fn load(file: &LocalFile) -> FileState {
     let shown = file.path.clone();
     let (document, original) = match std::fs::read(&file.resolved) {
         Ok(bytes) => {
-            let document = Document::parse(file.format, &bytes).map_err(|source| {
-                Arc::new(TargetError::Parse { path: shown.clone(), source })
-            });
+            let document = Document::parse(file.format, &bytes)
+                .map_err(|source| Arc::new(TargetError::Parse { path: shown.clone(), source }));
             (document, Some(bytes))
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -143,14 +142,19 @@ impl Target for LocalFiles {
             Ok(document) => document,
             Err(error) => return Err(TargetError::Shared(Arc::clone(error))),
         };
-        let value_error =
-            |source| TargetError::Value { secret: secret.name.clone(), path: shown.clone(), source };
+        let value_error = |source| TargetError::Value {
+            secret: secret.name.clone(),
+            path: shown.clone(),
+            source,
+        };
 
         if secret.is_single() {
             document.set(&file.key, &Value::Str(&value.fields[0].1)).map_err(value_error)?;
         } else if file.format == Format::Dotenv {
             for (name, field) in &value.fields {
-                document.set(&field_key(&file.key, name), &Value::Str(field)).map_err(value_error)?;
+                document
+                    .set(&field_key(&file.key, name), &Value::Str(field))
+                    .map_err(value_error)?;
             }
         } else {
             let fields = value.fields.iter().map(|(n, v)| (n.as_str(), v)).collect();
@@ -207,7 +211,11 @@ fn write_atomically(path: &Path, bytes: &[u8], is_new: bool) -> std::io::Result<
 }
 
 #[cfg(unix)]
-fn set_permissions(temp: &tempfile::NamedTempFile, path: &Path, is_new: bool) -> std::io::Result<()> {
+fn set_permissions(
+    temp: &tempfile::NamedTempFile,
+    path: &Path,
+    is_new: bool,
+) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = if is_new { 0o600 } else { std::fs::metadata(path)?.permissions().mode() };
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))

@@ -93,7 +93,9 @@ pub enum TargetError {
     /// A failure shared by several targets, such as one unreadable file holding many keys.
     #[error(transparent)]
     Shared(Arc<TargetError>),
-    #[error("this build has no {kind} support (target {id}); use a build with the `{feature}` feature")]
+    #[error(
+        "this build has no {kind} support (target {id}); use a build with the `{feature}` feature"
+    )]
     Unsupported { kind: &'static str, id: String, feature: &'static str },
 }
 

@@ -101,12 +101,10 @@ fn case_10_merge_keys_keep_the_rotation_period() {
 
 #[test]
 fn case_11_environment_values_cannot_change_the_structure() {
-    let text = format!(
-        "version: \"1.0\"\nvariables: {{region: \"{{{{ env.REGION }}}}\"}}\nsecrets:\n  a:\n    \
-         generator: {{type: random-string}}\n    targets:\n      - {{type: local-file, path: \
-         .env}}\n"
-    );
-    let file = load_with_env(&text, &[("REGION", "eu-west-1\ntargets: []")]).unwrap();
+    let text = "version: \"1.0\"\nvariables: {region: \"{{ env.REGION }}\"}\nsecrets:\n  a:\n    \
+                generator: {type: random-string}\n    targets:\n      - {type: local-file, path: \
+                .env}\n";
+    let file = load_with_env(text, &[("REGION", "eu-west-1\ntargets: []")]).unwrap();
     assert_eq!(file.variables["region"], "eu-west-1\ntargets: []");
     assert_eq!(file.variables.len(), 1);
     assert_eq!(file.secrets["a"].targets.len(), 1);
@@ -152,9 +150,8 @@ fn malformed_rotation_period_is_an_error_at_its_line() {
 
 #[test]
 fn impossible_password_is_an_error_at_the_option() {
-    let text = format!(
-        "{HEAD}  a:\n    generator:\n      type: random-password\n      length: 2\n"
-    );
+    let text =
+        format!("{HEAD}  a:\n    generator:\n      type: random-password\n      length: 2\n");
     let all = summary(&text);
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!((all[0].0, all[0].1), ("secretfile/generator", 6));
@@ -204,9 +201,8 @@ fn two_secrets_writing_one_key_collide() {
 
 #[test]
 fn static_values_are_masked_in_excerpts() {
-    let text = format!(
-        "{HEAD}  a:\n    generator: {{type: static, value: CANARY-7731}}\n    oops: 1\n"
-    );
+    let text =
+        format!("{HEAD}  a:\n    generator: {{type: static, value: CANARY-7731}}\n    oops: 1\n");
     match load_with_env(&text, &[]) {
         Err(LoadError::Invalid { masked_source, .. }) => {
             assert!(!masked_source.contains("CANARY-7731"), "{masked_source}");

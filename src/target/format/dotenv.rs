@@ -17,8 +17,8 @@ use std::ops::Range;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Format, FormatError, Source, Splice, Stored, Value, append_lines, check_replaceable,
-    line_col, merge_duplicates, stored,
+    Format, FormatError, Source, Splice, Stored, Value, append_lines, check_replaceable, line_col,
+    merge_duplicates, stored,
 };
 
 const FORMAT: Format = Format::Dotenv;
@@ -83,10 +83,8 @@ impl Dotenv {
                     .to_owned(),
             });
         };
-        let encoded = encode(secret.expose_secret()).map_err(|reason| FormatError::CannotCarry {
-            format: FORMAT,
-            key: key.to_owned(),
-            reason,
+        let encoded = encode(secret.expose_secret()).map_err(|reason| {
+            FormatError::CannotCarry { format: FORMAT, key: key.to_owned(), reason }
         })?;
         check_replaceable(FORMAT, key, self.get(key).as_ref())?;
 
@@ -258,8 +256,7 @@ fn comment_after(text: &str, value: &Range<usize>, content_end: usize) -> Option
     let rest = &text[value.end..content_end];
     let trimmed = rest.trim_start_matches(is_blank);
     let blanks = rest.len() - trimmed.len();
-    (trimmed.starts_with('#') && (blanks > 0 || value.is_empty()))
-        .then(|| value.end..content_end)
+    (trimmed.starts_with('#') && (blanks > 0 || value.is_empty())).then(|| value.end..content_end)
 }
 
 /// The value a raw value text stands for, read as python-dotenv and compose read it
@@ -458,11 +455,10 @@ pub(super) mod tests {
 
     #[test]
     fn inline_comments_survive_a_new_value() {
-        let out = rendered("A=old # rotated\nB='x'\t# tab\nC= # none\n", &[
-            ("A", "new"),
-            ("B", "y z"),
-            ("C", ""),
-        ]);
+        let out = rendered(
+            "A=old # rotated\nB='x'\t# tab\nC= # none\n",
+            &[("A", "new"), ("B", "y z"), ("C", "")],
+        );
         assert_eq!(out, "A=new # rotated\nB='y z' # tab\nC=\n");
     }
 

@@ -8,8 +8,7 @@ use std::ops::Range;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Format, FormatError, Source, Splice, Stored, Value, check_replaceable, merge_duplicates,
-    stored,
+    Format, FormatError, Source, Splice, Stored, Value, check_replaceable, merge_duplicates, stored,
 };
 
 const FORMAT: Format = Format::Json;
@@ -45,7 +44,13 @@ impl Json {
         };
         if source.text.trim().is_empty() {
             let layout = pretty(&source);
-            return Ok(Json { source, braces: None, values: Vec::new(), layout, splice: Splice::default() });
+            return Ok(Json {
+                source,
+                braces: None,
+                values: Vec::new(),
+                layout,
+                splice: Splice::default(),
+            });
         }
         validate(&source.text)?;
 
@@ -287,7 +292,9 @@ fn skip_value(text: &str, at: usize) -> usize {
             _ if depth > 0 => at += 1,
             // A number or a literal at the top of this value.
             _ => {
-                while at < bytes.len() && !matches!(bytes[at], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                while at < bytes.len()
+                    && !matches!(bytes[at], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                {
                     at += 1;
                 }
                 return at;
@@ -315,13 +322,17 @@ mod tests {
 
     #[test]
     fn new_file_uses_two_spaces_and_a_final_newline() {
-        assert_eq!(rendered("", &[("A", "x\"y"), ("B", "\u{1}")]), "{\n  \"A\": \"x\\\"y\",\n  \"B\": \"\\u0001\"\n}\n");
+        assert_eq!(
+            rendered("", &[("A", "x\"y"), ("B", "\u{1}")]),
+            "{\n  \"A\": \"x\\\"y\",\n  \"B\": \"\\u0001\"\n}\n"
+        );
         assert_eq!(rendered("", &[]), "{}\n");
     }
 
     #[test]
     fn existing_layout_numbers_and_order_are_kept() {
-        let existing = "{\n\t\"n\": 1.50e3,\n\t\"big\": 123456789012345678901234567890,\n\t\"A\": \"old\"\n}";
+        let existing =
+            "{\n\t\"n\": 1.50e3,\n\t\"big\": 123456789012345678901234567890,\n\t\"A\": \"old\"\n}";
         let out = rendered(existing, &[("A", "new"), ("C", "c")]);
         assert_eq!(
             out,
@@ -347,7 +358,10 @@ mod tests {
         let (user, pass) = (SecretString::from("u"), SecretString::from("p"));
         doc.set("db", &Value::Map(vec![("user", &user), ("pass", &pass)])).unwrap();
         let out = String::from_utf8(doc.render()).unwrap();
-        assert_eq!(out, "{\n  \"a\": \"1\",\n  \"db\": {\n    \"user\": \"u\",\n    \"pass\": \"p\"\n  }\n}\n");
+        assert_eq!(
+            out,
+            "{\n  \"a\": \"1\",\n  \"db\": {\n    \"user\": \"u\",\n    \"pass\": \"p\"\n  }\n}\n"
+        );
         let doc = Document::parse(Format::Json, out.as_bytes()).unwrap();
         let Some(Stored::Map(fields)) = doc.get("db") else { panic!("db is a map") };
         let fields: Vec<(&str, &str)> =
@@ -365,7 +379,8 @@ mod tests {
 
     #[test]
     fn lists_and_deep_objects_are_not_overwritten() {
-        let mut doc = Document::parse(Format::Json, b"{\"l\": [1], \"o\": {\"x\": {}}, \"n\": 5}").unwrap();
+        let mut doc =
+            Document::parse(Format::Json, b"{\"l\": [1], \"o\": {\"x\": {}}, \"n\": 5}").unwrap();
         let secret = SecretString::from("v");
         assert!(doc.set("l", &Value::Str(&secret)).is_err());
         assert!(doc.set("o", &Value::Str(&secret)).is_err());

@@ -442,7 +442,11 @@ fn stored(value: &Value<'_>) -> Stored {
 }
 
 /// Refuses to replace what an existing key holds when that would drop structure.
-fn check_replaceable(format: Format, key: &str, existing: Option<&Stored>) -> Result<(), FormatError> {
+fn check_replaceable(
+    format: Format,
+    key: &str,
+    existing: Option<&Stored>,
+) -> Result<(), FormatError> {
     match existing {
         Some(Stored::Other(kind)) if COMPOSITE.contains(kind) => Err(FormatError::InvalidKey {
             format,
@@ -503,14 +507,75 @@ mod tests {
         values.push((0x20u8..0x7f).map(char::from).collect());
         values.push(symbols.iter().rev().collect());
         for text in [
-            "", "${x}", "$x", "${x:-y}", "%{y}", "$${x}", "%%{y}", "p${x}%{y}\"\\", "it's $ecret",
-            "it's \"quoted\"", "\\'", "\\\"", "a\\", "\\\\", "a\\nb", " # not a comment", "a #b",
-            "NO", "no", "0755", "1e3", "0x1F", "1:20", "2001-12-14", "~", "null", "yes", "- a",
-            ": a", "? a", "{a: b}", "[a]", "*a", "&a", "!a", "|", ">", "---", "...", "<<", "=",
-            " leading", "trailing ", "\t", "a\tb", "a\nb", "\n", "a\r\nb", "\r", "line\n",
-            "-----BEGIN KEY-----\nMIIB+/x==\n-----END KEY-----\n", "pässwörd", "日本語",
-            "emoji 🎉", "\u{a0}nbsp", "\u{85}", "\u{2028}", "\u{feff}", "\u{0}", "\u{1}",
-            "\u{1b}[0m", "\u{7f}", "\u{9f}", "a\"b", "a'b", "'", "\"", "`cmd`", "$(cmd)",
+            "",
+            "${x}",
+            "$x",
+            "${x:-y}",
+            "%{y}",
+            "$${x}",
+            "%%{y}",
+            "p${x}%{y}\"\\",
+            "it's $ecret",
+            "it's \"quoted\"",
+            "\\'",
+            "\\\"",
+            "a\\",
+            "\\\\",
+            "a\\nb",
+            " # not a comment",
+            "a #b",
+            "NO",
+            "no",
+            "0755",
+            "1e3",
+            "0x1F",
+            "1:20",
+            "2001-12-14",
+            "~",
+            "null",
+            "yes",
+            "- a",
+            ": a",
+            "? a",
+            "{a: b}",
+            "[a]",
+            "*a",
+            "&a",
+            "!a",
+            "|",
+            ">",
+            "---",
+            "...",
+            "<<",
+            "=",
+            " leading",
+            "trailing ",
+            "\t",
+            "a\tb",
+            "a\nb",
+            "\n",
+            "a\r\nb",
+            "\r",
+            "line\n",
+            "-----BEGIN KEY-----\nMIIB+/x==\n-----END KEY-----\n",
+            "pässwörd",
+            "日本語",
+            "emoji 🎉",
+            "\u{a0}nbsp",
+            "\u{85}",
+            "\u{2028}",
+            "\u{feff}",
+            "\u{0}",
+            "\u{1}",
+            "\u{1b}[0m",
+            "\u{7f}",
+            "\u{9f}",
+            "a\"b",
+            "a'b",
+            "'",
+            "\"",
+            "`cmd`",
+            "$(cmd)",
         ] {
             values.push(text.to_owned());
         }
@@ -591,7 +656,11 @@ mod tests {
                         "{format} independent reader\n{rendered}"
                     );
                     if !source.is_empty() {
-                        assert!(rendered.starts_with(if format == Format::Json { "{" } else { "# c" }));
+                        assert!(rendered.starts_with(if format == Format::Json {
+                            "{"
+                        } else {
+                            "# c"
+                        }));
                     }
                 }
             }
@@ -616,7 +685,9 @@ mod tests {
             let reread = Document::parse(format, &rendered).unwrap();
             let Some(Stored::Map(found)) = reread.get("MAP") else { panic!("{format}: no map") };
             assert_eq!(found.len(), values.len());
-            for ((name, secret), (expected_name, expected)) in found.iter().zip(names.iter().zip(&values)) {
+            for ((name, secret), (expected_name, expected)) in
+                found.iter().zip(names.iter().zip(&values))
+            {
                 assert_eq!(name, expected_name);
                 assert_eq!(secret.expose_secret(), expected, "{format} field {name}");
             }

@@ -64,11 +64,8 @@ impl Tfvars {
         check_key(key)?;
         check_replaceable(FORMAT, key, self.get(key).as_ref())?;
         let text = value_text(value);
-        let text = if self.splice.occurrences(key).is_empty() {
-            format!("{key} = {text}")
-        } else {
-            text
-        };
+        let text =
+            if self.splice.occurrences(key).is_empty() { format!("{key} = {text}") } else { text };
         self.splice.set(key, text, stored(value));
         Ok(())
     }
@@ -233,7 +230,8 @@ mod tests {
 
     #[test]
     fn edits_keep_everything_else() {
-        let existing = "# head\r\ndb_password = \"old\" # trailing\r\n\r\nobj = {\r\n  a = 1\r\n}\r\n";
+        let existing =
+            "# head\r\ndb_password = \"old\" # trailing\r\n\r\nobj = {\r\n  a = 1\r\n}\r\n";
         let out = rendered(existing, &[("db_password", "new"), ("added", "x")]);
         assert_eq!(
             out,

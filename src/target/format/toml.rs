@@ -59,8 +59,9 @@ impl Toml {
                 for (name, _) in fields {
                     check_key(key, name)?;
                 }
-                let strings =
-                    fields.iter().map(|(name, secret)| (*name, basic_string(secret.expose_secret())));
+                let strings = fields
+                    .iter()
+                    .map(|(name, secret)| (*name, basic_string(secret.expose_secret())));
                 match self.doc.get_mut(key) {
                     Some(Item::Value(toml_edit::Value::InlineTable(old))) => {
                         let mut table = InlineTable::new();
@@ -195,7 +196,8 @@ mod tests {
 
     #[test]
     fn maps_become_tables_and_inline_tables_stay_inline() {
-        let mut doc = Document::parse(Format::Toml, b"inl = { a = \"1\" }\n\n[t]\nx = \"y\"\n").unwrap();
+        let mut doc =
+            Document::parse(Format::Toml, b"inl = { a = \"1\" }\n\n[t]\nx = \"y\"\n").unwrap();
         let (u, p) = (SecretString::from("u"), SecretString::from("p"));
         doc.set("inl", &Value::Map(vec![("user", &u)])).unwrap();
         doc.set("t", &Value::Map(vec![("user", &u), ("pass", &p)])).unwrap();

@@ -16,8 +16,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use super::{
-    Format, FormatError, Source, Splice, Stored, Value, append_lines, check_replaceable,
-    line_col, line_start, stored,
+    Format, FormatError, Source, Splice, Stored, Value, append_lines, check_replaceable, line_col,
+    line_start, stored,
 };
 
 const FORMAT: Format = Format::Yaml;
@@ -365,11 +365,7 @@ impl Outline {
             // `? key` without a value has no colon; the entry then ends with its key.
             let rest = &text[entry.key_end..];
             let blanks = rest.len() - rest.trim_start().len();
-            if rest[blanks..].starts_with(':') {
-                entry.key_end + blanks + 1
-            } else {
-                entry.key_end
-            }
+            if rest[blanks..].starts_with(':') { entry.key_end + blanks + 1 } else { entry.key_end }
         };
         self.entries.push(Entry { key: entry.key, range: entry.key_start..end, info: entry.info });
     }
@@ -712,7 +708,8 @@ mod tests {
 
     #[test]
     fn case_6_strings_stay_strings() {
-        let out = rendered("", &[("COUNTRY", "NO"), ("MODE", "0755"), ("TOKEN", "@ocIdZ7Jq7jSiL6\"")]);
+        let out =
+            rendered("", &[("COUNTRY", "NO"), ("MODE", "0755"), ("TOKEN", "@ocIdZ7Jq7jSiL6\"")]);
         assert_eq!(out, "COUNTRY: 'NO'\nMODE: '0755'\nTOKEN: '@ocIdZ7Jq7jSiL6\"'\n");
         let read = saphyr(&out);
         assert_eq!(read["COUNTRY"], "NO");
@@ -722,9 +719,12 @@ mod tests {
 
     #[test]
     fn edits_keep_comments_blank_lines_and_other_entries() {
-        let existing = "# head\nA: old # why\n\nB: |\n  line1\n  # content\n\nC:\n  a: x\n  b: y\n\
+        let existing = "# head\nA: old # why\n\nB: |\n  line1\n  # content\n\nC:\n  a: xx\n  b: yy\n\
                         # tail comment\nD: {x: 1,\n  y: 2}\nE:\nF: plain\n  folded\n";
-        let out = rendered(existing, &[("A", "a"), ("B", "b"), ("C", "c"), ("D", "d"), ("E", "e"), ("F", "f"), ("G", "g")]);
+        let out = rendered(
+            existing,
+            &[("A", "a"), ("B", "b"), ("C", "c"), ("D", "d"), ("E", "e"), ("F", "f"), ("G", "g")],
+        );
         assert_eq!(
             out,
             "# head\nA: 'a' # why\n\nB: 'b'\n\nC: 'c'\n# tail comment\nD: 'd'\nE: 'e'\nF: 'f'\nG: 'g'\n"
@@ -775,9 +775,13 @@ mod tests {
 
     #[test]
     fn unsupported_shapes_and_errors_do_not_quote_values() {
-        for (text, line) in [("- s3cret\n", 1), ("a: 1\n---\nb: s3cret\n", 2), ("{a: s3cret}\n", 1)] {
+        for (text, line) in [("- s3cret\n", 1), ("a: 1\n---\nb: s3cret\n", 2), ("{a: s3cret}\n", 1)]
+        {
             let err = Document::parse(Format::Yaml, text.as_bytes()).unwrap_err();
-            assert!(matches!(err, FormatError::Unsupported { line: Some(l), .. } if l == line), "{err}");
+            assert!(
+                matches!(err, FormatError::Unsupported { line: Some(l), .. } if l == line),
+                "{err}"
+            );
             assert!(!err.to_string().contains("s3cret"));
         }
         let err = Document::parse(Format::Yaml, b"a: 'x\nb: \"s3cret: [\n").unwrap_err();
@@ -799,7 +803,8 @@ mod tests {
 
     #[test]
     fn plain_scalars_yaml_1_1_reads_differently_are_reported() {
-        let doc = Document::parse(Format::Yaml, b"a: NO\nb: 0755\nc: plain\nd: 'NO'\ne: 1:20\n").unwrap();
+        let doc =
+            Document::parse(Format::Yaml, b"a: NO\nb: 0755\nc: plain\nd: 'NO'\ne: 1:20\n").unwrap();
         assert!(matches!(doc.get("a"), Some(Stored::Other(_))));
         assert!(matches!(doc.get("b"), Some(Stored::Other(_))));
         assert!(matches!(doc.get("c"), Some(Stored::Str(s)) if s.expose_secret() == "plain"));

@@ -18,10 +18,9 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use rand::TryRng;
 use rand::distr::{Distribution, Uniform};
-use rand::rand_core::UnwrapErr;
-use rand::rngs::{SysError, SysRng};
+use rand::SeedableRng;
+use rand::rngs::{StdRng, SysError, SysRng};
 use secrecy::SecretString;
 
 pub use password::{DEFAULT_SYMBOLS, PasswordSpec};
@@ -223,17 +222,15 @@ fn quoted(chars: &[char]) -> String {
     chars.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ")
 }
 
-/// The operating system's CSPRNG, checked once so that a missing source is an error.
+/// A generator for one value: ChaCha keyed with 256 bits read from the operating system's
+/// CSPRNG.
 ///
-/// `SysRng` reads the kernel's generator on every draw instead of a user-space generator seeded
-/// from it: a few thousand system calls per value cost nothing next to writing a file, and no
-/// generator state lives in this process. After one successful read the kernel does not fail
-/// again (getrandom retries interruptions itself), which is what makes the panicking adapter safe
-/// to use for the draws that follow.
-fn os_rng() -> Result<UnwrapErr<SysRng>, GenerateError> {
-    let mut probe = [0u8; 8];
-    SysRng.try_fill_bytes(&mut probe).map_err(GenerateError::Entropy)?;
-    Ok(UnwrapErr(SysRng))
+/// Reading the kernel for every draw cost about fifty system calls per password, which was most
+/// of the time of a sync over many secrets (measured, see docs/performance.md). One read per
+/// value keeps the operating system the only source of entropy; the stream cipher stretches it,
+/// as the kernel's own generator does. A missing source is an error, not a panic.
+fn os_rng() -> Result<StdRng, GenerateError> {
+    StdRng::try_from_rng(&mut SysRng).map_err(GenerateError::Entropy)
 }
 
 /// A uniformly chosen element of a non-empty slice.
@@ -242,14 +239,14 @@ fn os_rng() -> Result<UnwrapErr<SysRng>, GenerateError> {
 /// exactly equally likely. `random_range`, `choose` and `shuffle` use a method that leaves a
 /// bias of up to 2^-64 unless rand's `unbiased` feature is on; a secret generator should not
 /// depend on a feature flag for that.
-fn pick<T: Copy>(rng: &mut UnwrapErr<SysRng>, items: &[T]) -> T {
+fn pick<T: Copy>(rng: &mut StdRng, items: &[T]) -> T {
     let index = Uniform::new(0, items.len()).expect("callers pass a non-empty set").sample(rng);
     items[index]
 }
 
 /// Fisher-Yates (Durstenfeld) shuffle over exact uniform indices; see [`pick`] for why rand's own
 /// `shuffle` is not used.
-fn shuffle<T>(rng: &mut UnwrapErr<SysRng>, items: &mut [T]) {
+fn shuffle<T>(rng: &mut StdRng, items: &mut [T]) {
     for last in (1..items.len()).rev() {
         let other = Uniform::new_inclusive(0, last).expect("0..=last is never empty").sample(rng);
         items.swap(last, other);

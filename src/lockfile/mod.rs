@@ -35,9 +35,10 @@ pub const FORMAT_VERSION: u32 = 2;
 /// engine replaces it with per-field hashes once it has the values.
 pub const LEGACY_VALUE_FIELD: &str = "(legacy value)";
 
-/// Files larger than this are refused rather than read: a real lockfile is a few kilobytes, and
-/// one crafted in a pull request should not be able to exhaust memory in CI.
-pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Files larger than this are refused rather than read, so one crafted in a pull request cannot
+/// exhaust memory in CI. An entry takes about 1 KB, so this leaves room for a few hundred
+/// thousand secrets.
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The whole lockfile.
 #[derive(Debug, Clone)]

@@ -394,7 +394,7 @@ fn oversized_file_is_refused_before_parsing() {
     let error = Lockfile::load(&file).unwrap_err();
     assert_eq!(
         error.to_string(),
-        format!("lockfile {} is larger than 67108864 bytes", file.display())
+        format!("lockfile {} is larger than 536870912 bytes", file.display())
     );
 }
 

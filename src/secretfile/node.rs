@@ -97,14 +97,23 @@ pub struct SyntaxError {
     pub loc: Option<Loc>,
 }
 
+/// The most YAML nodes a Secretfile may hold: room for about a million simple secrets.
+const MAX_NODES: usize = 25_000_000;
+
 /// Parses a whole YAML document into a node tree.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    let options = serde_saphyr::options! {
+    let mut options = serde_saphyr::options! {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
         with_snippet: false,
     };
+    // The default budget stops near 60,000 secrets. Raise the size limits for large
+    // Secretfiles; the alias limits, which stop expansion bombs, stay as they are.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = 2 * MAX_NODES;
+    options.budget = Some(budget);
     match serde_saphyr::from_str_with_options::<Option<Node>>(text, options) {
         Ok(Some(node)) => Ok(node),
         Ok(None) => {

@@ -27,12 +27,15 @@ pub(super) struct Dotenv {
     source: Source,
     /// Per assignment in file order: the raw value text, quotes included.
     values: Vec<Range<usize>>,
+    /// Every assignment of the file starts with `export`, so new ones do too.
+    export: bool,
     splice: Splice,
 }
 
 /// One `KEY=value` assignment found in the text.
 struct Assignment {
     key: String,
+    export: bool,
     /// Right after `=`.
     after_equals: usize,
     value: Range<usize>,
@@ -48,6 +51,7 @@ impl Dotenv {
         let mut splice = Splice::default();
         let text = source.text.as_str();
         let mut start = 0;
+        let mut exported = 0;
         while start < text.len() {
             let Some(found) = assignment(text, start)? else {
                 start = next_line(text, start);
@@ -57,9 +61,11 @@ impl Dotenv {
             let replace = found.after_equals..found.content_end;
             splice.push(Some(found.key), replace, start..found.next);
             values.push(found.value);
+            exported += usize::from(found.export);
             start = found.next;
         }
-        Ok(Dotenv { source, values, splice })
+        let export = !values.is_empty() && exported == values.len();
+        Ok(Dotenv { source, values, export, splice })
     }
 
     pub(super) fn get(&self, key: &str) -> Option<Stored> {
@@ -90,6 +96,7 @@ impl Dotenv {
 
         let text = match self.splice.occurrences(key).first() {
             Some(&index) => self.replacement(index, encoded),
+            None if self.export => format!("export {key}={encoded}"),
             None => format!("{key}={encoded}"),
         };
         self.splice.set(key, text, stored(value));
@@ -186,6 +193,7 @@ fn assignment(text: &str, start: usize) -> Result<Option<Assignment>, FormatErro
             key_range = key_end(text, after).map(|end| after..end);
         }
     }
+    let exported = key_range.is_some();
     let Some(key) = key_range.or_else(|| key_end(text, at).map(|end| at..end)) else {
         return Ok(None);
     };
@@ -213,6 +221,7 @@ fn assignment(text: &str, start: usize) -> Result<Option<Assignment>, FormatErro
         _ => (unquoted(text, after_equals, value_start, line.end), start),
     };
     Ok(Some(Assignment {
+        export: exported,
         key: text[key].to_owned(),
         after_equals,
         value,
@@ -256,7 +265,7 @@ fn comment_after(text: &str, value: &Range<usize>, content_end: usize) -> Option
     let rest = &text[value.end..content_end];
     let trimmed = rest.trim_start_matches(is_blank);
     let blanks = rest.len() - trimmed.len();
-    (trimmed.starts_with('#') && (blanks > 0 || value.is_empty())).then(|| value.end..content_end)
+    (trimmed.starts_with('#') && (blanks > 0 || value.is_empty())).then_some(value.end..content_end)
 }
 
 /// The value a raw value text stands for, read as python-dotenv and compose read it
@@ -435,6 +444,12 @@ pub(super) mod tests {
     fn crlf_file_gets_crlf_for_appended_keys() {
         let out = rendered("A=1\r\n", &[("B", "x y")]);
         assert_eq!(out, "A=1\r\nB='x y'\r\n");
+    }
+
+    #[test]
+    fn new_keys_follow_an_all_export_file() {
+        assert_eq!(rendered("export A=1\n", &[("B", "2")]), "export A=1\nexport B=2\n");
+        assert_eq!(rendered("export A=1\nC=3\n", &[("B", "2")]), "export A=1\nC=3\nB=2\n");
     }
 
     #[test]

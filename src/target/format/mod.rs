@@ -14,7 +14,7 @@ mod tfvars;
 mod toml;
 mod yaml;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -191,9 +191,9 @@ impl Document {
     }
 
     fn check_fields(&self, key: &str, fields: &[(&str, &SecretString)]) -> Result<(), FormatError> {
-        let mut seen = HashMap::with_capacity(fields.len());
+        let mut seen = HashSet::with_capacity(fields.len());
         for (name, _) in fields {
-            if seen.insert(*name, ()).is_some() {
+            if !seen.insert(*name) {
                 return Err(FormatError::InvalidKey {
                     format: self.format,
                     key: key.to_owned(),

@@ -63,7 +63,7 @@ impl Tfvars {
     pub(super) fn set(&mut self, key: &str, value: &Value<'_>) -> Result<(), FormatError> {
         check_key(key)?;
         check_replaceable(FORMAT, key, self.get(key).as_ref())?;
-        let text = value_text(value);
+        let text = value_text(value, self.source.eol);
         let text =
             if self.splice.occurrences(key).is_empty() { format!("{key} = {text}") } else { text };
         self.splice.set(key, text, stored(value));
@@ -96,7 +96,7 @@ fn check_key(key: &str) -> Result<(), FormatError> {
     }
 }
 
-fn value_text(value: &Value<'_>) -> String {
+fn value_text(value: &Value<'_>, eol: &str) -> String {
     let fields = match value {
         Value::Str(secret) => return quote(secret.expose_secret()),
         Value::Map(fields) => fields,
@@ -106,14 +106,14 @@ fn value_text(value: &Value<'_>) -> String {
     }
     // The layout `terraform fmt` gives an object: one field per line, two spaces in. Field
     // names that are not plain identifiers are quoted like any string.
-    let mut text = String::from("{\n");
+    let mut text = format!("{{{eol}");
     for (name, secret) in fields {
         let name = if is_identifier(name) && !name.contains('-') {
             (*name).to_owned()
         } else {
             quote(name)
         };
-        text.push_str(&format!("  {name} = {}\n", quote(secret.expose_secret())));
+        text.push_str(&format!("  {name} = {}{eol}", quote(secret.expose_secret())));
     }
     text.push('}');
     text
@@ -235,7 +235,8 @@ mod tests {
         let out = rendered(existing, &[("db_password", "new"), ("added", "x")]);
         assert_eq!(
             out,
-            "# head\r\ndb_password = \"new\" # trailing\r\n\r\nobj = {\r\n  a = 1\r\n}\r\nadded = \"x\"\r\n"
+            "# head\r\ndb_password = \"new\" # trailing\r\n\r\nobj = {\r\n  a = 1\r\n}\r\n\
+             added = \"x\"\r\n"
         );
     }
 

@@ -190,7 +190,8 @@ mod tests {
         let out = rendered(existing, &[("KEY", "new"), ("ADDED", "x")]);
         assert_eq!(
             out,
-            "# head\r\nKEY = \"new\" # why\r\nn = 1\r\nADDED = \"x\"\r\n\r\n[tbl] # c\r\nf = \"v\"\r\n"
+            "# head\r\nKEY = \"new\" # why\r\nn = 1\r\nADDED = \"x\"\r\n\r\n\
+             [tbl] # c\r\nf = \"v\"\r\n"
         );
     }
 

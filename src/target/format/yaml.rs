@@ -223,12 +223,14 @@ impl Outline {
                     }
                     stack.push(style);
                 }
-                Event::Scalar(ref value, style, ..) if stack.is_empty() => {
-                    // An empty document reads as null; anything else is not a mapping.
-                    if !(value == "~" && style == ScalarStyle::Plain && start == end) {
-                        return Err(unsupported(text, start, "the top level must be a mapping"));
-                    }
+                // An empty document reads as null; any other scalar is not a mapping.
+                Event::Scalar(ref value, style, ..)
+                    if stack.is_empty()
+                        && !(value == "~" && style == ScalarStyle::Plain && start == end) =>
+                {
+                    return Err(unsupported(text, start, "the top level must be a mapping"));
                 }
+                Event::Scalar(..) if stack.is_empty() => {}
                 Event::Alias(..) if stack.is_empty() => {
                     return Err(unsupported(text, start, "the top level must be a mapping"));
                 }
@@ -719,15 +721,17 @@ mod tests {
 
     #[test]
     fn edits_keep_comments_blank_lines_and_other_entries() {
-        let existing = "# head\nA: old # why\n\nB: |\n  line1\n  # content\n\nC:\n  a: xx\n  b: yy\n\
-                        # tail comment\nD: {x: 1,\n  y: 2}\nE:\nF: plain\n  folded\n";
+        let existing = "# head\nA: old # why\n\nB: |\n  line1\n  # content\n\n\
+                        C:\n  a: xx\n  b: yy\n# tail comment\nD: {p: 'one',\n  q: two}\n\
+                        E:\nF: plain\n  folded\n";
         let out = rendered(
             existing,
             &[("A", "a"), ("B", "b"), ("C", "c"), ("D", "d"), ("E", "e"), ("F", "f"), ("G", "g")],
         );
         assert_eq!(
             out,
-            "# head\nA: 'a' # why\n\nB: 'b'\n\nC: 'c'\n# tail comment\nD: 'd'\nE: 'e'\nF: 'f'\nG: 'g'\n"
+            "# head\nA: 'a' # why\n\nB: 'b'\n\nC: 'c'\n# tail comment\n\
+             D: 'd'\nE: 'e'\nF: 'f'\nG: 'g'\n"
         );
     }
 

@@ -268,8 +268,9 @@ fn comment_after(text: &str, value: &Range<usize>, content_end: usize) -> Option
     (trimmed.starts_with('#') && (blanks > 0 || value.is_empty())).then_some(value.end..content_end)
 }
 
-/// The value a raw value text stands for, read as python-dotenv and compose read it
-/// (without expanding variables).
+/// The value a raw value text stands for, read as dotenvy and compose read it, without
+/// expanding variables. (python-dotenv also decodes `\\` and `\'` inside single quotes; values
+/// this module writes never hold those there.)
 fn decode(raw: &str) -> String {
     if let Some(inner) = raw.strip_prefix('\'').and_then(|rest| rest.strip_suffix('\'')) {
         return inner.to_owned();
@@ -337,9 +338,9 @@ pub(super) fn encode(value: &str) -> Result<String, String> {
         return Ok(double_quoted(value));
     }
     Err(format!(
-        "{} and $ together: single quotes cannot hold the first, and readers expand $ inside \
-         double quotes",
-        blockers.join(", ")
+        "{} and $ (single quotes cannot carry {}; readers expand $ inside double quotes)",
+        blockers.join(", "),
+        blockers.join(" or ")
     ))
 }
 
@@ -514,8 +515,7 @@ pub(super) mod tests {
     fn refusals_name_characters_not_values() {
         assert_eq!(
             cannot_carry("it's $ecret"),
-            "' and $ together: single quotes cannot hold the first, and readers expand $ inside \
-             double quotes"
+            "' and $ (single quotes cannot carry '; readers expand $ inside double quotes)"
         );
         assert!(cannot_carry("a\nb$c").starts_with("newline and $"));
         assert!(cannot_carry("a\\\\b$").starts_with("\\\\ and $"));

@@ -373,3 +373,40 @@ secrets:
     assert!(!run.all_output().contains("STDOUT-CANARY"), "{run:?}");
     assert!(!project.exists("other.env"));
 }
+
+#[test]
+fn an_older_lockfile_is_read_and_upgraded_without_regenerating() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  api_key:\n    generator: {type: random-string}\n    \
+         targets: [{type: local-file, path: .env}]\n",
+    );
+    project.write(".env", "API_KEY=hello\n");
+    // SHA-256 of "hello", as the older format recorded it.
+    let digest = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    project.write(
+        ".gitsecrets.lock",
+        &format!(
+            "{{\"version\": \"1.0\", \"secrets\": {{\"api_key\": {{\"hash\": \"{digest}\", \
+             \"created_at\": \"2025-03-01T10:00:00.123456+00:00\", \"updated_at\": \
+             \"2025-03-02T11:00:00+00:00\", \"rotation_count\": 2, \"targets\": \
+             {{\"local-file:.env\": \"{digest}\"}}}}}}}}"
+        ),
+    );
+    let run = project.run(&["sync", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.starts_with("api_key: keep the recorded value\n"), "{run:?}");
+
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(project.read(".env"), "API_KEY=hello\n");
+    let lock = lock(&project);
+    let entry = &lock["secrets"]["api_key"];
+    assert_eq!(lock["version"], 2);
+    assert_eq!(entry["created_at"], "2025-03-01T10:00:00Z");
+    assert_eq!(entry["updated_at"], "2025-03-02T11:00:00Z");
+    assert_eq!(entry["rotation_count"], 2);
+    let fields: Vec<&String> = entry["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["value"]);
+    assert!(!lock.to_string().contains(digest), "the bare hash was replaced: {lock}");
+    assert!(project.run(&["sync"]).stderr.contains("unchanged 1"));
+}

@@ -34,7 +34,11 @@ struct FileState {
 
 impl LocalFiles {
     fn file(&mut self, file: &LocalFile) -> &mut FileState {
-        self.files.entry(file.resolved.clone()).or_insert_with(|| load(file))
+        // Looked up before inserting so the common case, a file already loaded, copies no path.
+        if !self.files.contains_key(&file.resolved) {
+            self.files.insert(file.resolved.clone(), load(file));
+        }
+        self.files.get_mut(&file.resolved).expect("inserted above")
     }
 }
 

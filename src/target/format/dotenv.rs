@@ -305,7 +305,7 @@ fn is_unquoted_safe(c: char) -> bool {
 }
 
 /// The value as written after `KEY=`, or the reason (naming characters) no quoting works.
-pub(super) fn encode(value: &str) -> Result<String, String> {
+fn encode(value: &str) -> Result<String, String> {
     if value.chars().all(is_unquoted_safe) {
         return Ok(value.to_owned());
     }
@@ -498,6 +498,14 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn compose_rules_catch_quoting_mistakes() {
+        assert_eq!(compose_read("K=\"a$b\"\n", "K"), None);
+        assert_eq!(compose_read("K='tail\\'\n", "K"), None);
+        assert_eq!(compose_read("K=\"a\\\\b\\n\"\n", "K").as_deref(), Some("a\\b\n"));
+        assert_eq!(compose_read("export K='x y' # c\r\n", "K").as_deref(), Some("x y"));
+    }
+
+    #[test]
     fn export_alone_is_a_key() {
         let doc = Document::parse(Format::Dotenv, b"export=1\n").unwrap();
         assert_eq!(get(&doc, "export").as_deref(), Some("1"));
@@ -544,6 +552,102 @@ pub(super) mod tests {
         assert!(matches!(err, super::FormatError::InvalidKey { .. }));
         let err = doc.set("GOOD", &Value::Map(vec![("f", &secret)])).unwrap_err();
         assert!(matches!(err, super::FormatError::CannotCarry { .. }));
+    }
+
+    /// docker compose's `env_file` reading (compose-go's dotenv parser), for the one-line
+    /// `KEY=value` files this module writes. A `$` left where compose expands variables counts
+    /// as a misread.
+    pub(in super::super) fn compose_read(text: &str, key: &str) -> Option<String> {
+        let mut found = None;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+            let (name, rest) = line.split_once('=')?;
+            let rest = rest.trim_start();
+            let value = match rest.chars().next() {
+                Some(quote @ ('\'' | '"')) => {
+                    let (raw, _) = compose_quoted(&rest[1..], quote)?;
+                    if quote == '"' {
+                        let value = compose_escapes(&raw);
+                        if value.contains('$') {
+                            return None;
+                        }
+                        value
+                    } else {
+                        raw
+                    }
+                }
+                _ => {
+                    let value = rest.split(" #").next().unwrap_or("").trim_end();
+                    if value.contains('$') {
+                        return None;
+                    }
+                    value.to_owned()
+                }
+            };
+            if name.trim_end() == key {
+                found = Some(value);
+            }
+        }
+        found
+    }
+
+    /// compose-go's quoted-value scan: a backslash before the quote keeps the quote, before
+    /// anything else it stays.
+    fn compose_quoted(src: &str, quote: char) -> Option<(String, &str)> {
+        let mut chars = Vec::new();
+        let mut escaped = false;
+        for (index, c) in src.char_indices() {
+            if c != quote {
+                if !escaped && c == '\\' {
+                    escaped = true;
+                    continue;
+                }
+                if escaped {
+                    escaped = false;
+                    chars.push('\\');
+                }
+                chars.push(c);
+                continue;
+            }
+            if escaped {
+                escaped = false;
+                chars.push(c);
+                continue;
+            }
+            return Some((chars.into_iter().collect(), &src[index + 1..]));
+        }
+        None
+    }
+
+    /// compose-go's `expandEscapes` for double quotes (octal escapes aside).
+    fn compose_escapes(raw: &str) -> String {
+        let mut out = String::new();
+        let mut chars = raw.chars().peekable();
+        while let Some(c) = chars.next() {
+            let decoded = match (c, chars.peek()) {
+                ('\\', Some('a')) => Some('\u{7}'),
+                ('\\', Some('b')) => Some('\u{8}'),
+                ('\\', Some('f')) => Some('\u{c}'),
+                ('\\', Some('n')) => Some('\n'),
+                ('\\', Some('r')) => Some('\r'),
+                ('\\', Some('t')) => Some('\t'),
+                ('\\', Some('v')) => Some('\u{b}'),
+                ('\\', Some(&kept @ ('"' | '\\'))) => Some(kept),
+                _ => None,
+            };
+            match decoded {
+                Some(decoded) => {
+                    chars.next();
+                    out.push(decoded);
+                }
+                None => out.push(c),
+            }
+        }
+        out
     }
 
     pub(in super::super) fn dotenvy_read(text: &str, key: &str) -> Option<String> {

@@ -160,7 +160,7 @@ impl Json {
         let Some((open, close)) = self.braces else {
             // A new file: an object in the default layout, ending with a line ending.
             let mut out = String::from("{");
-            out.push_str(&appended_block(&appended, layout, true));
+            out.push_str(&appended_block(&appended, layout));
             out.push('}');
             out.push_str(layout.eol);
             return out;
@@ -181,7 +181,7 @@ impl Json {
             }
             // An empty object: its inner blanks are replaced by the members.
             None => {
-                let block = appended_block(&appended, layout, true);
+                let block = appended_block(&appended, layout);
                 self.splice.render(text, Some((open + 1..close, &block)))
             }
         }
@@ -189,7 +189,7 @@ impl Json {
 }
 
 /// Members of an object that had none, with the closing brace on its own line.
-fn appended_block(members: &[&str], layout: &Layout, closing_line: bool) -> String {
+fn appended_block(members: &[&str], layout: &Layout) -> String {
     if members.is_empty() {
         return String::new();
     }
@@ -198,7 +198,7 @@ fn appended_block(members: &[&str], layout: &Layout, closing_line: bool) -> Stri
         .map(|member| format!("{}{member}", layout.lead))
         .collect::<Vec<_>>()
         .join(",");
-    if closing_line && layout.lead.contains('\n') {
+    if layout.lead.contains('\n') {
         block.push_str(layout.eol);
     }
     block

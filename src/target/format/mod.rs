@@ -106,8 +106,9 @@ pub enum Stored {
     /// A nested object of strings only, fields in file order.
     Map(Vec<(String, SecretString)>),
     /// Anything else, named by its kind: "number", "boolean", "null", "list", "mapping",
-    /// "datetime", "expression", "conflicting duplicates", or "ambiguous plain scalar" (YAML
-    /// text that a YAML 1.1 reader would not read as a string).
+    /// "datetime", "binary", "expression" (tfvars), "conflicting duplicates" (a key written
+    /// more than once with different values), or "ambiguous plain scalar" (unquoted YAML text
+    /// that a YAML 1.1 reader would not read as a string).
     Other(&'static str),
 }
 
@@ -655,6 +656,13 @@ mod tests {
                         Some(value.as_str()),
                         "{format} independent reader\n{rendered}"
                     );
+                    if format == Format::Dotenv {
+                        assert_eq!(
+                            dotenv::tests::compose_read(&rendered, "KEY").as_deref(),
+                            Some(value.as_str()),
+                            "compose rules\n{rendered}"
+                        );
+                    }
                     if !source.is_empty() {
                         assert!(rendered.starts_with(if format == Format::Json {
                             "{"

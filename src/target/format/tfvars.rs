@@ -120,7 +120,7 @@ fn value_text(value: &Value<'_>, eol: &str) -> String {
 }
 
 /// A quoted HCL string that Terraform reads back as exactly `value`.
-pub(super) fn quote(value: &str) -> String {
+fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     let mut chars = value.chars().peekable();

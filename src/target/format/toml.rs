@@ -110,7 +110,7 @@ fn check_key(key: &str, name: &str) -> Result<(), FormatError> {
 }
 
 /// A one-line basic string using only TOML 1.0 escapes.
-pub(super) fn encode(value: &str) -> String {
+fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {

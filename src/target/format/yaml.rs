@@ -645,7 +645,7 @@ fn needs_escape(c: char) -> bool {
 }
 
 /// A scalar every YAML reader reads back as this exact string.
-pub(super) fn scalar(value: &str) -> String {
+fn scalar(value: &str) -> String {
     if !value.chars().any(needs_escape) {
         return format!("'{}'", value.replace('\'', "''"));
     }

@@ -410,3 +410,17 @@ fn an_older_lockfile_is_read_and_upgraded_without_regenerating() {
     assert!(!lock.to_string().contains(digest), "the bare hash was replaced: {lock}");
     assert!(project.run(&["sync"]).stderr.contains("unchanged 1"));
 }
+
+#[test]
+fn a_secret_without_targets_is_recorded_once() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  spare:\n    generator: {type: random-string}\n",
+    );
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let lockfile = project.read(".gitsecrets.lock");
+    assert!(lockfile.contains("\"spare\""), "{lockfile}");
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("Summary: generated 0"), "{run:?}");
+    assert_eq!(project.read(".gitsecrets.lock"), lockfile);
+}

@@ -60,6 +60,11 @@ impl Finding {
         self
     }
 
+    /// Sets the help line of a finding already recorded.
+    pub fn set_help(&mut self, help: impl Into<String>) {
+        self.help = Some(help.into());
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self

@@ -1,0 +1,220 @@
+//! The top of the file: version, metadata, variables, providers and policies.
+
+use super::*;
+
+impl Walker {
+    pub(super) fn secretfile(&mut self, root: &Node) -> Option<Secretfile> {
+        let Kind::Map(_) = root.kind else {
+            self.error(
+                "secretfile/type",
+                root.loc,
+                format!("a Secretfile must be a mapping, found {}", root.kind_name()),
+            );
+            return None;
+        };
+        let top = self.object(root, "the top level", TOP_KEYS)?;
+
+        let version = self.version(&top, root.loc);
+        let metadata = top.get("metadata").map(|n| self.metadata(n)).unwrap_or_default();
+        let variables = top.get("variables").map(|n| self.variables(n)).unwrap_or_default();
+        let providers = top.get("providers").map(|n| self.providers(n)).unwrap_or_default();
+        if let Some(policies) = top.get("policies") {
+            self.policies(policies);
+        }
+        let secrets = match top.get("secrets") {
+            Some(node) => self.secrets(node, &providers),
+            None => {
+                self.error("secretfile/missing-key", root.loc, "missing `secrets`".into())
+                    .set_help("declare at least one secret under `secrets:`");
+                IndexMap::new()
+            }
+        };
+
+        Some(Secretfile {
+            path: self.file.clone(),
+            dir: self.dir.clone(),
+            version,
+            metadata,
+            variables,
+            providers,
+            secrets,
+            masked_source: String::new(),
+        })
+    }
+
+    pub(super) fn version(&mut self, top: &Object<'_>, root: Loc) -> String {
+        let Some(node) = top.get("version") else {
+            self.error("secretfile/missing-key", root, "missing `version`".into())
+                .set_help("add `version: \"1.0\"` at the top of the file");
+            return String::new();
+        };
+        let version = node.scalar_text().unwrap_or_default();
+        if !SUPPORTED_VERSIONS.contains(&version.as_str()) {
+            self.error(
+                "secretfile/version",
+                node.loc,
+                format!("unsupported Secretfile version `{version}`; this build reads \"1.0\""),
+            );
+        }
+        version
+    }
+
+    pub(super) fn metadata(&mut self, node: &Node) -> Metadata {
+        let Some(object) = self.object(node, "`metadata`", METADATA_KEYS) else {
+            return Metadata::default();
+        };
+        let mut metadata = Metadata::default();
+        for (field, slot) in [
+            ("name", &mut metadata.name),
+            ("description", &mut metadata.description),
+            ("owner", &mut metadata.owner),
+        ] {
+            if let Some(value) = object.get(field) {
+                *slot = self.string(value, &format!("`metadata.{field}`"));
+            }
+        }
+        if let Some(compliance) = object.get("compliance") {
+            match &compliance.kind {
+                Kind::Seq(items) => {
+                    for item in items {
+                        if let Some(name) = self.string(item, "a compliance framework") {
+                            metadata.compliance.push((name, item.loc));
+                        }
+                    }
+                }
+                _ => {
+                    self.error(
+                        "secretfile/type",
+                        compliance.loc,
+                        format!(
+                            "`metadata.compliance` must be a list such as [soc2], found {}",
+                            compliance.kind_name()
+                        ),
+                    );
+                }
+            }
+        }
+        metadata
+    }
+
+    /// Variables render in order, so each may use the ones before it.
+    pub(super) fn variables(&mut self, node: &Node) -> IndexMap<String, String> {
+        let mut variables = IndexMap::new();
+        let Kind::Map(entries) = &node.kind else {
+            self.error(
+                "secretfile/type",
+                node.loc,
+                format!("`variables` must be a mapping, found {}", node.kind_name()),
+            );
+            return variables;
+        };
+        self.duplicates(entries, "`variables`");
+        for (key, value) in entries {
+            if let Some(rendered) = self.string(value, &format!("variable `{}`", key.name)) {
+                self.templater.define(&key.name, rendered.clone());
+                variables.insert(key.name.clone(), rendered);
+            }
+        }
+        variables
+    }
+
+    pub(super) fn providers(&mut self, node: &Node) -> IndexMap<String, Provider> {
+        let mut providers = IndexMap::new();
+        let Kind::Map(entries) = &node.kind else {
+            self.error(
+                "secretfile/type",
+                node.loc,
+                format!("`providers` must be a mapping, found {}", node.kind_name()),
+            );
+            return providers;
+        };
+        self.duplicates(entries, "`providers`");
+        for (key, value) in entries {
+            if let Some(provider) = self.provider(&key.name, value) {
+                providers.insert(key.name.clone(), provider);
+            }
+        }
+        providers
+    }
+
+    pub(super) fn provider(&mut self, name: &str, node: &Node) -> Option<Provider> {
+        let what = format!("provider `{name}`");
+        let object = self.object(node, &what, PROVIDER_KEYS)?;
+        let kind_names: Vec<&str> = ProviderKind::ALL.iter().map(|(n, _)| *n).collect();
+        let kind = match object.get("kind") {
+            None => {
+                self.error("secretfile/missing-key", node.loc, format!("{what} has no `kind`"))
+                    .set_help(format!("set `kind:` to one of: {}", kind_names.join(", ")));
+                None
+            }
+            Some(kind_node) => {
+                let text = self.string(kind_node, &format!("the kind of {what}"))?;
+                let found = ProviderKind::ALL.iter().find(|(n, _)| *n == text).map(|(_, k)| *k);
+                if found.is_none() {
+                    let finding = self.error(
+                        "secretfile/unknown-provider-kind",
+                        kind_node.loc,
+                        format!("{what} has unknown kind `{text}`"),
+                    );
+                    finding.label = Some(format!("expected one of: {}", kind_names.join(", ")));
+                    if let Some(close) = did_you_mean(&text, &kind_names) {
+                        finding.help = Some(format!("did you mean `{close}`?"));
+                    }
+                }
+                found
+            }
+        };
+
+        let mut auth = IndexMap::new();
+        let mut auth_kind = "ambient".to_string();
+        if let Some(auth_node) = object.get("auth") {
+            auth = self.string_map(auth_node, &format!("the `auth` of {what}"));
+            if let Some(kind) = auth.shift_remove("kind") {
+                auth_kind = kind;
+            }
+        }
+        let config = match object.get("config") {
+            Some(config) => self.string_map(config, &format!("the `config` of {what}")),
+            None => IndexMap::new(),
+        };
+        Some(Provider {
+            name: name.to_string(),
+            kind: kind?,
+            auth_kind,
+            auth,
+            config,
+            loc: node.loc,
+        })
+    }
+
+    /// A flat mapping of strings, rendered; nested values are findings.
+    pub(super) fn string_map(&mut self, node: &Node, what: &str) -> IndexMap<String, String> {
+        let mut map = IndexMap::new();
+        let Kind::Map(entries) = &node.kind else {
+            self.error(
+                "secretfile/type",
+                node.loc,
+                format!("{what} must be a mapping, found {}", node.kind_name()),
+            );
+            return map;
+        };
+        self.duplicates(entries, what);
+        for (key, value) in entries {
+            if let Some(text) = self.string(value, &format!("`{}` in {what}", key.name)) {
+                map.insert(key.name.clone(), text);
+            }
+        }
+        map
+    }
+
+    /// Policies are evaluated by `secretzero policy`; here only their shape is checked.
+    pub(super) fn policies(&mut self, node: &Node) {
+        if !matches!(node.kind, Kind::Map(_) | Kind::Seq(_) | Kind::Null) {
+            self.error(
+                "secretfile/type",
+                node.loc,
+                format!("`policies` must be a mapping or a list, found {}", node.kind_name()),
+            );
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Secrets and their templates.
+
+use super::*;
+
+impl Walker {
+    pub(super) fn secrets(
+        &mut self,
+        node: &Node,
+        providers: &IndexMap<String, Provider>,
+    ) -> IndexMap<String, Secret> {
+        let mut secrets = IndexMap::new();
+        let Kind::Map(entries) = &node.kind else {
+            self.error(
+                "secretfile/type",
+                node.loc,
+                format!(
+                    "`secrets` must be a mapping from secret name to definition, found {}",
+                    node.kind_name()
+                ),
+            );
+            return secrets;
+        };
+        self.duplicates(entries, "`secrets`");
+        let mut keys_in_files: HashMap<(PathBuf, String), (String, Loc)> = HashMap::new();
+        for (key, value) in entries {
+            if secrets.contains_key(&key.name) {
+                continue;
+            }
+            if !valid_secret_name(&key.name) {
+                self.error(
+                    "secretfile/secret-name",
+                    key.loc,
+                    format!(
+                        "secret name `{}` may only hold letters, digits, `_`, `-` and `.`, \
+                         and must start with a letter or `_`",
+                        key.name
+                    ),
+                );
+                continue;
+            }
+            if let Some(secret) = self.secret(&key.name, key.loc, value, providers) {
+                self.check_key_collisions(&secret, &mut keys_in_files);
+                secrets.insert(key.name.clone(), secret);
+            }
+        }
+        secrets
+    }
+
+    /// Two secrets writing the same key of the same file would overwrite each other.
+    pub(super) fn check_key_collisions(
+        &mut self,
+        secret: &Secret,
+        seen: &mut HashMap<(PathBuf, String), (String, Loc)>,
+    ) {
+        for target in &secret.targets {
+            let TargetKind::LocalFile(file) = &target.kind else { continue };
+            for key in file_keys(secret, file) {
+                let slot = (file.resolved.clone(), key.clone());
+                match seen.get(&slot) {
+                    Some((other, other_loc)) if other != &secret.name => {
+                        let (other, other_loc) = (other.clone(), *other_loc);
+                        self.error(
+                            "secretfile/key-collision",
+                            target.loc,
+                            format!(
+                                "secrets `{other}` and `{}` both write key `{key}` in `{}`",
+                                secret.name, file.path
+                            ),
+                        )
+                        .related
+                        .push((other_loc, format!("`{other}` writes it here")));
+                    }
+                    Some(_) => {}
+                    None => {
+                        seen.insert(slot, (secret.name.clone(), target.loc));
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn secret(
+        &mut self,
+        name: &str,
+        name_loc: Loc,
+        node: &Node,
+        providers: &IndexMap<String, Provider>,
+    ) -> Option<Secret> {
+        let what = format!("secret `{name}`");
+        let object = self.object(node, &what, SECRET_KEYS)?;
+
+        let description = object.get("description").and_then(|n| self.string(n, "`description`"));
+        let (template, fields) = match (object.get("generator"), object.get("template")) {
+            (Some(generator), None) => {
+                let env_var = env_var_name(name, None);
+                let spec = self.generator(generator, &what, &env_var);
+                let field = spec.map(|generator| Field {
+                    name: SINGLE_FIELD.to_string(),
+                    generator,
+                    loc: generator_loc(&object),
+                    env_var,
+                });
+                (None, field.map(|f| vec![f]))
+            }
+            (None, Some(template)) => match self.template(name, template) {
+                Some((kind, fields)) => (Some(kind), Some(fields)),
+                None => (None, None),
+            },
+            (Some(_), Some(_)) => {
+                self.error(
+                    "secretfile/generator-or-template",
+                    object.key_loc("template").unwrap_or(name_loc),
+                    format!("{what} has both `generator` and `template`"),
+                )
+                .set_help("use `generator` for one value, `template` for several fields");
+                (None, None)
+            }
+            (None, None) => {
+                self.error(
+                    "secretfile/generator-or-template",
+                    name_loc,
+                    format!("{what} has neither `generator` nor `template`"),
+                )
+                .set_help("add `generator: {type: random-password}`, for example");
+                (None, None)
+            }
+        };
+
+        let rotation_period = object.get("rotation_period").and_then(|n| {
+            let text = self.string(n, "`rotation_period`")?;
+            match Period::parse(&text) {
+                Ok(period) => Some((period, n.loc)),
+                Err(message) => {
+                    self.error("secretfile/rotation-period", n.loc, format!("{what}: {message}"));
+                    None
+                }
+            }
+        });
+        let one_time = object.get("one_time").and_then(|n| self.bool(n, "`one_time`"));
+        let one_time = one_time.unwrap_or(false);
+
+        let targets = match object.get("targets") {
+            Some(node) => self.targets(name, node, providers),
+            None => Vec::new(),
+        };
+
+        Some(Secret {
+            name: name.to_string(),
+            description,
+            loc: name_loc,
+            template,
+            fields: fields?,
+            targets,
+            rotation_period,
+            one_time,
+        })
+    }
+
+    pub(super) fn template(&mut self, secret: &str, node: &Node) -> Option<(String, Vec<Field>)> {
+        let what = format!("the template of secret `{secret}`");
+        let object = self.object(node, &what, TEMPLATE_KEYS)?;
+        let kind = match object.get("type") {
+            Some(kind) => self.string(kind, "the template `type`")?,
+            None => "custom".to_string(),
+        };
+        let Some(fields_node) = object.get("fields") else {
+            self.error("secretfile/missing-key", node.loc, format!("{what} has no `fields`"));
+            return None;
+        };
+        let Kind::Seq(items) = &fields_node.kind else {
+            self.error(
+                "secretfile/type",
+                fields_node.loc,
+                format!("`fields` must be a list, found {}", fields_node.kind_name()),
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.error("secretfile/empty", fields_node.loc, format!("{what} has no fields"));
+            return None;
+        }
+
+        let mut fields: Vec<Field> = Vec::new();
+        let mut complete = true;
+        for item in items {
+            let Some(field_object) = self.object(item, "a template field", FIELD_KEYS) else {
+                complete = false;
+                continue;
+            };
+            let Some(name_node) = field_object.get("name") else {
+                self.error("secretfile/missing-key", item.loc, "a field has no `name`".into());
+                complete = false;
+                continue;
+            };
+            let Some(name) = self.string(name_node, "a field name") else {
+                complete = false;
+                continue;
+            };
+            if !valid_secret_name(&name) {
+                self.error(
+                    "secretfile/field-name",
+                    name_node.loc,
+                    format!("field name `{name}` may only hold letters, digits, `_`, `-`, `.`"),
+                );
+                complete = false;
+                continue;
+            }
+            if let Some(earlier) = fields.iter().find(|f| f.name == name) {
+                let earlier = earlier.loc;
+                self.error(
+                    "secretfile/duplicate-key",
+                    name_node.loc,
+                    format!("field `{name}` of secret `{secret}` is defined twice"),
+                )
+                .related
+                .push((earlier, "first defined here".into()));
+                complete = false;
+                continue;
+            }
+            let Some(generator) = field_object.get("generator") else {
+                self.error(
+                    "secretfile/missing-key",
+                    item.loc,
+                    format!("field `{name}` of secret `{secret}` has no `generator`"),
+                );
+                complete = false;
+                continue;
+            };
+            // A template whose only field is `value` is a one-value secret, as the FAQ's
+            // examples write it: same key, same environment variable.
+            let single = items.len() == 1 && name == SINGLE_FIELD;
+            let env_var = env_var_name(secret, (!single).then_some(name.as_str()));
+            let field_what = format!("field `{name}` of secret `{secret}`");
+            match self.generator(generator, &field_what, &env_var) {
+                Some(spec) => {
+                    fields.push(Field { name, generator: spec, loc: name_node.loc, env_var });
+                }
+                None => complete = false,
+            }
+        }
+        complete.then_some((kind, fields))
+    }
+}
+
+/// The keys a secret writes into a local file: one, or one per field (prefixed in dotenv).
+pub(crate) fn file_keys(secret: &Secret, file: &LocalFile) -> Vec<String> {
+    if secret.is_single() || file.format != Format::Dotenv {
+        return vec![file.key.clone()];
+    }
+    secret.fields.iter().map(|f| format!("{}_{}", file.key, env_var_name(&f.name, None))).collect()
+}
+
+fn valid_secret_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn generator_loc(object: &Object<'_>) -> Loc {
+    object.key_loc("generator").unwrap_or_default()
+}

@@ -1,0 +1,232 @@
+//! Targets: local files, and the remote types this build parses and validates.
+
+use super::*;
+
+impl Walker {
+    pub(super) fn targets(
+        &mut self,
+        secret: &str,
+        node: &Node,
+        providers: &IndexMap<String, Provider>,
+    ) -> Vec<TargetDef> {
+        let Kind::Seq(items) = &node.kind else {
+            self.error(
+                "secretfile/type",
+                node.loc,
+                format!("`targets` must be a list, found {}", node.kind_name()),
+            );
+            return Vec::new();
+        };
+        let mut targets: Vec<TargetDef> = Vec::new();
+        for item in items {
+            let Some(target) = self.target(secret, item, providers) else { continue };
+            if let Some(earlier) = targets.iter().find(|t| t.id == target.id) {
+                let earlier = earlier.loc;
+                self.error(
+                    "secretfile/duplicate-target",
+                    target.loc,
+                    format!("secret `{secret}` lists the same target twice: {}", target.id),
+                )
+                .related
+                .push((earlier, "first listed here".into()));
+                continue;
+            }
+            targets.push(target);
+        }
+        targets
+    }
+
+    pub(super) fn target(
+        &mut self,
+        secret: &str,
+        node: &Node,
+        providers: &IndexMap<String, Provider>,
+    ) -> Option<TargetDef> {
+        let Kind::Map(entries) = &node.kind else {
+            self.error(
+                "secretfile/type",
+                node.loc,
+                format!("a target must be a mapping, found {}", node.kind_name()),
+            );
+            return None;
+        };
+        let type_names: Vec<&str> =
+            std::iter::once("local-file").chain(RemoteKind::ALL.iter().map(|k| k.name())).collect();
+        let Some(type_node) = entries.iter().find(|(k, _)| k.name == "type").map(|(_, v)| v) else {
+            self.error(
+                "secretfile/missing-key",
+                node.loc,
+                format!("a target of secret `{secret}` has no `type`"),
+            )
+            .set_help(format!("set `type:` to one of: {}", type_names.join(", ")));
+            return None;
+        };
+        let kind = self.string(type_node, "the target `type`")?;
+        if kind == "local-file" {
+            return self.local_file(secret, node);
+        }
+        let Some(remote) = RemoteKind::ALL.into_iter().find(|k| k.name() == kind) else {
+            let finding = self.error(
+                "secretfile/unknown-target",
+                type_node.loc,
+                format!("secret `{secret}` has a target of unknown type `{kind}`"),
+            );
+            finding.label = Some(format!("expected one of: {}", type_names.join(", ")));
+            if let Some(close) = did_you_mean(&kind, &type_names) {
+                finding.help = Some(format!("did you mean `{close}`?"));
+            }
+            return None;
+        };
+        self.remote(secret, node, remote, providers)
+    }
+
+    pub(super) fn local_file(&mut self, secret: &str, node: &Node) -> Option<TargetDef> {
+        let what = format!("a local-file target of secret `{secret}`");
+        let object = self.object(node, &what, LOCAL_FILE_KEYS)?;
+        let Some(path_node) = object.get("path") else {
+            self.error("secretfile/missing-key", node.loc, format!("{what} has no `path`"));
+            return None;
+        };
+        let path = self.string(path_node, "`path`")?;
+        if path.trim().is_empty() {
+            self.error("secretfile/path", path_node.loc, format!("{what} has an empty `path`"));
+            return None;
+        }
+        let resolved = crate::secretfile::join(&self.dir, &path);
+        let format = match object.get("format") {
+            Some(format_node) => {
+                let name = self.string(format_node, "`format`")?;
+                let Some(format) = Format::from_name(&name) else {
+                    let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                    let finding = self.error(
+                        "secretfile/format",
+                        format_node.loc,
+                        format!("unknown file format `{name}`"),
+                    );
+                    finding.label = Some(format!("expected one of: {}", names.join(", ")));
+                    if let Some(close) = did_you_mean(&name, &names) {
+                        finding.help = Some(format!("did you mean `{close}`?"));
+                    }
+                    return None;
+                };
+                format
+            }
+            None => match Format::from_path(Path::new(&path)) {
+                Some(format) => format,
+                None => {
+                    self.error(
+                        "secretfile/format",
+                        path_node.loc,
+                        format!("cannot tell the format of `{path}` from its name"),
+                    )
+                    .set_help("add `format:` with dotenv, json, yaml, toml or tfvars");
+                    return None;
+                }
+            },
+        };
+        let key = match object.get("key") {
+            Some(key_node) => {
+                let key = self.string(key_node, "`key`")?;
+                if let Err(reason) = check_key(format, &key) {
+                    self.error("secretfile/key", key_node.loc, format!("key `{key}`: {reason}"));
+                    return None;
+                }
+                key
+            }
+            None if format == Format::Dotenv => env_var_name(secret, None),
+            None => secret.to_string(),
+        };
+        Some(TargetDef {
+            id: format!("local-file:{path}#{key}"),
+            kind: TargetKind::LocalFile(LocalFile { path, resolved, format, key }),
+            loc: node.loc,
+        })
+    }
+
+    pub(super) fn remote(
+        &mut self,
+        secret: &str,
+        node: &Node,
+        kind: RemoteKind,
+        providers: &IndexMap<String, Provider>,
+    ) -> Option<TargetDef> {
+        let what = format!("the {} target of secret `{secret}`", kind.name());
+        let (required, optional) = kind.options();
+        let allowed: Vec<&str> =
+            ["type", "provider"].iter().chain(required).chain(optional).copied().collect();
+        let object = self.object(node, &what, &allowed)?;
+        let before = self.findings.len();
+
+        for option in required {
+            if object.get(option).is_none() {
+                self.error("secretfile/missing-key", node.loc, format!("{what} has no `{option}`"));
+            }
+        }
+        let provider = object.get("provider").and_then(|n| {
+            let name = self.string(n, "`provider`")?;
+            match providers.get(&name) {
+                Some(p) if p.kind != kind.provider_kind() => {
+                    self.error(
+                        "secretfile/provider",
+                        n.loc,
+                        format!(
+                            "{what} uses provider `{name}`, which is of kind `{}`; it needs \
+                             one of kind `{}`",
+                            p.kind.name(),
+                            kind.provider_kind().name()
+                        ),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    let names: Vec<&str> = providers.keys().map(String::as_str).collect();
+                    let finding = self.error(
+                        "secretfile/provider",
+                        n.loc,
+                        format!("{what} uses provider `{name}`, which is not declared"),
+                    );
+                    finding.help = Some(match did_you_mean(&name, &names) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => "declare it under `providers:`".into(),
+                    });
+                }
+            }
+            Some(name)
+        });
+        let mut options = IndexMap::new();
+        for (key, value) in object.entries {
+            if key.name == "type" || key.name == "provider" {
+                continue;
+            }
+            if let Some(text) = self.string(value, &format!("`{}`", key.name)) {
+                options.insert(key.name.clone(), text);
+            }
+        }
+        if self.findings.len() != before {
+            return None;
+        }
+
+        let location = options.values().cloned().collect::<Vec<_>>().join("/");
+        Some(TargetDef {
+            id: format!("{}:{}:{location}", kind.name(), provider.as_deref().unwrap_or("")),
+            kind: TargetKind::Remote(RemoteTarget { kind, provider, options }),
+            loc: node.loc,
+        })
+    }
+}
+
+fn check_key(format: Format, key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("a key cannot be empty".into());
+    }
+    if format == Format::Dotenv {
+        let mut chars = key.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            return Err("a dotenv key must start with a letter or `_` and hold only letters, \
+                        digits, `_` and `.`"
+                .into());
+        }
+    }
+    Ok(())
+}

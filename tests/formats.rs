@@ -85,11 +85,9 @@ fn case_1_hash_spaces_and_empty_values() {
         ("plain", "\"Az09_./:@+=-\"", ".env", "PLAIN"),
     ]));
     sync(&project);
-    assert_eq!(
-        project.read(".env"),
-        "DB_PASSWORD='s3cr#t pa55'\nEMPTY_ONE=\nPLAIN=Az09_./:@+=-\n"
-    );
-    for (key, value) in [("DB_PASSWORD", "s3cr#t pa55"), ("EMPTY_ONE", ""), ("PLAIN", "Az09_./:@+=-")]
+    assert_eq!(project.read(".env"), "DB_PASSWORD='s3cr#t pa55'\nEMPTY_ONE=\nPLAIN=Az09_./:@+=-\n");
+    for (key, value) in
+        [("DB_PASSWORD", "s3cr#t pa55"), ("EMPTY_ONE", ""), ("PLAIN", "Az09_./:@+=-")]
     {
         assert_eq!(dotenv_value(&project.path(".env"), key).as_deref(), Some(value));
         python_reads(&project, "dotenv", ".env", key, value);
@@ -98,7 +96,8 @@ fn case_1_hash_spaces_and_empty_values() {
 
 #[test]
 fn case_2_dollar_signs_are_never_double_quoted() {
-    let project = Project::new(&secretfile(&[("db_password", "\"pa$word1\"", ".env", "DB_PASSWORD")]));
+    let project =
+        Project::new(&secretfile(&[("db_password", "\"pa$word1\"", ".env", "DB_PASSWORD")]));
     sync(&project);
     assert_eq!(project.read(".env"), "DB_PASSWORD='pa$word1'\n");
     assert_eq!(dotenv_value(&project.path(".env"), "DB_PASSWORD").as_deref(), Some("pa$word1"));
@@ -149,7 +148,8 @@ fn case_4_multi_line_values_and_their_hash() {
 
 #[test]
 fn case_5_merging_keeps_bom_crlf_export_comments_and_other_keys() {
-    let project = Project::new(&secretfile(&[("db_password", "\"n3w-value\"", ".env", "DB_PASSWORD")]));
+    let project =
+        Project::new(&secretfile(&[("db_password", "\"n3w-value\"", ".env", "DB_PASSWORD")]));
     let mut existing = vec![0xEF, 0xBB, 0xBF];
     existing.extend_from_slice(b"# hand edited\r\nexport DB_PASSWORD=old\r\nOTHER=1\r\n");
     project.write_bytes(".env", &existing);
@@ -168,7 +168,8 @@ fn case_5_reading_a_crlf_value_drops_the_carriage_return() {
          targets:\n      - {type: local-file, path: .env}\n      - {type: local-file, path: \
          b.json}\n",
     );
-    project.write_bytes(".env", b"\xEF\xBB\xBF# hand edited\r\nexport DB_PASSWORD=old\r\nOTHER=1\r\n");
+    project
+        .write_bytes(".env", b"\xEF\xBB\xBF# hand edited\r\nexport DB_PASSWORD=old\r\nOTHER=1\r\n");
     sync(&project);
     assert_eq!(common::json(&project.path("b.json"))["db_password"], "old");
 }
@@ -196,7 +197,8 @@ fn case_6_yaml_strings_stay_strings() {
 #[test]
 fn case_7_toml_escaping() {
     let value = "a\"b\\c\nd\u{5}";
-    let project = Project::new(&secretfile(&[("key", "\"a\\\"b\\\\c\\nd\\x05\"", "s.toml", "KEY")]));
+    let project =
+        Project::new(&secretfile(&[("key", "\"a\\\"b\\\\c\\nd\\x05\"", "s.toml", "KEY")]));
     sync(&project);
     assert_eq!(project.read("s.toml"), "KEY = \"a\\\"b\\\\c\\nd\\u0005\"\n");
     let parsed: toml::Table = project.read("s.toml").parse().unwrap();

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use rand::distr::{Distribution, Uniform};
 use rand::SeedableRng;
+use rand::distr::{Distribution, Uniform};
 use rand::rngs::{StdRng, SysError, SysRng};
 use secrecy::SecretString;
 

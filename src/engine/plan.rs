@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use secrecy::{ExposeSecret, SecretString};
+use tracing::debug;
 
 use super::{Action, FieldPlan, Plan, SecretPlan, Source, TargetPlan, Targets};
 use crate::generate::Spec;
@@ -73,6 +74,7 @@ fn plan_secret(
                 (Source::Recorded, None)
             }
         };
+        debug!(secret = %secret.name, field = %field.name, ?source, "value source");
         fields.push(FieldPlan { name: field.name.clone(), source, value });
     }
 
@@ -94,6 +96,7 @@ fn plan_secret(
                     hasher,
                 ),
             };
+            debug!(secret = %secret.name, target = %target.id, action = action.name(), %reason, "target action");
             TargetPlan { id: target.id.clone(), action, reason }
         })
         .collect();

@@ -424,3 +424,110 @@ fn a_secret_without_targets_is_recorded_once() {
     assert!(run.stderr.contains("Summary: generated 0"), "{run:?}");
     assert_eq!(project.read(".gitsecrets.lock"), lockfile);
 }
+
+#[test]
+fn changing_one_field_regenerates_that_field_alone() {
+    let project = Project::new(TWO_TARGETS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let password = dotenv_value(&project.path(".env"), "DATABASE_PASSWORD").unwrap();
+
+    let edited = TWO_TARGETS
+        .replace("value: app}", "value: app2}")
+        .replace("type: database_credentials", "type: db")
+        .replace(
+            "        - name: password\n",
+            "        - name: host\n          generator: {type: static, value: h}\n        - name: password\n",
+        );
+    project.write("Secretfile.yml", &edited);
+    let run = project.run(&["sync", "--dry-run"]);
+    assert!(
+        run.stdout.contains(
+            "database: username: static value; host: static value; password: keep the recorded value\n"
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("~ update    local-file:.env#DATABASE (some fields are missing)"),
+        "{run:?}"
+    );
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let env = project.path(".env");
+    assert_eq!(dotenv_value(&env, "DATABASE_PASSWORD").unwrap(), password);
+    assert_eq!(dotenv_value(&env, "DATABASE_USERNAME").as_deref(), Some("app2"));
+    assert_eq!(dotenv_value(&env, "DATABASE_HOST").as_deref(), Some("h"));
+}
+
+#[test]
+fn spelling_out_the_default_symbols_is_not_a_change() {
+    let project = Project::new(TWO_TARGETS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let reordered = "~}|{_^][@?>=<;:/.-,+*)(&#!";
+    project.write(
+        "Secretfile.yml",
+        &TWO_TARGETS.replace("length: 24}", &format!("length: 24, symbols: '{reordered}'}}")),
+    );
+    let run = project.run(&["sync", "--dry-run"]);
+    assert!(run.stdout.contains("password: keep the recorded value"), "{run:?}");
+}
+
+#[test]
+fn an_older_lockfile_keeps_multi_field_values() {
+    let project = Project::new(TWO_TARGETS);
+    project.write(".env", "DATABASE_USERNAME=app\nDATABASE_PASSWORD=kept-pw\n");
+    // SHA-256 of {"password":"kept-pw","username":"app"}, as the older format hashed it.
+    let whole = br#"{"password":"kept-pw","username":"app"}"#;
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(whole));
+    project.write(
+        ".gitsecrets.lock",
+        &format!(
+            "{{\"version\": \"1.0\", \"secrets\": {{\"database\": {{\"hash\": \"{digest}\", \
+             \"created_at\": \"2025-03-01T10:00:00Z\", \"updated_at\": \"2025-03-01T10:00:00Z\", \
+             \"targets\": {{}}}}}}}}"
+        ),
+    );
+    let run = project.run(&["sync", "-s", "database"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        dotenv_value(&project.path(".env"), "DATABASE_PASSWORD").as_deref(),
+        Some("kept-pw")
+    );
+    assert_eq!(json(&project.path("config.json"))["database"]["password"], "kept-pw");
+}
+
+#[test]
+fn empty_placeholders_are_filled_not_adopted() {
+    let project = Project::new(TWO_TARGETS);
+    project.write(".env", "API_KEY=\n");
+    let run = project.run(&["sync", "-s", "api_key"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    assert_eq!(key.len(), 40);
+    assert_eq!(json(&project.path("config.json"))["api_key"], key.as_str());
+}
+
+#[test]
+fn a_half_filled_multi_field_secret_is_adopted_field_by_field() {
+    let project = Project::new(TWO_TARGETS);
+    project.write(".env", "DATABASE_PASSWORD=changeme\n");
+    let run = project.run(&["sync", "-s", "database"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(project.read(".env"), "DATABASE_PASSWORD=changeme\nDATABASE_USERNAME=app\n");
+}
+
+#[test]
+fn a_key_holding_another_shape_is_not_overwritten() {
+    let project = Project::new(TWO_TARGETS);
+    project.write("config.json", "{\"api_key\": {\"nested\": \"keep\"}}\n");
+    let run = project.run(&["sync", "-s", "api_key", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "! skip      local-file:config.json#api_key (key `api_key` holds a mapping, not a string)"
+        ),
+        "{run:?}"
+    );
+    let run = project.run(&["sync", "-s", "api_key"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(project.read("config.json"), "{\"api_key\": {\"nested\": \"keep\"}}\n");
+    assert!(dotenv_value(&project.path(".env"), "API_KEY").is_some());
+}

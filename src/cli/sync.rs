@@ -46,7 +46,8 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
             DataFormat::Text => plan_text(&plan),
             DataFormat::Json => plan_json(&plan),
         });
-        let blocked = plan.secrets.iter().any(|s| s.conflict.is_some());
+        let blocked =
+            plan.count(Action::Skip) > 0 || plan.secrets.iter().any(|s| s.conflict.is_some());
         return Ok(if blocked { Exit::Failure } else { Exit::Success });
     }
 

@@ -81,7 +81,11 @@ pub fn apply(
         for (target, target_plan) in secret.targets.iter().zip(&secret_plan.targets) {
             match target_plan.action {
                 Action::Unchanged => outcome.unchanged += 1,
-                Action::Skip => {}
+                Action::Skip => outcome.failures.push(TargetFailure {
+                    secret: secret.name.clone(),
+                    target_id: target.id.clone(),
+                    error: Arc::new(TargetError::Refused { reason: target_plan.reason.clone() }),
+                }),
                 Action::Create | Action::Update => {
                     let Some(value) = &value else { continue };
                     match targets.for_target(target).write(secret, target, value) {
@@ -177,6 +181,7 @@ fn record(
 
     let entry = lock.secrets.entry(secret.name.clone()).or_insert_with(|| SecretEntry {
         definition: String::new(),
+        definitions: Default::default(),
         created_at: now,
         updated_at: now,
         last_rotated: None,
@@ -202,6 +207,7 @@ fn record(
     }
     entry.fields.retain(|name, _| value.field(name).is_some());
     entry.definition = plan.definition.clone();
+    entry.definitions = plan.definitions.clone();
     entry.one_time = secret.one_time;
 
     let bytes = value.canonical_bytes();

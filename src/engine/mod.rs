@@ -62,6 +62,8 @@ pub struct SecretPlan {
     pub conflict: Option<String>,
     /// The keyed hash of the definition, recorded so a changed generator is noticed.
     pub definition: String,
+    /// Per field, the keyed hash of its generator, so a change to one field is one change.
+    pub definitions: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug)]

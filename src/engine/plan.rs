@@ -47,27 +47,28 @@ fn plan_secret(
 ) -> SecretPlan {
     let readbacks: Vec<Readback> =
         secret.targets.iter().map(|t| targets.for_target(t).read(secret, t)).collect();
-    let canonical = definition_bytes(secret);
-    let definition = hasher.hash_definition(&secret.name, &canonical);
-    // An entry without a definition hash comes from an older lockfile: that is not a change,
-    // or upgrading would regenerate everything.
-    let definition_changed = entry.is_some_and(|e| {
-        !e.definition.is_empty()
-            && !hasher.matches_definition(&e.definition, &secret.name, &canonical)
-    });
+    let definition = hasher.hash_definition(&secret.name, &definition_bytes(secret));
+    let definitions = secret
+        .fields
+        .iter()
+        .map(|f| (f.name.clone(), hasher.hash_definition(&secret.name, &field_definition_bytes(f))))
+        .collect();
+    let changed = entry.map(|e| changed_fields(secret, e, hasher)).unwrap_or_default();
+    let legacy = entry.and_then(|e| legacy_keeper(secret, e, &readbacks, hasher));
 
     let mut conflict = None;
     let mut fields = Vec::with_capacity(secret.fields.len());
     for field in &secret.fields {
-        let (source, value) = match field_source(
+        let context = FieldContext {
             secret,
-            field,
             entry,
-            definition_changed,
-            &readbacks,
+            definition_changed: changed.contains(&field.name.as_str()),
+            legacy: legacy.as_ref(),
+            readbacks: &readbacks,
             hasher,
-            options.force,
-        ) {
+            force: options.force,
+        };
+        let (source, value) = match field_source(field, &context) {
             Ok(found) => found,
             Err(disagreement) => {
                 conflict.get_or_insert(disagreement);
@@ -101,19 +102,74 @@ fn plan_secret(
         })
         .collect();
 
-    SecretPlan { name: secret.name.clone(), fields, targets, conflict, definition }
+    SecretPlan { name: secret.name.clone(), fields, targets, conflict, definition, definitions }
+}
+
+/// What deciding one field's source needs to know about its secret.
+struct FieldContext<'a> {
+    secret: &'a Secret,
+    entry: Option<&'a SecretEntry>,
+    definition_changed: bool,
+    /// For an entry upgraded from the older format: the target whose whole value matches it.
+    legacy: Option<&'a (String, SecretData)>,
+    readbacks: &'a [Readback],
+    hasher: &'a Hasher,
+    force: bool,
+}
+
+/// The fields whose generator changed since the lockfile recorded them.
+pub(crate) fn changed_fields<'a>(
+    secret: &'a Secret,
+    entry: &SecretEntry,
+    hasher: &Hasher,
+) -> Vec<&'a str> {
+    // Entries from before per-field definitions were recorded compare the whole definition; an
+    // entry with none at all (upgraded from the older format) counts as unchanged, or
+    // upgrading would regenerate everything.
+    let whole_changed = !entry.definition.is_empty()
+        && !hasher.matches_definition(&entry.definition, &secret.name, &definition_bytes(secret));
+    secret
+        .fields
+        .iter()
+        .filter(|field| match entry.definitions.get(&field.name) {
+            Some(recorded) => {
+                !hasher.matches_definition(recorded, &secret.name, &field_definition_bytes(field))
+            }
+            None => entry.definitions.is_empty() && whole_changed,
+        })
+        .map(|field| field.name.as_str())
+        .collect()
+}
+
+/// The older format hashed a multi-field secret's whole value as compact JSON with sorted
+/// keys; finds the target that holds exactly that value.
+fn legacy_keeper(
+    secret: &Secret,
+    entry: &SecretEntry,
+    readbacks: &[Readback],
+    hasher: &Hasher,
+) -> Option<(String, SecretData)> {
+    let recorded = entry.fields.get(LEGACY_VALUE_FIELD)?;
+    if secret.is_single() {
+        return None;
+    }
+    secret.targets.iter().zip(readbacks).find_map(|(target, readback)| {
+        let Readback::Value(data) = readback else { return None };
+        let object: std::collections::BTreeMap<&str, &str> =
+            data.fields.iter().map(|(n, v)| (n.as_str(), v.expose_secret())).collect();
+        let json = serde_json::to_string(&object).ok()?;
+        let matched = hasher.matches(recorded, &secret.name, LEGACY_VALUE_FIELD, json.as_bytes());
+        matched.then(|| (target.id.clone(), data.clone()))
+    })
 }
 
 /// Where one field's value comes from; `Err` names the targets that disagree.
 fn field_source(
-    secret: &Secret,
     field: &Field,
-    entry: Option<&SecretEntry>,
-    definition_changed: bool,
-    readbacks: &[Readback],
-    hasher: &Hasher,
-    force: bool,
+    context: &FieldContext<'_>,
 ) -> Result<(Source, Option<SecretString>), String> {
+    let FieldContext { secret, entry, definition_changed, legacy, readbacks, hasher, force } =
+        *context;
     if let Some(value) = env_override(field) {
         return Ok((Source::Environment { variable: field.env_var.clone() }, Some(value)));
     }
@@ -138,11 +194,25 @@ fn field_source(
         return Ok((generate("its generator changed"), None));
     }
     // An entry upgraded from the older format has one hash for the whole value.
+    if let Some((from, data)) = legacy
+        && let Some(value) = data.field(&field.name)
+    {
+        return Ok((Source::Keep { from: from.clone() }, Some(value.clone())));
+    }
     let recorded = entry
         .fields
         .get(&field.name)
-        .or_else(|| (secret.is_single()).then(|| entry.fields.get(LEGACY_VALUE_FIELD)).flatten());
+        .or_else(|| secret.is_single().then(|| entry.fields.get(LEGACY_VALUE_FIELD)).flatten());
     let Some(recorded) = recorded else {
+        // An upgraded multi-field entry that no target matches: decide as if it were new,
+        // adopting what the targets hold rather than replacing it.
+        if entry.fields.contains_key(LEGACY_VALUE_FIELD) {
+            return match distinct(&held) {
+                0 => Ok((generate("new secret"), None)),
+                1 => Ok((adopt(&held), Some(held[0].1.clone()))),
+                _ => Err(disagreement(secret, field, &held)),
+            };
+        }
         return Ok((generate("new field"), None));
     };
 
@@ -188,10 +258,12 @@ fn held_values(
         .iter()
         .zip(readbacks)
         .filter_map(|(target, readback)| match readback {
-            Readback::Value(data) => {
-                data.field(&field.name).map(|value| (target.id.clone(), value.clone()))
-            }
-            Readback::Missing | Readback::Unreadable(_) => None,
+            // An empty value is a placeholder, not a secret to adopt.
+            Readback::Value(data) => data
+                .field(&field.name)
+                .filter(|value| !value.expose_secret().is_empty())
+                .map(|value| (target.id.clone(), value.clone())),
+            Readback::Missing | Readback::Unreadable(_) | Readback::Broken(_) => None,
         })
         .collect()
 }
@@ -250,8 +322,12 @@ fn target_action(
 
     match readback {
         Readback::Missing => (Action::Create, "not there yet".into()),
+        Readback::Broken(why) => (Action::Skip, why.clone()),
         Readback::Value(held) => match value {
             Some(value) if held.same_as(value) => (Action::Unchanged, "holds the value".into()),
+            Some(_) if held.fields.len() < secret.fields.len() => {
+                (Action::Update, "some fields are missing".into())
+            }
             Some(_) => (Action::Update, "holds a different value".into()),
             None => (Action::Update, format!("new value ({})", new_value.unwrap_or("regenerated"))),
         },
@@ -281,28 +357,46 @@ fn target_action(
 /// The parts of a secret's definition that decide its value, as bytes to hash. Targets are
 /// left out: they are recorded one by one in the lockfile.
 pub(crate) fn definition_bytes(secret: &Secret) -> Vec<u8> {
-    let mut text = format!("template={}\n", secret.template.as_deref().unwrap_or(""));
+    let mut bytes = format!("template={}\n", secret.template.as_deref().unwrap_or("")).into_bytes();
     for field in &secret.fields {
-        text.push_str(&format!("field={}\n{}\n", field.name, spec_text(&field.generator)));
+        bytes.extend(field_definition_bytes(field));
+        bytes.push(b'\n');
     }
-    text.into_bytes()
+    bytes
+}
+
+/// One field's generator, in a canonical form: options spelled differently but meaning the
+/// same (the default symbol set written out, characters in another order) give the same bytes.
+pub(crate) fn field_definition_bytes(field: &Field) -> Vec<u8> {
+    format!("field={}\n{}", field.name, spec_text(&field.generator)).into_bytes()
+}
+
+/// The distinct characters of a set, sorted.
+fn char_set(chars: &str) -> String {
+    chars.chars().collect::<std::collections::BTreeSet<char>>().into_iter().collect()
 }
 
 fn spec_text(spec: &Spec) -> String {
     match spec {
-        Spec::RandomPassword(p) => format!(
-            "random-password length={} upper={} lower={} numbers={} symbols={} exclude={:?} \
-             symbol_set={:?}",
-            p.length,
-            p.include_upper,
-            p.include_lower,
-            p.include_numbers,
-            p.include_symbols,
-            p.exclude_characters,
-            p.symbols
-        ),
+        Spec::RandomPassword(p) => {
+            let symbols = p.symbols.as_deref().unwrap_or(crate::generate::DEFAULT_SYMBOLS);
+            format!(
+                "random-password length={} upper={} lower={} numbers={} exclude={:?} \
+                 symbols={:?}",
+                p.length,
+                p.include_upper,
+                p.include_lower,
+                p.include_numbers,
+                char_set(&p.exclude_characters),
+                if p.include_symbols { char_set(symbols) } else { String::new() },
+            )
+        }
         Spec::RandomString(s) => {
-            format!("random-string length={} charset={:?}", s.length, s.charset)
+            let charset = match &s.charset {
+                crate::generate::Charset::Custom(chars) => format!("custom:{:?}", char_set(chars)),
+                named => format!("{named:?}"),
+            };
+            format!("random-string length={} charset={charset}", s.length)
         }
         Spec::Static(s) => {
             format!("static value={}", s.value.as_ref().map_or("", |v| v.expose_secret()))

@@ -57,12 +57,7 @@ pub fn statuses<'a>(
         let state = match (entry, hasher) {
             (None, _) => State::NotSynced,
             (Some(entry), Some(hasher))
-                if !entry.definition.is_empty()
-                    && !hasher.matches_definition(
-                        &entry.definition,
-                        &secret.name,
-                        &super::plan::definition_bytes(secret),
-                    ) =>
+                if !super::plan::changed_fields(secret, entry, hasher).is_empty() =>
             {
                 State::DefinitionChanged
             }

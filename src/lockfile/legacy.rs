@@ -89,6 +89,7 @@ impl LegacyFile {
 
             let entry = SecretEntry {
                 definition: String::new(),
+                definitions: BTreeMap::new(),
                 created_at: secret.created_at,
                 updated_at: secret.updated_at,
                 last_rotated: secret.last_rotated,

@@ -75,6 +75,14 @@ pub struct SecretEntry {
     /// is noticed. Empty when not recorded yet (a secret upgraded from the older format).
     #[serde(deserialize_with = "format::definition_hash")]
     pub definition: String,
+    /// Field name to the hash of that field's generator definition, so that a change to one
+    /// field regenerates that field alone. Absent in entries written before it existed.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "format::hash_map"
+    )]
+    pub definitions: BTreeMap<String, String>,
     #[serde(with = "format::stamp")]
     pub created_at: Timestamp,
     #[serde(with = "format::stamp")]

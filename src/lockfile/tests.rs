@@ -25,6 +25,7 @@ fn hash_of(digit: char) -> String {
 fn fixture() -> Lockfile {
     let database = SecretEntry {
         definition: hash_of('d'),
+        definitions: BTreeMap::new(),
         created_at: stamp("2026-12-03T18:00:00Z"),
         updated_at: stamp("2026-12-04T09:30:00Z"),
         last_rotated: Some(stamp("2026-12-04T09:30:00Z")),
@@ -41,6 +42,7 @@ fn fixture() -> Lockfile {
     };
     let api_key = SecretEntry {
         definition: hash_of('e'),
+        definitions: BTreeMap::new(),
         created_at: stamp("2026-12-03T18:00:00Z"),
         updated_at: stamp("2026-12-03T18:00:00Z"),
         last_rotated: None,

@@ -67,6 +67,25 @@ fn local(target: &TargetDef) -> &LocalFile {
     }
 }
 
+/// Scalars that a secret may replace: a placeholder number or `null` is not user data worth
+/// refusing over. Lists, mappings and anything ambiguous are.
+fn replaceable(kind: &str) -> bool {
+    matches!(kind, "number" | "boolean" | "null")
+}
+
+/// A read-back of a key that holds something other than a secret's value.
+fn other(key: &str, kind: &str, expected: &str) -> Readback {
+    if replaceable(kind) {
+        Readback::Missing
+    } else {
+        Readback::Broken(format!("key `{key}` holds {} {kind}, not {expected}", article(kind)))
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+}
+
 /// The dotenv key of one field of a multi-field secret.
 fn field_key(prefix: &str, field: &str) -> String {
     format!("{prefix}_{}", env_var_name(field, None))
@@ -78,7 +97,7 @@ impl Target for LocalFiles {
         let state = self.file(file);
         let document = match &state.document {
             Ok(document) => document,
-            Err(error) => return Readback::Unreadable(error_chain(error.as_ref())),
+            Err(error) => return Readback::Broken(error_chain(error.as_ref())),
         };
         if state.original.is_none() {
             return Readback::Missing;
@@ -89,48 +108,48 @@ impl Target for LocalFiles {
                 Some(Stored::Str(value)) => Readback::Value(SecretData {
                     fields: vec![(secret.fields[0].name.clone(), value)],
                 }),
-                Some(Stored::Map(_)) => Readback::Unreadable(format!(
-                    "key `{}` holds a mapping, not a string",
-                    file.key
-                )),
-                Some(Stored::Other(kind)) => {
-                    Readback::Unreadable(format!("key `{}` holds a {kind}, not a string", file.key))
+                Some(Stored::Map(_)) => {
+                    Readback::Broken(format!("key `{}` holds a mapping, not a string", file.key))
                 }
+                Some(Stored::Other(kind)) => other(&file.key, kind, "a string"),
                 None => Readback::Missing,
             };
         }
 
+        // Fields that are there are read even when others are missing, so that a half-filled
+        // file is adopted field by field rather than overwritten.
         let mut fields = Vec::with_capacity(secret.fields.len());
         if file.format == Format::Dotenv {
             for field in &secret.fields {
-                match document.get(&field_key(&file.key, &field.name)) {
+                let key = field_key(&file.key, &field.name);
+                match document.get(&key) {
                     Some(Stored::Str(value)) => fields.push((field.name.clone(), value)),
-                    _ => return Readback::Missing,
+                    Some(Stored::Other(kind)) if !replaceable(kind) => {
+                        return other(&key, kind, "a string");
+                    }
+                    _ => {}
                 }
             }
-            return Readback::Value(SecretData { fields });
-        }
-        let stored = match document.get(&file.key) {
-            Some(Stored::Map(stored)) => stored,
-            Some(Stored::Str(_)) => {
-                return Readback::Unreadable(format!(
-                    "key `{}` holds a string, not the secret's fields",
-                    file.key
-                ));
-            }
-            Some(Stored::Other(kind)) => {
-                return Readback::Unreadable(format!("key `{}` holds a {kind}", file.key));
-            }
-            None => return Readback::Missing,
-        };
-        let mut stored: HashMap<String, SecretString> = stored.into_iter().collect();
-        for field in &secret.fields {
-            match stored.remove(&field.name) {
-                Some(value) => fields.push((field.name.clone(), value)),
+        } else {
+            let stored = match document.get(&file.key) {
+                Some(Stored::Map(stored)) => stored,
+                Some(Stored::Str(_)) => {
+                    return Readback::Broken(format!(
+                        "key `{}` holds a string, not the secret's fields",
+                        file.key
+                    ));
+                }
+                Some(Stored::Other(kind)) => return other(&file.key, kind, "a mapping"),
                 None => return Readback::Missing,
+            };
+            let mut stored: HashMap<String, SecretString> = stored.into_iter().collect();
+            for field in &secret.fields {
+                if let Some(value) = stored.remove(&field.name) {
+                    fields.push((field.name.clone(), value));
+                }
             }
         }
-        Readback::Value(SecretData { fields })
+        if fields.is_empty() { Readback::Missing } else { Readback::Value(SecretData { fields }) }
     }
 
     fn write(

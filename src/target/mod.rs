@@ -56,10 +56,14 @@ impl SecretData {
 #[derive(Debug)]
 pub enum Readback {
     Value(SecretData),
-    /// Nothing there: the file, the key or some of the fields are missing.
+    /// Nothing there: the file, the key or every field is missing. A value with some of its
+    /// fields is a [`Readback::Value`] with those fields only.
     Missing,
     /// The target cannot be read back (write-only, or unreachable); the reason says which.
     Unreadable(String),
+    /// The target is there but must not be written: a file that does not parse, a key that
+    /// holds something of another shape. The reason says why.
+    Broken(String),
 }
 
 /// Errors from a target, naming the target and never the value.
@@ -93,6 +97,9 @@ pub enum TargetError {
     /// A failure shared by several targets, such as one unreadable file holding many keys.
     #[error(transparent)]
     Shared(Arc<TargetError>),
+    /// The plan left this target alone; the reason says why and what to do.
+    #[error("{reason}")]
+    Refused { reason: String },
     #[error(
         "this build has no {kind} support (target {id}); use a build with the `{feature}` feature"
     )]

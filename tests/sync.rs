@@ -531,3 +531,83 @@ fn a_key_holding_another_shape_is_not_overwritten() {
     assert_eq!(project.read("config.json"), "{\"api_key\": {\"nested\": \"keep\"}}\n");
     assert!(dotenv_value(&project.path(".env"), "API_KEY").is_some());
 }
+
+#[test]
+fn an_unwritable_lockfile_is_found_before_any_target_is_written() {
+    let project = Project::new(TWO_TARGETS);
+    let run = project.run(&["sync", "--lockfile", "missing/dir/l.lock"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("error: cannot write missing/dir/l.lock"), "{run:?}");
+    assert!(!project.exists(".env"));
+
+    let run = project.run(&["sync", "--lockfile", "./.env"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("has a target that writes into the lockfile"), "{run:?}");
+}
+
+#[test]
+fn the_summary_counts_every_failure() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: script, command: false}\n    \
+         targets: [{type: local-file, path: .env}]\n  b:\n    generator: {type: random-string}\n    \
+         targets:\n      - {type: local-file, path: .env}\n      - {type: local-file, path: \
+         b.json}\n",
+    );
+    project.write(".env", "B=one\n");
+    project.write("b.json", "{\"b\": \"two\"}\n");
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("Summary: generated 0, targets updated 0, unchanged 0, failed 2"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_static_value_from_the_environment_is_needed_only_when_a_value_is() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  tok:\n    generator: {type: static}\n    targets: \
+         [{type: local-file, path: .env}]\n",
+    );
+    let run = project.run(&["validate"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("warning[secretfile/static-value]"), "{run:?}");
+
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Could not generate tok"), "{run:?}");
+    assert!(run.stderr.contains("hint: set TOK in the environment"), "{run:?}");
+
+    assert_eq!(project.run_env(&["sync"], &[("TOK", "from-env")]).code, 0);
+    // Recorded and in place: later runs without the variable keep it.
+    for args in [&["sync"][..], &["status"], &["show", "tok"]] {
+        let run = project.run(args);
+        assert_eq!(run.code, 0, "{args:?} {run:?}");
+    }
+    assert_eq!(project.read(".env"), "TOK=from-env\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_survive_even_dangling_ones() {
+    let project = Project::new(TWO_TARGETS);
+    std::fs::create_dir(project.path("real")).unwrap();
+    std::os::unix::fs::symlink("real/app.env", project.path(".env")).unwrap();
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(std::fs::symlink_metadata(project.path(".env")).unwrap().file_type().is_symlink());
+    assert!(dotenv_value(&project.path("real/app.env"), "API_KEY").is_some());
+}
+
+#[cfg(unix)]
+#[test]
+fn read_only_files_are_refused_not_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::new(TWO_TARGETS);
+    project.write(".env", "OTHER=1\n");
+    std::fs::set_permissions(project.path(".env"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("cannot write .env: the file is read-only"), "{run:?}");
+    assert_eq!(project.read(".env"), "OTHER=1\n");
+}

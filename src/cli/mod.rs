@@ -123,8 +123,51 @@ pub(crate) struct Opened {
 pub(crate) fn open(global: &GlobalArgs) -> Result<Opened, CliError> {
     let file = crate::secretfile::load(&global.file)?;
     let lockfile_path = global.lockfile.clone().unwrap_or_else(|| file.default_lockfile());
+    check_lockfile_is_no_target(&file, &lockfile_path)?;
     let lockfile = crate::lockfile::Lockfile::load(&lockfile_path)?;
     Ok(Opened { file, lockfile_path, lockfile })
+}
+
+/// A target that writes into the lockfile would corrupt it on every run.
+fn check_lockfile_is_no_target(
+    file: &crate::secretfile::Secretfile,
+    lockfile: &std::path::Path,
+) -> Result<(), CliError> {
+    let lockfile = comparable(lockfile);
+    for secret in file.secrets.values() {
+        for target in &secret.targets {
+            let crate::secretfile::TargetKind::LocalFile(local) = &target.kind else { continue };
+            if comparable(&local.resolved) == lockfile {
+                return Err(CliError::Usage {
+                    message: format!(
+                        "secret `{}` has a target that writes into the lockfile {}",
+                        secret.name,
+                        lockfile.display()
+                    ),
+                    hint: Some("choose another --lockfile or another target path".into()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An absolute path with `.` and `..` resolved as text, so two spellings of a path compare
+/// equal without touching the file system (the files may not exist yet).
+fn comparable(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Checks `-s NAME` selections against the Secretfile, with a "did you mean" for typos.

@@ -51,10 +51,14 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
         return Ok(if blocked { Exit::Failure } else { Exit::Success });
     }
 
+    // A lockfile that cannot be written would leave targets holding values nothing records:
+    // find out before writing any of them.
+    check_writable(&opened.lockfile_path)?;
+
     let pending = plan.count(Action::Create) + plan.count(Action::Update);
     debug!(secrets = plan.secrets.len(), pending, "planned");
     let outcome = engine::apply(plan, file, &mut lock, &hasher, &mut targets, now);
-    report(&outcome, ui);
+    report(&outcome, file, ui);
 
     let saved = lock.save(&opened.lockfile_path)?;
     match (saved, existed) {
@@ -65,7 +69,18 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
 }
 
-fn report(outcome: &Outcome, ui: &Ui) {
+/// Creates and removes a temporary file beside the lockfile.
+fn check_writable(lockfile: &std::path::Path) -> Result<(), CliError> {
+    let folder = match lockfile.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    tempfile::NamedTempFile::new_in(folder)
+        .map(drop)
+        .map_err(|source| CliError::Write { path: lockfile.to_path_buf(), source })
+}
+
+fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {
     for name in &outcome.generated {
         ui.done(&format!("Generated secret: {name}"));
     }
@@ -81,6 +96,15 @@ fn report(outcome: &Outcome, ui: &Ui) {
     }
     for (name, error) in &outcome.generate_failures {
         ui.failure(&format!("Could not generate {name}"), Some(error));
+        if let crate::generate::GenerateError::MissingStaticValue = error {
+            let variables: Vec<&str> = file.secrets[name]
+                .fields
+                .iter()
+                .filter(|f| matches!(&f.generator, crate::generate::Spec::Static(s) if s.value.is_none()))
+                .map(|f| f.env_var.as_str())
+                .collect();
+            ui.info(&format!("  hint: set {} in the environment", variables.join(" and ")));
+        }
     }
     for failure in &outcome.failures {
         ui.failure(
@@ -94,7 +118,7 @@ fn report(outcome: &Outcome, ui: &Ui) {
         );
     }
 
-    let failed = outcome.failures.len();
+    let failed = outcome.failures.len() + outcome.generate_failures.len() + outcome.conflicts.len();
     let summary = format!(
         "Summary: generated {}, targets updated {}, unchanged {}, failed {}",
         outcome.generated.len(),

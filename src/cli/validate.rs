@@ -26,6 +26,10 @@ pub fn run(global: &GlobalArgs, _: &ValidateArgs, ui: &Ui) -> Result<Exit, CliEr
     };
 
     let file = &opened.file;
+    if !file.warnings.is_empty() {
+        let text = render_text(&file.warnings, Some(&file.masked_source), true);
+        let _ = write!(anstream::stdout(), "{text}");
+    }
     let targets: usize = file.secrets.values().map(|s| s.targets.len()).sum();
     ui.done(&format!(
         "{} is valid: {} secret{}, {targets} target{}",

@@ -62,18 +62,23 @@ pub(crate) fn load_str(
         source_text: text.to_string(),
     })?;
 
+    let mut sensitive = Vec::new();
+    literal_values(&root, false, &mut sensitive);
     let mut walker = Walker {
+        source: text.to_string(),
+        warnings: Vec::new(),
+        file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         file: path.to_path_buf(),
         dir: folder_of(path),
         findings: Vec::new(),
         templater,
-        sensitive: Vec::new(),
     };
     let file = walker.secretfile(&root);
-    let masked_source = mask(text, &walker.sensitive);
+    let masked_source = mask(text, &sensitive);
     match file {
         Some(mut file) if walker.findings.is_empty() => {
             file.masked_source = masked_source;
+            file.warnings = walker.warnings;
             Ok(file)
         }
         _ => {
@@ -84,6 +89,25 @@ pub(crate) fn load_str(
                 masked_source,
             })
         }
+    }
+}
+
+/// Every scalar under a `value` key, wherever it is: even a misspelt generator's value must not
+/// be shown in an excerpt.
+fn literal_values(node: &Node, inside: bool, spans: &mut Vec<Loc>) {
+    match &node.kind {
+        Kind::Map(entries) => {
+            for (key, value) in entries {
+                literal_values(value, inside || key.name == "value", spans);
+            }
+        }
+        Kind::Seq(items) => {
+            for item in items {
+                literal_values(item, inside, spans);
+            }
+        }
+        _ if inside && node.loc.len > 0 => spans.push(node.loc),
+        _ => {}
     }
 }
 
@@ -113,12 +137,16 @@ const LOCAL_FILE_KEYS: &[&str] = &["type", "path", "format", "key"];
 const SUPPORTED_VERSIONS: &[&str] = &["1", "1.0"];
 
 struct Walker {
+    /// The Secretfile's own file name, which no target may overwrite.
+    file_name: String,
     file: PathBuf,
     dir: PathBuf,
     findings: Vec<Finding>,
     templater: Templater,
-    /// Literal values (static generators) to hide in source excerpts.
-    sensitive: Vec<Loc>,
+    /// The text, for scalars whose spelling matters (`value: 0x1F` is the string `0x1F`).
+    source: String,
+    /// Problems that do not stop the file from being used.
+    warnings: Vec<Finding>,
 }
 
 /// A mapping whose keys were checked: no duplicates, none unknown.
@@ -195,7 +223,14 @@ impl Walker {
     /// A scalar rendered as a template; `None` (with a finding) when it is not a string or
     /// does not render.
     fn string(&mut self, node: &Node, what: &str) -> Option<String> {
-        let Some(text) = node.scalar_text() else {
+        // A number or boolean used as a string keeps its spelling: `0x1F` must not become `31`.
+        let raw = match node.kind {
+            Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => {
+                self.source.get(node.loc.offset..node.loc.offset + node.loc.len)
+            }
+            _ => None,
+        };
+        let Some(text) = raw.map(str::to_string).or_else(|| node.scalar_text()) else {
             self.error(
                 "secretfile/type",
                 node.loc,
@@ -210,7 +245,11 @@ impl Walker {
                 let finding = self.error(
                     "secretfile/undefined-name",
                     node.loc,
-                    format!("{what} uses undefined {}", plural_list("name", &listed)),
+                    match listed.is_empty() {
+                        // Such as an index past the end: minijinja names no variable.
+                        true => format!("{what} uses an undefined value"),
+                        false => format!("{what} uses undefined {}", plural_list("name", &listed)),
+                    },
                 );
                 let misspelt_var = names.iter().find_map(|n| n.strip_prefix("var."));
                 let close = misspelt_var.and_then(|n| {

@@ -33,6 +33,8 @@ pub struct Secretfile {
     pub secrets: IndexMap<String, Secret>,
     /// The text, with literal values masked, for source excerpts in reports.
     pub masked_source: String,
+    /// Problems that do not stop the file from being used, for `validate` to show.
+    pub warnings: Vec<crate::report::Finding>,
 }
 
 #[derive(Debug, Default)]

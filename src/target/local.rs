@@ -216,10 +216,17 @@ impl Target for LocalFiles {
 }
 
 /// Writes through a temporary file in the same folder and a rename, so a reader never sees
-/// half a file. New files are private (0600); an existing file keeps its permissions. A
-/// symlinked file is written where the link points, so the link survives.
+/// half a file. New files are private (0600); an existing file keeps its permissions, and a
+/// read-only one is refused rather than replaced. A symlinked file, even one whose link points
+/// at nothing yet, is written where the link points, so the link survives.
 fn write_atomically(path: &Path, bytes: &[u8], is_new: bool) -> std::io::Result<()> {
-    let path = if is_new { path.to_path_buf() } else { std::fs::canonicalize(path)? };
+    let path = follow_links(path)?;
+    if !is_new && std::fs::metadata(&path)?.permissions().readonly() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "the file is read-only; make it writable to let SecretZero update it",
+        ));
+    }
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -231,6 +238,25 @@ fn write_atomically(path: &Path, bytes: &[u8], is_new: bool) -> std::io::Result<
     set_permissions(&temp, &path, is_new)?;
     temp.persist(&path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Where a chain of symlinks ends, whether or not a file is there.
+fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    // The same bound the kernel uses, so a loop of links is an error, not a hang.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(parent) if target.is_relative() => parent.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
 #[cfg(unix)]

@@ -39,6 +39,7 @@ impl Walker {
             providers,
             secrets,
             masked_source: String::new(),
+            warnings: Vec::new(),
         })
     }
 

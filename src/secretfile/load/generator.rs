@@ -17,12 +17,6 @@ impl Walker {
             );
             return None;
         };
-        // A literal value is hidden in excerpts whatever else is wrong with the generator.
-        for (key, value) in entries {
-            if key.name == "value" {
-                self.sensitive.push(value.loc);
-            }
-        }
         let type_node = entries.iter().find(|(k, _)| k.name == "type").map(|(_, v)| v);
         let Some(type_node) = type_node else {
             self.error(
@@ -148,16 +142,21 @@ impl Walker {
             }
             None => None,
         };
+        // Not an error: the value may come from the environment at sync time, or already be
+        // recorded and in place. A sync that needs it and cannot find it fails then.
         let from_env = std::env::var(env_var).is_ok_and(|v| !v.is_empty());
         if value.is_none() && !from_env {
-            self.error(
+            let mut warning = Finding::error(
                 "secretfile/static-value",
-                node.loc,
+                self.file.clone(),
+                Some(node.loc),
                 format!("the static generator of {owner} has no `value`"),
             )
-            .set_help(format!(
+            .with_help(format!(
                 "add `value:`, or set the environment variable {env_var} when you sync"
             ));
+            warning.severity = crate::report::Severity::Warning;
+            self.warnings.push(warning);
         }
         Some(generate::Spec::Static(StaticSpec { value }))
     }

@@ -54,7 +54,21 @@ impl Walker {
     ) {
         for target in &secret.targets {
             let TargetKind::LocalFile(file) = &target.kind else { continue };
-            for key in file_keys(secret, file) {
+            let keys = file_keys(secret, file);
+            // Field names that differ only in case or punctuation meet in one dotenv key.
+            for (i, key) in keys.iter().enumerate() {
+                if let Some(j) = keys[..i].iter().position(|k| k == key) {
+                    self.error(
+                        "secretfile/key-collision",
+                        target.loc,
+                        format!(
+                            "fields `{}` and `{}` of secret `{}` both write key `{key}` in `{}`",
+                            secret.fields[j].name, secret.fields[i].name, secret.name, file.path
+                        ),
+                    );
+                }
+            }
+            for key in keys {
                 let slot = (file.resolved.clone(), key.clone());
                 match seen.get(&slot) {
                     Some((other, other_loc)) if other != &secret.name => {

@@ -87,9 +87,22 @@ impl Walker {
             self.error("secretfile/missing-key", node.loc, format!("{what} has no `path`"));
             return None;
         };
-        let path = self.string(path_node, "`path`")?;
-        if path.trim().is_empty() {
-            self.error("secretfile/path", path_node.loc, format!("{what} has an empty `path`"));
+        let written = self.string(path_node, "`path`")?;
+        let path = match plain_path(&written) {
+            Ok(path) => path,
+            Err(reason) => {
+                self.error("secretfile/path", path_node.loc, format!("{what}: {reason}"))
+                    .set_help("a target path is relative to the Secretfile's folder, inside it");
+                return None;
+            }
+        };
+        let own_files = [self.file_name.as_str(), crate::lockfile::FILE_NAME];
+        if own_files.contains(&path.as_str()) {
+            self.error(
+                "secretfile/path",
+                path_node.loc,
+                format!("{what} would write into `{path}`, which SecretZero itself keeps"),
+            );
             return None;
         }
         let resolved = crate::secretfile::join(&self.dir, &path);
@@ -229,4 +242,39 @@ fn check_key(format: Format, key: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A target path made plain: relative, without `.` or `..`, with `/` between parts, so that two
+/// spellings of one file are one file. Paths that leave the Secretfile's folder are refused: a
+/// Secretfile from someone else's repository must not write elsewhere on the machine.
+pub(crate) fn plain_path(path: &str) -> Result<String, String> {
+    use std::path::Component;
+    if path.trim().is_empty() {
+        return Err("the path is empty".into());
+    }
+    if path.starts_with('~') {
+        return Err(format!("`{path}` starts with `~`, which is not expanded"));
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for component in Path::new(path).components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => {
+                return Err(format!("`{path}` is absolute"));
+            }
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if parts.pop().is_none() {
+                    return Err(format!("`{path}` leaves the Secretfile's folder"));
+                }
+            }
+            Component::Normal(part) => match part.to_str() {
+                Some(part) => parts.push(part),
+                None => return Err(format!("`{path}` is not valid UTF-8")),
+            },
+        }
+    }
+    if parts.is_empty() {
+        return Err(format!("`{path}` names the Secretfile's folder, not a file"));
+    }
+    Ok(parts.join("/"))
 }

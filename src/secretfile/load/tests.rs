@@ -230,3 +230,117 @@ fn yaml_syntax_errors_are_load_errors_with_a_line() {
         other => panic!("{other:?}"),
     }
 }
+
+fn with_target(target: &str) -> String {
+    format!("{HEAD}  a:\n    generator: {{type: random-string}}\n    targets:\n      - {target}\n")
+}
+
+#[test]
+fn target_paths_stay_inside_the_secretfile_folder() {
+    for (path, reason) in [
+        ("../escaped.env", "`../escaped.env` leaves the Secretfile's folder"),
+        ("/etc/x.env", "`/etc/x.env` is absolute"),
+        ("~/home.env", "`~/home.env` starts with `~`, which is not expanded"),
+        ("./", "`./` names the Secretfile's folder, not a file"),
+    ] {
+        let all =
+            summary(&with_target(&format!("{{type: local-file, path: '{path}', format: dotenv}}")));
+        assert_eq!(
+            all,
+            [("secretfile/path", 6, format!("a local-file target of secret `a`: {reason}"))],
+            "{path}"
+        );
+    }
+    let file = load_with_env(&with_target("{type: local-file, path: ./sub/../.env}"), &[]).unwrap();
+    assert_eq!(file.secrets["a"].targets[0].id, "local-file:.env#A");
+}
+
+#[test]
+fn targets_cannot_overwrite_the_secretfile_or_the_lockfile() {
+    for path in ["Secretfile.yml", ".gitsecrets.lock", "./Secretfile.yml"] {
+        let all =
+            summary(&with_target(&format!("{{type: local-file, path: '{path}', format: yaml}}")));
+        assert_eq!(all.len(), 1, "{path}: {all:?}");
+        assert!(all[0].2.ends_with("which SecretZero itself keeps"), "{all:?}");
+    }
+}
+
+#[test]
+fn two_spellings_of_one_file_collide() {
+    let text = format!(
+        "{HEAD}  a:\n    generator: {{type: random-string}}\n    targets: [{{type: local-file, \
+         path: c.json, key: shared}}]\n  b:\n    generator: {{type: random-string}}\n    targets: \
+         [{{type: local-file, path: ./c.json, key: shared}}]\n"
+    );
+    assert_eq!(summary(&text)[0].2, "secrets `a` and `b` both write key `shared` in `c.json`");
+}
+
+#[test]
+fn fields_that_meet_in_one_dotenv_key_collide() {
+    let text = format!(
+        "{HEAD}  e:\n    template:\n      fields:\n        - {{name: x, generator: {{type: \
+         random-string}}}}\n        - {{name: X, generator: {{type: random-string}}}}\n    \
+         targets: [{{type: local-file, path: .env}}]\n"
+    );
+    assert_eq!(
+        summary(&text),
+        [(
+            "secretfile/key-collision",
+            8,
+            "fields `x` and `X` of secret `e` both write key `E_X` in `.env`".to_string()
+        )]
+    );
+}
+
+#[test]
+fn numbers_used_as_static_values_keep_their_spelling() {
+    let text = format!(
+        "{HEAD}  a:\n    generator: {{type: static, value: 0x1F}}\n  b:\n    generator: {{type: \
+         static, value: 1.10}}\n  c:\n    generator: {{type: static, value: +12}}\n"
+    );
+    let file = load_with_env(&text, &[]).unwrap();
+    let values: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|name| match &file.secrets[*name].fields[0].generator {
+            crate::generate::Spec::Static(spec) => {
+                secrecy::ExposeSecret::expose_secret(spec.value.as_ref().unwrap()).to_string()
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(values, ["0x1F", "1.10", "+12"]);
+}
+
+#[test]
+fn a_missing_static_value_is_a_warning_not_an_error() {
+    let text = format!("{HEAD}  tok_zz9:\n    generator: {{type: static}}\n");
+    let file = load_with_env(&text, &[]).unwrap();
+    assert_eq!(file.warnings.len(), 1);
+    assert_eq!(file.warnings[0].message, "the static generator of secret `tok_zz9` has no `value`");
+    assert_eq!(
+        file.warnings[0].help.as_deref(),
+        Some("add `value:`, or set the environment variable TOK_ZZ9 when you sync")
+    );
+}
+
+#[test]
+fn an_index_past_the_end_is_an_undefined_value() {
+    let text = with_target("{type: aws-ssm, name: \"{{ env.TOK[100] }}\"}");
+    match load_with_env(&text, &[("TOK", "abc")]) {
+        Err(LoadError::Invalid { findings, .. }) => {
+            assert_eq!(findings[0].message, "`name` uses an undefined value", "{findings:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn values_under_any_value_key_are_masked() {
+    let text = format!("{HEAD}  a:\n    generatr: {{type: static, value: CANARY-42}}\n");
+    match load_with_env(&text, &[]) {
+        Err(LoadError::Invalid { masked_source, .. }) => {
+            assert!(!masked_source.contains("CANARY-42"), "{masked_source}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

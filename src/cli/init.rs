@@ -16,7 +16,7 @@ version: "1.0"
 metadata:
   name: my-project
   owner: platform-team
-  # Built-in policy packs checked by `secretzero policy`: soc2, iso27001.
+  # Compliance frameworks this project follows, such as [soc2] or [iso27001].
   compliance: []
 
 # Variables render in order; `{{ env.X or 'default' }}` reads the environment.

@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The Secretfile to read
+    /// The Secretfile to read (for `init`, to write)
     #[arg(
         short = 'f',
         long = "file",
@@ -75,7 +75,7 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Generate missing values, write every target and update the lockfile
     Sync(sync::SyncArgs),
-    /// Show every secret: where it is stored, when it changed, and whether it is in sync
+    /// Show every secret: its targets, when it changed, and whether the lockfile has it in sync
     Status(status::StatusArgs),
     /// Show one secret in detail (never its value)
     Show(show::ShowArgs),

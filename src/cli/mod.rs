@@ -180,7 +180,7 @@ pub(crate) fn check_selection(
             let known: Vec<&str> = file.secrets.keys().map(String::as_str).collect();
             let close = known
                 .iter()
-                .map(|k| (strsim::jaro_winkler(name, k), *k))
+                .map(|k| (strsim::jaro_winkler(&name.to_lowercase(), &k.to_lowercase()), *k))
                 .filter(|(score, _)| *score > 0.8)
                 .max_by(|a, b| a.0.total_cmp(&b.0));
             return Err(CliError::Usage {

@@ -24,7 +24,8 @@ pub struct SyncArgs {
     pub secrets: Vec<String>,
 
     /// Format of the plan printed by --dry-run
-    #[arg(long, value_enum, default_value_t = DataFormat::Text, value_name = "FORMAT")]
+    #[arg(long, value_enum, default_value_t = DataFormat::Text, value_name = "FORMAT",
+          requires = "dry_run")]
     pub format: DataFormat,
 }
 

@@ -87,6 +87,8 @@ pub enum Source {
     Environment { variable: String },
     /// A new value, and why.
     Generate { reason: String },
+    /// The targets hold different values and nothing says which is right.
+    Undecided,
     /// No lockfile entry, but the targets already hold this value: it is recorded, not
     /// replaced, so a lost lockfile never rotates everything.
     Adopt { from: Vec<String> },

@@ -72,7 +72,7 @@ fn plan_secret(
             Ok(found) => found,
             Err(disagreement) => {
                 conflict.get_or_insert(disagreement);
-                (Source::Recorded, None)
+                (Source::Undecided, None)
             }
         };
         debug!(secret = %secret.name, field = %field.name, ?source, "value source");

@@ -8,6 +8,7 @@ fn describe(source: &Source) -> String {
     match source {
         Source::Keep { .. } => "keep the recorded value".into(),
         Source::Recorded => "keep the recorded value (no target here can read it back)".into(),
+        Source::Undecided => "undecided (the targets disagree)".into(),
         Source::Static => "static value".into(),
         Source::Environment { variable } => format!("from environment variable {variable}"),
         Source::Generate { reason } => format!("generate ({reason})"),
@@ -69,6 +70,7 @@ fn source_json(source: &Source) -> Value {
     match source {
         Source::Keep { from } => json!({"kind": "keep", "from": from}),
         Source::Recorded => json!({"kind": "recorded"}),
+        Source::Undecided => json!({"kind": "undecided"}),
         Source::Static => json!({"kind": "static"}),
         Source::Environment { variable } => json!({"kind": "environment", "variable": variable}),
         Source::Generate { reason } => json!({"kind": "generate", "reason": reason}),

@@ -34,7 +34,12 @@ pub enum LoadError {
     },
     #[error("{} is not valid YAML", path.display())]
     Syntax { path: PathBuf, finding: Box<Finding>, source_text: String },
-    #[error("{} has {} problem(s)", path.display(), findings.len())]
+    #[error(
+        "{} has {} {}",
+        path.display(),
+        findings.len(),
+        if findings.len() == 1 { "problem" } else { "problems" }
+    )]
     Invalid { path: PathBuf, findings: Vec<Finding>, masked_source: String },
 }
 

@@ -22,16 +22,15 @@ fn python() -> &'static PathBuf {
         let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv");
         let python = venv.join("bin/python");
         let ready = |python: &PathBuf| {
-            Command::new(python)
-                .args(["-c", "import dotenv, yaml"])
-                .status()
-                .is_ok_and(|s| s.success())
+            let check = "import yaml, importlib.metadata as m, sys; \
+                         sys.exit(m.version('python-dotenv') != '1.2.2')";
+            Command::new(python).args(["-c", check]).status().is_ok_and(|s| s.success())
         };
         if !ready(&python) {
             let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
             assert!(made.is_ok_and(|s| s.success()), "python3 -m venv failed");
             let pip = Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "python-dotenv==1.1.1", "PyYAML==6.0.2"])
+                .args(["install", "--quiet", "python-dotenv==1.2.2", "PyYAML==6.0.2"])
                 .status();
             assert!(pip.is_ok_and(|s| s.success()), "pip install of the readers failed");
         }

@@ -64,7 +64,7 @@ pub(crate) fn load_str(
             error.loc,
             format!("invalid YAML: {}", error.message),
         )),
-        source_text: text.to_string(),
+        source_text: mask_value_lines(text),
     })?;
 
     let mut sensitive = Vec::new();
@@ -95,6 +95,30 @@ pub(crate) fn load_str(
             })
         }
     }
+}
+
+/// For a file that does not parse, where no tree says which scalars are values: hides whatever
+/// follows `value:` on each line, so the excerpt under a syntax error cannot show one.
+fn mask_value_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let Some(at) = line.find("value:") else {
+            out.push_str(line);
+            continue;
+        };
+        let start = at + "value:".len();
+        let body = line[start..].trim_end_matches(['\n', '\r']);
+        out.push_str(&line[..start]);
+        // One `*` per byte, so the error's byte offsets still point at the right place.
+        for c in body.chars() {
+            match c.is_whitespace() {
+                true => out.push(c),
+                false => out.extend(std::iter::repeat_n('*', c.len_utf8())),
+            }
+        }
+        out.push_str(&line[start + body.len()..]);
+    }
+    out
 }
 
 /// Every scalar under a `value` key, wherever it is: even a misspelt generator's value must not
@@ -177,29 +201,64 @@ impl Walker {
 
     /// Checks a mapping's keys; unknown and repeated keys become findings.
     fn object<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Object<'n>> {
-        let Kind::Map(entries) = &node.kind else {
-            self.error(
-                "secretfile/type",
-                node.loc,
-                format!("{what} must be a mapping, found {}", node.kind_name()),
-            );
+        let Some(entries) = self.entries(node, &format!("{what}")) else {
             return None;
         };
         self.duplicates(entries, what);
         for (key, _) in entries {
             if !allowed.contains(&key.name.as_str()) {
-                let finding = self.error(
+                self.unknown(
                     "secretfile/unknown-key",
                     key.loc,
                     format!("unknown key `{}` in {what}", key.name),
+                    &key.name,
+                    allowed,
                 );
-                finding.label = Some(format!("expected one of: {}", allowed.join(", ")));
-                if let Some(close) = did_you_mean(&key.name, allowed) {
-                    finding.help = Some(format!("did you mean `{close}`?"));
-                }
             }
         }
         Some(Object { entries })
+    }
+
+    /// A mapping's entries, or a finding saying that `what` must be one.
+    fn entries<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Key, Node)]> {
+        match &node.kind {
+            Kind::Map(entries) => Some(entries),
+            _ => self.type_error(node, what, "a mapping"),
+        }
+    }
+
+    /// A list's items, or a finding saying that `what` must be one.
+    fn items<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+        match &node.kind {
+            Kind::Seq(items) => Some(items),
+            _ => self.type_error(node, what, "a list"),
+        }
+    }
+
+    fn type_error<T>(&mut self, node: &Node, what: &str, expected: &str) -> Option<T> {
+        let found = node.kind_name();
+        self.error(
+            "secretfile/type",
+            node.loc,
+            format!("{what} must be {expected}, found {found}"),
+        );
+        None
+    }
+
+    /// A name that is none of `allowed`: the finding lists them and suggests the closest.
+    fn unknown(
+        &mut self,
+        rule: &'static str,
+        loc: Loc,
+        message: String,
+        word: &str,
+        allowed: &[&str],
+    ) {
+        let finding = self.error(rule, loc, message);
+        finding.label = Some(format!("expected one of: {}", allowed.join(", ")));
+        if let Some(close) = did_you_mean(word, allowed) {
+            finding.help = Some(format!("did you mean `{close}`?"));
+        }
     }
 
     fn duplicates(&mut self, entries: &[(Key, Node)], what: &str) {

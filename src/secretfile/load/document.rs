@@ -101,12 +101,7 @@ impl Walker {
     /// Variables render in order, so each may use the ones before it.
     pub(super) fn variables(&mut self, node: &Node) -> IndexMap<String, String> {
         let mut variables = IndexMap::new();
-        let Kind::Map(entries) = &node.kind else {
-            self.error(
-                "secretfile/type",
-                node.loc,
-                format!("`variables` must be a mapping, found {}", node.kind_name()),
-            );
+        let Some(entries) = self.entries(node, "`variables`") else {
             return variables;
         };
         self.duplicates(entries, "`variables`");
@@ -121,12 +116,7 @@ impl Walker {
 
     pub(super) fn providers(&mut self, node: &Node) -> IndexMap<String, Provider> {
         let mut providers = IndexMap::new();
-        let Kind::Map(entries) = &node.kind else {
-            self.error(
-                "secretfile/type",
-                node.loc,
-                format!("`providers` must be a mapping, found {}", node.kind_name()),
-            );
+        let Some(entries) = self.entries(node, "`providers`") else {
             return providers;
         };
         self.duplicates(entries, "`providers`");
@@ -152,15 +142,13 @@ impl Walker {
                 let text = self.string(kind_node, &format!("the kind of {what}"))?;
                 let found = ProviderKind::ALL.iter().find(|(n, _)| *n == text).map(|(_, k)| *k);
                 if found.is_none() {
-                    let finding = self.error(
+                    self.unknown(
                         "secretfile/unknown-provider-kind",
                         kind_node.loc,
                         format!("{what} has unknown kind `{text}`"),
+                        &text,
+                        &kind_names,
                     );
-                    finding.label = Some(format!("expected one of: {}", kind_names.join(", ")));
-                    if let Some(close) = did_you_mean(&text, &kind_names) {
-                        finding.help = Some(format!("did you mean `{close}`?"));
-                    }
                 }
                 found
             }
@@ -191,12 +179,7 @@ impl Walker {
     /// A flat mapping of strings, rendered; nested values are findings.
     pub(super) fn string_map(&mut self, node: &Node, what: &str) -> IndexMap<String, String> {
         let mut map = IndexMap::new();
-        let Kind::Map(entries) = &node.kind else {
-            self.error(
-                "secretfile/type",
-                node.loc,
-                format!("{what} must be a mapping, found {}", node.kind_name()),
-            );
+        let Some(entries) = self.entries(node, &format!("{what}")) else {
             return map;
         };
         self.duplicates(entries, what);

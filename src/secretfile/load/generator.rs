@@ -9,12 +9,7 @@ impl Walker {
         owner: &str,
         env_var: &str,
     ) -> Option<generate::Spec> {
-        let Kind::Map(entries) = &node.kind else {
-            self.error(
-                "secretfile/type",
-                node.loc,
-                format!("the generator of {owner} must be a mapping, found {}", node.kind_name()),
-            );
+        let Some(entries) = self.entries(node, &format!("the generator of {owner}")) else {
             return None;
         };
         let type_node = entries.iter().find(|(k, _)| k.name == "type").map(|(_, v)| v);
@@ -43,15 +38,13 @@ impl Walker {
             "static" => &["type", "value"],
             "script" => &["type", "command", "args", "timeout"],
             _ => {
-                let finding = self.error(
+                self.unknown(
                     "secretfile/unknown-generator",
                     type_node.loc,
                     format!("{owner} has unknown generator type `{kind}`"),
+                    &kind,
+                    GENERATOR_TYPES,
                 );
-                finding.label = Some(format!("expected one of: {}", GENERATOR_TYPES.join(", ")));
-                if let Some(close) = did_you_mean(&kind, GENERATOR_TYPES) {
-                    finding.help = Some(format!("did you mean `{close}`?"));
-                }
                 return None;
             }
         };
@@ -182,12 +175,7 @@ impl Walker {
         }
         let mut args = Vec::new();
         if let Some(args_node) = object.get("args") {
-            let Kind::Seq(items) = &args_node.kind else {
-                self.error(
-                    "secretfile/type",
-                    args_node.loc,
-                    format!("`args` must be a list, found {}", args_node.kind_name()),
-                );
+            let Some(items) = self.items(args_node, "`args`") else {
                 return None;
             };
             for item in items {

@@ -181,12 +181,7 @@ impl Walker {
             self.error("secretfile/missing-key", node.loc, format!("{what} has no `fields`"));
             return None;
         };
-        let Kind::Seq(items) = &fields_node.kind else {
-            self.error(
-                "secretfile/type",
-                fields_node.loc,
-                format!("`fields` must be a list, found {}", fields_node.kind_name()),
-            );
+        let Some(items) = self.items(fields_node, "`fields`") else {
             return None;
         };
         if items.is_empty() {

@@ -9,12 +9,7 @@ impl Walker {
         node: &Node,
         providers: &IndexMap<String, Provider>,
     ) -> Vec<TargetDef> {
-        let Kind::Seq(items) = &node.kind else {
-            self.error(
-                "secretfile/type",
-                node.loc,
-                format!("`targets` must be a list, found {}", node.kind_name()),
-            );
+        let Some(items) = self.items(node, "`targets`") else {
             return Vec::new();
         };
         let mut targets: Vec<TargetDef> = Vec::new();
@@ -42,12 +37,7 @@ impl Walker {
         node: &Node,
         providers: &IndexMap<String, Provider>,
     ) -> Option<TargetDef> {
-        let Kind::Map(entries) = &node.kind else {
-            self.error(
-                "secretfile/type",
-                node.loc,
-                format!("a target must be a mapping, found {}", node.kind_name()),
-            );
+        let Some(entries) = self.entries(node, "a target") else {
             return None;
         };
         let type_names: Vec<&str> =
@@ -66,15 +56,13 @@ impl Walker {
             return self.local_file(secret, node);
         }
         let Some(remote) = RemoteKind::ALL.into_iter().find(|k| k.name() == kind) else {
-            let finding = self.error(
+            self.unknown(
                 "secretfile/unknown-target",
                 type_node.loc,
                 format!("secret `{secret}` has a target of unknown type `{kind}`"),
+                &kind,
+                &type_names,
             );
-            finding.label = Some(format!("expected one of: {}", type_names.join(", ")));
-            if let Some(close) = did_you_mean(&kind, &type_names) {
-                finding.help = Some(format!("did you mean `{close}`?"));
-            }
             return None;
         };
         self.remote(secret, node, remote, providers)
@@ -111,15 +99,13 @@ impl Walker {
                 let name = self.string(format_node, "`format`")?;
                 let Some(format) = Format::from_name(&name) else {
                     let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-                    let finding = self.error(
+                    self.unknown(
                         "secretfile/format",
                         format_node.loc,
                         format!("unknown file format `{name}`"),
+                        &name,
+                        &names,
                     );
-                    finding.label = Some(format!("expected one of: {}", names.join(", ")));
-                    if let Some(close) = did_you_mean(&name, &names) {
-                        finding.help = Some(format!("did you mean `{close}`?"));
-                    }
                     return None;
                 };
                 format

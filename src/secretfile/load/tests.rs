@@ -344,3 +344,15 @@ fn values_under_any_value_key_are_masked() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn syntax_error_excerpts_hide_values() {
+    let text = format!("{HEAD}  a:\n    generator: {{type: static, value: !vault hunter2}}\n");
+    match load_with_env(&text, &[]) {
+        Err(LoadError::Syntax { source_text, .. }) => {
+            assert!(!source_text.contains("hunter2"), "{source_text}");
+            assert_eq!(source_text.len(), text.len());
+        }
+        other => panic!("{other:?}"),
+    }
+}

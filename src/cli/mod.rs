@@ -133,11 +133,12 @@ fn check_lockfile_is_no_target(
     file: &crate::secretfile::Secretfile,
     lockfile: &std::path::Path,
 ) -> Result<(), CliError> {
-    let lockfile = comparable(lockfile);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let lockfile = comparable(&cwd, lockfile);
     for secret in file.secrets.values() {
         for target in &secret.targets {
             let crate::secretfile::TargetKind::LocalFile(local) = &target.kind else { continue };
-            if comparable(&local.resolved) == lockfile {
+            if comparable(&cwd, &local.resolved) == lockfile {
                 return Err(CliError::Usage {
                     message: format!(
                         "secret `{}` has a target that writes into the lockfile {}",
@@ -154,11 +155,10 @@ fn check_lockfile_is_no_target(
 
 /// An absolute path with `.` and `..` resolved as text, so two spellings of a path compare
 /// equal without touching the file system (the files may not exist yet).
-fn comparable(path: &std::path::Path) -> PathBuf {
+fn comparable(cwd: &std::path::Path, path: &std::path::Path) -> PathBuf {
     use std::path::Component;
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut out = PathBuf::new();
-    for component in absolute.components() {
+    for component in cwd.join(path).components() {
         match component {
             Component::ParentDir => {
                 out.pop();

@@ -106,7 +106,7 @@ pub fn apply(
     let failed: HashSet<(&str, &str)> =
         flush_failures.iter().map(|f| (f.secret.as_str(), f.target_id.as_str())).collect();
 
-    for (secret_plan, value, staged) in &ready {
+    for (mut secret_plan, value, staged) in ready {
         let secret = &file.secrets[&secret_plan.name];
         let written: Vec<&String> = staged
             .iter()
@@ -116,7 +116,7 @@ pub fn apply(
             outcome.written.push((secret.name.clone(), (*id).clone()));
         }
         if let Some(value) = value {
-            record(lock, hasher, secret, secret_plan, value, &written, now);
+            record(lock, hasher, secret, &mut secret_plan, &value, &written, now);
         }
     }
     outcome.failures.extend(flush_failures.into_iter().map(|f| TargetFailure {
@@ -148,7 +148,7 @@ fn record(
     lock: &mut Lockfile,
     hasher: &Hasher,
     secret: &Secret,
-    plan: &SecretPlan,
+    plan: &mut SecretPlan,
     value: &SecretData,
     written: &[&String],
     now: Timestamp,
@@ -206,8 +206,8 @@ fn record(
         }
     }
     entry.fields.retain(|name, _| value.field(name).is_some());
-    entry.definition = plan.definition.clone();
-    entry.definitions = plan.definitions.clone();
+    entry.definition = std::mem::take(&mut plan.definition);
+    entry.definitions = std::mem::take(&mut plan.definitions);
     entry.one_time = secret.one_time;
 
     let bytes = value.canonical_bytes();

@@ -201,9 +201,7 @@ impl Walker {
 
     /// Checks a mapping's keys; unknown and repeated keys become findings.
     fn object<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Object<'n>> {
-        let Some(entries) = self.entries(node, &format!("{what}")) else {
-            return None;
-        };
+        let entries = self.entries(node, what)?;
         self.duplicates(entries, what);
         for (key, _) in entries {
             if !allowed.contains(&key.name.as_str()) {

@@ -11,15 +11,21 @@ Input: a JSON list (a file path as the only argument, or standard input) of chec
 
 Readers: python-dotenv's dotenv_values (variable interpolation on, its default), PyYAML's
 safe_load (a YAML 1.1 reader), tomllib (or tomli before Python 3.11), and the json module. A
-check of any other format (tfvars) is reported as skipped.
+check of any other format (tfvars) is reported as skipped. A dotenv file in which
+python-dotenv cannot parse a statement fails every check on it: a value whose closing quote it
+misses makes it read on into later lines, which can drop other keys while the checked one
+still reads right.
 
-Failures say where the value read differs, never the value itself. The last line is
+Failures say where the value read differs, never the value itself. The versions of the
+readers go to standard error. The last line of standard output is
 "N passed, N failed, N skipped"; the exit code is 0 when nothing failed, 1 when a check
 failed, 2 when the input or a reader is missing.
 """
 
 import json
+import logging
 import sys
+from importlib import metadata
 
 
 def load_toml(data):
@@ -30,10 +36,35 @@ def load_toml(data):
     return tomllib.loads(data.decode("utf-8"))
 
 
+class DotenvUnparsed(Exception):
+    """python-dotenv skipped statements it could not parse."""
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 def read_dotenv(path):
     from dotenv import dotenv_values
 
-    return dotenv_values(path)
+    # python-dotenv only logs a warning for a statement it cannot parse, then goes on.
+    collect = _Collect()
+    logger = logging.getLogger("dotenv.main")
+    logger.addHandler(collect)
+    try:
+        values = dotenv_values(path)
+    finally:
+        logger.removeHandler(collect)
+    unparsed = [m for m in collect.messages if "could not parse statement" in m]
+    if unparsed:
+        # The message names a line number, never file content.
+        raise DotenvUnparsed(unparsed[0].rsplit(" ", 1)[-1])
+    return values
 
 
 def read_yaml(path):
@@ -80,11 +111,15 @@ def check(entry, cache):
     if key not in cache:
         try:
             cache[key] = ("ok", reader(path))
+        except DotenvUnparsed as error:
+            cache[key] = ("unparsed", str(error))
         except Exception as error:  # the reader's own error kind is the finding
             cache[key] = ("error", type(error).__name__)
     status, document = cache[key]
     if status == "error":
         return f"{reader_name} cannot read the file ({document})"
+    if status == "unparsed":
+        return f"{reader_name} cannot parse the statement starting at line {document}"
     if not isinstance(document, dict) or entry["key"] not in document:
         return f"{reader_name} finds no key {entry['key']!r}"
     found = document[entry["key"]]
@@ -120,6 +155,14 @@ def main(argv):
         except ModuleNotFoundError:
             print(f"error: the {package} package is not installed", file=sys.stderr)
             return 2
+
+    versions = []
+    for package in ["python-dotenv", "PyYAML"]:
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} (version unknown)")
+    print(f"readers: {', '.join(versions)}, Python {sys.version.split()[0]}", file=sys.stderr)
 
     passed = failed = skipped = 0
     cache = {}

@@ -179,7 +179,7 @@ impl Walker {
     /// A flat mapping of strings, rendered; nested values are findings.
     pub(super) fn string_map(&mut self, node: &Node, what: &str) -> IndexMap<String, String> {
         let mut map = IndexMap::new();
-        let Some(entries) = self.entries(node, &format!("{what}")) else {
+        let Some(entries) = self.entries(node, what) else {
             return map;
         };
         self.duplicates(entries, what);

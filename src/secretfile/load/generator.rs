@@ -9,9 +9,7 @@ impl Walker {
         owner: &str,
         env_var: &str,
     ) -> Option<generate::Spec> {
-        let Some(entries) = self.entries(node, &format!("the generator of {owner}")) else {
-            return None;
-        };
+        let entries = self.entries(node, &format!("the generator of {owner}"))?;
         let type_node = entries.iter().find(|(k, _)| k.name == "type").map(|(_, v)| v);
         let Some(type_node) = type_node else {
             self.error(
@@ -175,9 +173,7 @@ impl Walker {
         }
         let mut args = Vec::new();
         if let Some(args_node) = object.get("args") {
-            let Some(items) = self.items(args_node, "`args`") else {
-                return None;
-            };
+            let items = self.items(args_node, "`args`")?;
             for item in items {
                 args.push(self.string(item, "an argument")?);
             }

@@ -54,6 +54,17 @@ impl Walker {
     ) {
         for target in &secret.targets {
             let TargetKind::LocalFile(file) = &target.kind else { continue };
+            if !secret.is_single() && file.format != Format::Dotenv {
+                for field in &secret.fields {
+                    if let Err(reason) = file.format.check_field_name(&field.name) {
+                        self.error(
+                            "secretfile/key",
+                            target.loc,
+                            format!("field `{}` of secret `{}`: {reason}", field.name, secret.name),
+                        );
+                    }
+                }
+            }
             let keys = file_keys(secret, file);
             // Field names that differ only in case or punctuation meet in one dotenv key.
             for (i, key) in keys.iter().enumerate() {
@@ -181,9 +192,7 @@ impl Walker {
             self.error("secretfile/missing-key", node.loc, format!("{what} has no `fields`"));
             return None;
         };
-        let Some(items) = self.items(fields_node, "`fields`") else {
-            return None;
-        };
+        let items = self.items(fields_node, "`fields`")?;
         if items.is_empty() {
             self.error("secretfile/empty", fields_node.loc, format!("{what} has no fields"));
             return None;

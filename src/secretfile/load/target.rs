@@ -37,9 +37,7 @@ impl Walker {
         node: &Node,
         providers: &IndexMap<String, Provider>,
     ) -> Option<TargetDef> {
-        let Some(entries) = self.entries(node, "a target") else {
-            return None;
-        };
+        let entries = self.entries(node, "a target")?;
         let type_names: Vec<&str> =
             std::iter::once("local-file").chain(RemoteKind::ALL.iter().map(|k| k.name())).collect();
         let Some(type_node) = entries.iter().find(|(k, _)| k.name == "type").map(|(_, v)| v) else {
@@ -123,18 +121,16 @@ impl Walker {
                 }
             },
         };
-        let key = match object.get("key") {
-            Some(key_node) => {
-                let key = self.string(key_node, "`key`")?;
-                if let Err(reason) = check_key(format, &key) {
-                    self.error("secretfile/key", key_node.loc, format!("key `{key}`: {reason}"));
-                    return None;
-                }
-                key
-            }
-            None if format == Format::Dotenv => env_var_name(secret, None),
-            None => secret.to_string(),
+        let (key, key_loc) = match object.get("key") {
+            Some(key_node) => (self.string(key_node, "`key`")?, key_node.loc),
+            None if format == Format::Dotenv => (env_var_name(secret, None), path_node.loc),
+            None => (secret.to_string(), path_node.loc),
         };
+        if let Err(reason) = format.check_key(&key) {
+            self.error("secretfile/key", key_loc, format!("key `{key}`: {reason}"))
+                .set_help("set `key:` to a name this format can hold");
+            return None;
+        }
         Some(TargetDef {
             id: format!("local-file:{path}#{key}"),
             kind: TargetKind::LocalFile(LocalFile { path, resolved, format, key }),
@@ -212,22 +208,6 @@ impl Walker {
             loc: node.loc,
         })
     }
-}
-
-fn check_key(format: Format, key: &str) -> Result<(), String> {
-    if key.is_empty() {
-        return Err("a key cannot be empty".into());
-    }
-    if format == Format::Dotenv {
-        let mut chars = key.chars();
-        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-        if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
-            return Err("a dotenv key must start with a letter or `_` and hold only letters, \
-                        digits, `_` and `.`"
-                .into());
-        }
-    }
-    Ok(())
 }
 
 /// A target path made plain: relative, without `.` or `..`, with `/` between parts, so that two

@@ -356,3 +356,13 @@ fn syntax_error_excerpts_hide_values() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn keys_a_format_cannot_hold_are_found_by_validate() {
+    let all = summary(&with_target("{type: local-file, path: a.yaml, key: '<<'}"));
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!((all[0].0, all[0].1), ("secretfile/key", 6));
+    assert!(all[0].2.starts_with("key `<<`: "), "{all:?}");
+    let all = summary(&with_target("{type: local-file, path: a.tfvars, key: 1x}"));
+    assert_eq!((all[0].0, all[0].1), ("secretfile/key", 6), "{all:?}");
+}

@@ -1,46 +1,59 @@
 //! Dotenv files: a line editor that keeps comments, blank lines, order, `export` prefixes,
-//! line endings and a BOM, and quotes each value so that the `dotenvy` crate, python-dotenv
-//! (interpolation on) and docker compose's `env_file` all read back the same bytes.
+//! line endings and a BOM, and quotes each value so that the `dotenvy` crate (0.15),
+//! python-dotenv (1.1 and 1.2, interpolation on) and docker compose's `env_file` (compose-go's
+//! parser) all read back the same bytes.
 //!
-//! Quoting, from the readers' rules:
-//! - unquoted when the value is only `[A-Za-z0-9_./:@+=-]` (or empty): no reader treats any
-//!   of these specially;
-//! - single quotes when the value has no `'`, no line break or other control character, no
-//!   `\\` and no trailing `\`: dotenvy and compose read single quotes literally, but
-//!   python-dotenv decodes `\\` and `\'` inside them and compose lets `\'` escape the quote;
-//! - double quotes with `\n`, `\"` and `\\` escapes otherwise, but only without `$`, which
-//!   every reader expands inside double quotes;
-//! - never a value holding `${...}`: python-dotenv expands it whatever the quoting.
+//! What each quoting carries for all of them:
+//! - unquoted: only `[A-Za-z0-9_./:@+=-]` (or nothing). Outside quotes dotenvy decodes `\`
+//!   escapes, joins quoted parts and ends the value at a blank, and dotenvy and compose expand
+//!   `$`; python-dotenv keeps all of these as they are;
+//! - single quotes: no `'`, no line break, no two adjacent `\`. python-dotenv decodes `\\` and
+//!   `\'` there while the others keep them, and dotenvy's line joiner skips the character after
+//!   any `\`, so that `\'` does not close the value for it;
+//! - double quotes, with the escapes `\\`, `\"` and `\n` (the only ones all three decode the
+//!   same way): no `$`, which dotenvy and compose expand there (python-dotenv keeps the
+//!   backslash of `\$`).
+//!
+//! And what none carries:
+//! - a trailing `\`. python-dotenv's quoted-value patterns (`"((?:\\"|[^"])*)"` and the same
+//!   for `'`) take a backslash before the closing quote for an escaped quote and read on to
+//!   the next quote anywhere later in the file, losing this and the following statements;
+//!   unquoted, dotenvy drops the backslash;
+//! - `${NAME}` or `${NAME:-default}`: python-dotenv expands them inside any quotes;
+//! - control characters other than tab and newline: dotenvy has no escape for them, and raw
+//!   control characters are not written (python-dotenv reads a raw `\r` as a line break).
 
 use std::ops::Range;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Format, FormatError, Source, Splice, Stored, Value, append_lines, check_replaceable, line_col,
-    merge_duplicates, stored,
+    Format, FormatError, Source, Splice, Stored, Value, append_lines, line_col, merge_duplicates,
+    stored,
 };
 
 const FORMAT: Format = Format::Dotenv;
 
 pub(super) struct Dotenv {
     source: Source,
-    /// Per assignment in file order: the raw value text, quotes included.
-    values: Vec<Range<usize>>,
-    /// Every assignment of the file starts with `export`, so new ones do too.
+    /// Per definition in file order: the raw value text, quotes included, or `None` for a bare
+    /// `KEY` line.
+    values: Vec<Option<Range<usize>>>,
+    /// Every definition of the file starts with `export`, so new ones do too.
     export: bool,
     splice: Splice,
 }
 
-/// One `KEY=value` assignment found in the text.
-struct Assignment {
+/// One definition of a key found in the text: `KEY=value`, or a bare `KEY`, which
+/// python-dotenv reads as a key without a value (`None`), compose as a variable to take from
+/// the environment, and dotenvy as an error.
+struct Definition {
     key: String,
     export: bool,
-    /// Right after `=`.
-    after_equals: usize,
-    value: Range<usize>,
-    /// End of the last physical line's content, before its line ending.
-    content_end: usize,
+    /// What a new value replaces: everything after `=` on the value's last line, or, for a bare
+    /// key, everything after the key on its line (`=` and the value are then inserted).
+    replace: Range<usize>,
+    value: Option<Range<usize>>,
     /// Start of the next line.
     next: usize,
 }
@@ -53,13 +66,11 @@ impl Dotenv {
         let mut start = 0;
         let mut exported = 0;
         while start < text.len() {
-            let Some(found) = assignment(text, start)? else {
+            let Some(found) = definition(text, start)? else {
                 start = next_line(text, start);
                 continue;
             };
-            // A new value replaces everything after `=` on the line; the comment is put back.
-            let replace = found.after_equals..found.content_end;
-            splice.push(Some(found.key), replace, start..found.next);
+            splice.push(Some(found.key), found.replace, start..found.next);
             values.push(found.value);
             exported += usize::from(found.export);
             start = found.next;
@@ -68,19 +79,28 @@ impl Dotenv {
         Ok(Dotenv { source, values, export, splice })
     }
 
+    /// A bare key reads as missing; next to a `KEY=value` it makes the readers disagree.
     pub(super) fn get(&self, key: &str) -> Option<Stored> {
         if let Some(value) = self.splice.written(key) {
             return Some(value.clone());
         }
         let text = self.source.text.as_str();
-        let values = self.splice.occurrences(key).iter().map(|&index| {
-            Stored::Str(SecretString::from(decode(&text[self.values[index].clone()])))
-        });
+        let occurrences = self.splice.occurrences(key);
+        let values: Vec<&Range<usize>> =
+            occurrences.iter().filter_map(|&index| self.values[index].as_ref()).collect();
+        if values.is_empty() {
+            return None;
+        }
+        if values.len() < occurrences.len() {
+            return Some(Stored::Other("conflicting duplicates"));
+        }
+        let values = values
+            .into_iter()
+            .map(|value| Stored::Str(SecretString::from(decode(&text[value.clone()]))));
         merge_duplicates(values)
     }
 
     pub(super) fn set(&mut self, key: &str, value: &Value<'_>) -> Result<(), FormatError> {
-        check_key(key)?;
         let Value::Str(secret) = value else {
             return Err(FormatError::CannotCarry {
                 format: FORMAT,
@@ -92,7 +112,6 @@ impl Dotenv {
         let encoded = encode(secret.expose_secret()).map_err(|reason| {
             FormatError::CannotCarry { format: FORMAT, key: key.to_owned(), reason }
         })?;
-        check_replaceable(FORMAT, key, self.get(key).as_ref())?;
 
         let text = match self.splice.occurrences(key).first() {
             Some(&index) => self.replacement(index, encoded),
@@ -103,26 +122,31 @@ impl Dotenv {
         Ok(())
     }
 
-    /// The new text after `=`, keeping an inline comment in a form every reader skips.
+    /// The new text of a definition's replaced range, keeping an inline comment in a form
+    /// every reader skips.
     fn replacement(&self, index: usize, encoded: String) -> String {
         let text = self.source.text.as_str();
-        let value = &self.values[index];
         let replaced = &self.splice.entries[index].0;
+        // A bare key's line gets the `=` it lacks.
+        let (equals, value) = match &self.values[index] {
+            Some(value) => ("", value.clone()),
+            None => ("=", replaced.start..replaced.start),
+        };
         // compose reads `KEY= # note` as the value `# note`, so an empty value drops it.
         if encoded.is_empty() {
-            return encoded;
+            return equals.to_owned();
         }
         let blanks = &text[replaced.start..value.start];
-        let Some(comment) = comment_after(text, value, replaced.end) else {
-            return format!("{blanks}{encoded}");
+        let Some(comment) = comment_after(text, &value, replaced.end) else {
+            return format!("{equals}{blanks}{encoded}");
         };
         let comment = &text[comment];
         // compose only strips a comment introduced by a space, not by a tab.
         let hash = comment.find('#').unwrap_or(0);
         if comment[..hash].ends_with(' ') {
-            format!("{blanks}{encoded}{comment}")
+            format!("{equals}{blanks}{encoded}{comment}")
         } else {
-            format!("{blanks}{encoded} {}", &comment[hash..])
+            format!("{equals}{blanks}{encoded} {}", &comment[hash..])
         }
     }
 
@@ -134,19 +158,12 @@ impl Dotenv {
     }
 }
 
-fn check_key(key: &str) -> Result<(), FormatError> {
+/// The key syntax dotenvy accepts, which python-dotenv and compose accept too.
+pub(super) fn check_key(key: &str) -> Result<(), String> {
     let mut chars = key.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-    if valid {
-        Ok(())
-    } else {
-        Err(FormatError::InvalidKey {
-            format: FORMAT,
-            key: key.to_owned(),
-            reason: "a dotenv key must match [A-Za-z_][A-Za-z0-9_.]*".to_owned(),
-        })
-    }
+    if valid { Ok(()) } else { Err("a dotenv key must match [A-Za-z_][A-Za-z0-9_.]*".to_owned()) }
 }
 
 fn next_line(text: &str, start: usize) -> usize {
@@ -178,16 +195,15 @@ fn key_end(text: &str, at: usize) -> Option<usize> {
     Some(at + len)
 }
 
-/// Reads `[export ]KEY=value` starting at a line start; `None` for any other line, which is
-/// kept as it is.
-fn assignment(text: &str, start: usize) -> Result<Option<Assignment>, FormatError> {
-    let line_content_end = content_end(text, start);
-    let line = start..line_content_end;
+/// Reads `[export ]KEY=value` or a bare `[export ]KEY [# comment]` starting at a line start;
+/// `None` for any other line, which is kept as it is.
+fn definition(text: &str, start: usize) -> Result<Option<Definition>, FormatError> {
+    let line_end = content_end(text, start);
     let mut at = skip_blanks(text, start);
 
     // `export` is a prefix only when blanks and a key follow it; otherwise it is the key.
     let mut key_range = None;
-    if text[at..line.end].starts_with("export") {
+    if text[at..line_end].starts_with("export") {
         let after = skip_blanks(text, at + "export".len());
         if after > at + "export".len() {
             key_range = key_end(text, after).map(|end| after..end);
@@ -198,7 +214,17 @@ fn assignment(text: &str, start: usize) -> Result<Option<Assignment>, FormatErro
         return Ok(None);
     };
     at = skip_blanks(text, key.end);
-    if !text[at..line.end].starts_with('=') {
+    let rest = &text[at..line_end];
+    if rest.is_empty() || rest.starts_with('#') {
+        return Ok(Some(Definition {
+            key: text[key.clone()].to_owned(),
+            export: exported,
+            replace: key.end..line_end,
+            value: None,
+            next: next_line(text, start),
+        }));
+    }
+    if !rest.starts_with('=') {
         return Ok(None);
     }
     let after_equals = at + 1;
@@ -218,14 +244,14 @@ fn assignment(text: &str, start: usize) -> Result<Option<Assignment>, FormatErro
             let last_line_start = text[..close].rfind('\n').map_or(start, |index| index + 1);
             (value_start..close + 1, last_line_start.max(start))
         }
-        _ => (unquoted(text, after_equals, value_start, line.end), start),
+        _ => (unquoted(text, after_equals, value_start, line_end), start),
     };
-    Ok(Some(Assignment {
-        export: exported,
+    Ok(Some(Definition {
         key: text[key].to_owned(),
-        after_equals,
-        value,
-        content_end: content_end(text, last_line_start),
+        export: exported,
+        // A new value replaces everything after `=` on the line; the comment is put back.
+        replace: after_equals..content_end(text, last_line_start),
+        value: Some(value),
         next: next_line(text, last_line_start),
     }))
 }
@@ -309,12 +335,22 @@ fn encode(value: &str) -> Result<String, String> {
     if value.chars().all(is_unquoted_safe) {
         return Ok(value.to_owned());
     }
-    if expands_everywhere(value) {
+    let controls = control_characters(value);
+    if !controls.is_empty() {
+        let (noun, pronoun) = if controls.len() == 1 { ("", "it") } else { ("s", "them") };
+        return Err(format!(
+            "control character{noun} {}: dotenvy has no escape for {pronoun}, and raw control \
+             characters are not written",
+            controls.join(", ")
+        ));
+    }
+    if python_expands(value) {
         return Err("`${...}` is expanded by python-dotenv inside any quotes".to_owned());
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err("control characters other than tab and newline have no escape that every \
-                    reader decodes"
+    if value.ends_with('\\') {
+        return Err("a trailing \\: python-dotenv takes a backslash before the closing quote \
+                    for an escaped quote and reads on past the value, and dotenvy drops it \
+                    from an unquoted value"
             .to_owned());
     }
 
@@ -328,8 +364,6 @@ fn encode(value: &str) -> Result<String, String> {
     }
     if value.contains("\\\\") {
         blockers.push("\\\\");
-    } else if value.ends_with('\\') {
-        blockers.push("trailing \\");
     }
     if blockers.is_empty() {
         return Ok(format!("'{value}'"));
@@ -344,10 +378,31 @@ fn encode(value: &str) -> Result<String, String> {
     ))
 }
 
-/// python-dotenv expands `${NAME}` and `${NAME:-default}` in every value; refusing any `${`
-/// that a `}` follows covers both.
-fn expands_everywhere(value: &str) -> bool {
-    value.find("${").is_some_and(|start| value[start..].contains('}'))
+/// The control characters of a value other than tab and newline, as `U+0007`, each once.
+fn control_characters(value: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for c in value.chars().filter(|&c| c.is_control() && c != '\n' && c != '\t') {
+        let name = format!("U+{:04X}", u32::from(c));
+        if !found.contains(&name) {
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// Whether python-dotenv's interpolation (on by default, and blind to quoting) rewrites part
+/// of the value: it replaces each match of `\$\{[^}:]*(:-[^}]*)?\}`.
+fn python_expands(value: &str) -> bool {
+    let mut from = 0;
+    while let Some(found) = value[from..].find("${") {
+        let after = &value[from + found + 2..];
+        let rest = &after[after.find(['}', ':']).unwrap_or(after.len())..];
+        if rest.starts_with('}') || rest.strip_prefix(":-").is_some_and(|d| d.contains('}')) {
+            return true;
+        }
+        from += found + 1;
+    }
+    false
 }
 
 fn double_quoted(value: &str) -> String {
@@ -528,7 +583,15 @@ pub(super) mod tests {
         assert!(cannot_carry("a\nb$c").starts_with("newline and $"));
         assert!(cannot_carry("a\\\\b$").starts_with("\\\\ and $"));
         assert!(cannot_carry("${HOME}").contains("${...}"));
-        assert!(cannot_carry("bell\u{7}").contains("control characters"));
+        assert_eq!(
+            cannot_carry("bell\u{7}"),
+            "control character U+0007: dotenvy has no escape for it, and raw control characters \
+             are not written"
+        );
+        assert!(
+            cannot_carry("\r\u{1b}[0m\r\u{85}")
+                .starts_with("control characters U+000D, U+001B, U+0085: ")
+        );
         let err = {
             let mut doc = Document::parse(Format::Dotenv, b"").unwrap();
             let secret = SecretString::from("it's $ecret");
@@ -541,7 +604,80 @@ pub(super) mod tests {
     fn backslashes_choose_the_quoting_every_reader_agrees_on() {
         assert_eq!(rendered("", &[("K", "a\\b c")]), "K='a\\b c'\n");
         assert_eq!(rendered("", &[("K", "a\\\\b")]), "K=\"a\\\\\\\\b\"\n");
-        assert_eq!(rendered("", &[("K", "tail\\")]), "K=\"tail\\\\\"\n");
+        // A backslash before a quote that is not the closing one is fine in either quoting.
+        assert_eq!(rendered("", &[("K", "CANARY\\'")]), "K=\"CANARY\\\\'\"\n");
+        assert_eq!(rendered("", &[("K", "\\'x")]), "K=\"\\\\'x\"\n");
+        assert_eq!(rendered("", &[("K", "a\\\"")]), "K='a\\\"'\n");
+    }
+
+    /// python-dotenv 1.1 and 1.2 read `A="CANARY\\"` alone fine, but with a later `"` in the
+    /// file their pattern runs on to it and the file loses its statements.
+    #[test]
+    fn trailing_backslash_is_refused_for_python_dotenv() {
+        let overrun = "A=\"CANARY\\\\\"\nB=\"x\"\n";
+        assert_eq!(python_dotenv_read("A=\"CANARY\\\\\"\n", "A").as_deref(), Some("CANARY\\"));
+        assert_eq!(python_dotenv_read(overrun, "A"), None);
+        assert_eq!(python_dotenv_read("A='x\\\\'\nB='y'\n", "A"), None);
+        assert_eq!(dotenvy_read(overrun, "A").as_deref(), Some("CANARY\\"));
+
+        for value in ["\\", "CANARY\\", "a\\\\", "it's \\", "\\'\\", "x\ny\\"] {
+            assert_eq!(
+                cannot_carry(value),
+                "a trailing \\: python-dotenv takes a backslash before the closing quote for an \
+                 escaped quote and reads on past the value, and dotenvy drops it from an \
+                 unquoted value",
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_what_python_dotenv_expands_is_refused() {
+        assert_eq!(
+            rendered("", &[("A", "${a:b}"), ("B", "${"), ("C", "${x:-y"), ("D", "$x}")]),
+            "A='${a:b}'\nB='${'\nC='${x:-y'\nD='$x}'\n"
+        );
+        for value in ["${x}", "${x:-y}", "$${x}", "${a${b}", "${:-}", "a${}b"] {
+            assert!(cannot_carry(value).contains("${...}"), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_bare_key_is_defined_in_place() {
+        let existing = "# keys\nAPI_KEY\nOTHER=1\n";
+        let doc = Document::parse(Format::Dotenv, existing.as_bytes()).unwrap();
+        assert_eq!(doc.get("API_KEY").map(|_| ()), None);
+        assert_eq!(python_dotenv_bindings(existing).unwrap()[0], ("API_KEY".to_owned(), None));
+        assert_eq!(
+            rendered(existing, &[("API_KEY", "s3cr#t")]),
+            "# keys\nAPI_KEY='s3cr#t'\nOTHER=1\n"
+        );
+
+        let out = rendered(
+            "export API_KEY # note\r\nTAB\t# note\r\nHASH#note\r\nEMPTY # gone\r\nexport\r\n",
+            &[("API_KEY", "v"), ("TAB", "v"), ("HASH", "v"), ("EMPTY", ""), ("export", "v")],
+        );
+        assert_eq!(
+            out,
+            "export API_KEY=v # note\r\nTAB=v # note\r\nHASH=v #note\r\nEMPTY=\r\nexport=v\r\n"
+        );
+        assert_eq!(dotenvy_read(&out, "HASH").as_deref(), Some("v"));
+        assert_eq!(python_dotenv_read(&out, "TAB").as_deref(), Some("v"));
+        assert_eq!(compose_read(&out, "API_KEY").as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn a_bare_key_next_to_a_value_is_a_conflict_until_set() {
+        let existing = "API_KEY=old\nAPI_KEY\nB=2\n";
+        let doc = Document::parse(Format::Dotenv, existing.as_bytes()).unwrap();
+        assert!(matches!(doc.get("API_KEY"), Some(Stored::Other("conflicting duplicates"))));
+        let bare_first = Document::parse(Format::Dotenv, b"API_KEY\nAPI_KEY=old\n").unwrap();
+        assert!(matches!(bare_first.get("API_KEY"), Some(Stored::Other(_))));
+
+        assert_eq!(rendered(existing, &[("API_KEY", "new")]), "API_KEY=new\nB=2\n");
+        assert_eq!(rendered("API_KEY\nAPI_KEY=old\n", &[("API_KEY", "new")]), "API_KEY=new\n");
+        // Other lines that are not definitions stay as they were.
+        assert_eq!(rendered("API_KEY value\n", &[("API_KEY", "v")]), "API_KEY value\nAPI_KEY=v\n");
     }
 
     #[test]
@@ -648,6 +784,196 @@ pub(super) mod tests {
             }
         }
         out
+    }
+
+    /// python-dotenv's reading (`dotenv_values`, parser.py of 1.2.2, unchanged since 1.1.1):
+    /// each statement's key and value (`None` for a bare key), or the 1-based line of the
+    /// first statement it cannot parse. Its regular expressions are followed step by step,
+    /// including the backtracking of the quoted-value patterns. A value that interpolation
+    /// would change reads as `Err(0)`.
+    pub(in super::super) fn python_dotenv_bindings(
+        text: &str,
+    ) -> Result<Vec<(String, Option<String>)>, usize> {
+        // Python opens the file with universal newlines.
+        let text: Vec<char> = text.replace("\r\n", "\n").replace('\r', "\n").chars().collect();
+        let space = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+        let blank = |c: char| space(c) && c != '\n';
+        let mut bindings = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            let start = at;
+            while at < text.len() && space(text[at]) {
+                at += 1;
+            }
+            if at == text.len() {
+                break;
+            }
+            let line = 1 + text[..start].iter().filter(|&&c| c == '\n').count();
+            let line = line + text[start..at].iter().filter(|&&c| c == '\n').count();
+            let statement = python_statement(&text, &mut at, blank);
+            match statement {
+                Some(Some(binding)) => bindings.push(binding),
+                Some(None) => {}
+                None => return Err(line),
+            }
+        }
+        for (_, value) in &bindings {
+            if value.as_deref().is_some_and(super::python_expands) {
+                return Err(0);
+            }
+        }
+        Ok(bindings)
+    }
+
+    /// One statement from `at`, past its line end: `None` when it does not parse,
+    /// `Some(None)` for a comment.
+    fn python_statement(
+        text: &[char],
+        at: &mut usize,
+        blank: impl Fn(char) -> bool,
+    ) -> Option<Option<(String, Option<String>)>> {
+        let rest: String = text[*at..].iter().collect();
+        if rest.starts_with("export") && rest[6..].starts_with(|c: char| blank(c)) {
+            *at += 6;
+            while blank(text[*at]) {
+                *at += 1;
+            }
+        }
+        let key = match text.get(*at) {
+            Some('#') => None,
+            Some('\'') => {
+                let close = text[*at + 1..].iter().position(|&c| c == '\'')?;
+                if close == 0 {
+                    return None;
+                }
+                let key = text[*at + 1..*at + 1 + close].iter().collect::<String>();
+                *at += close + 2;
+                Some(key)
+            }
+            _ => {
+                let len = text[*at..]
+                    .iter()
+                    .position(|&c| c == '=' || c == '#' || c.is_whitespace())
+                    .unwrap_or(text.len() - *at);
+                if len == 0 {
+                    return None;
+                }
+                let key = text[*at..*at + len].iter().collect::<String>();
+                *at += len;
+                Some(key)
+            }
+        };
+        while *at < text.len() && blank(text[*at]) {
+            *at += 1;
+        }
+        let mut value = None;
+        if text.get(*at) == Some(&'=') {
+            *at += 1;
+            while *at < text.len() && blank(text[*at]) {
+                *at += 1;
+            }
+            value = Some(match text.get(*at) {
+                Some(&quote @ ('\'' | '"')) => {
+                    let end = python_quoted_end(text, *at + 1, quote)?;
+                    let raw: String = text[*at + 1..end].iter().collect();
+                    *at = end + 1;
+                    python_unescape(&raw, quote)
+                }
+                None | Some('\n') => String::new(),
+                Some(_) => {
+                    let end =
+                        text[*at..].iter().position(|&c| c == '\n').map_or(text.len(), |i| *at + i);
+                    let raw: String = text[*at..end].iter().collect();
+                    *at = end;
+                    let chars: Vec<char> = raw.chars().collect();
+                    let cut = (1..chars.len())
+                        .find(|&i| chars[i] == '#' && chars[i - 1].is_whitespace())
+                        .map_or(chars.len(), |i| {
+                            let mut j = i - 1;
+                            while j > 0 && chars[j - 1].is_whitespace() {
+                                j -= 1;
+                            }
+                            j
+                        });
+                    chars[..cut].iter().collect::<String>().trim_end().to_owned()
+                }
+            });
+        }
+        // `_comment` then `_end_of_line`.
+        let mut probe = *at;
+        while probe < text.len() && blank(text[probe]) {
+            probe += 1;
+        }
+        if text.get(probe) == Some(&'#') {
+            *at = text[probe..].iter().position(|&c| c == '\n').map_or(text.len(), |i| probe + i);
+        }
+        while *at < text.len() && blank(text[*at]) {
+            *at += 1;
+        }
+        match text.get(*at) {
+            None => {}
+            Some('\n') => *at += 1,
+            Some(_) => return None,
+        }
+        Some(key.map(|key| (key, value)))
+    }
+
+    /// Where `"((?:\\"|[^"])*)"` (or the same with `'`) closes when its content starts at
+    /// `from`: the greedy path pairs a backslash with the quote after it; without an unpaired
+    /// quote before the end, backtracking closes at the last paired one.
+    fn python_quoted_end(text: &[char], from: usize, quote: char) -> Option<usize> {
+        let mut at = from;
+        let mut last_paired = None;
+        while at < text.len() {
+            if text[at] == '\\' && text.get(at + 1) == Some(&quote) {
+                last_paired = Some(at + 1);
+                at += 2;
+            } else if text[at] == quote {
+                return Some(at);
+            } else {
+                at += 1;
+            }
+        }
+        last_paired
+    }
+
+    /// `decode_escapes`: `\\[\\']` inside single quotes, `\\[\\'"abfnrtv]` inside double quotes.
+    fn python_unescape(raw: &str, quote: char) -> String {
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars().peekable();
+        while let Some(c) = chars.next() {
+            let decoded = match (c, chars.peek(), quote) {
+                ('\\', Some(&next @ ('\\' | '\'')), _) => Some(next),
+                ('\\', Some('"'), '"') => Some('"'),
+                ('\\', Some(&next @ ('a' | 'b' | 'f' | 'n' | 'r' | 't' | 'v')), '"') => {
+                    Some(match next {
+                        'a' => '\u{7}',
+                        'b' => '\u{8}',
+                        'f' => '\u{c}',
+                        'n' => '\n',
+                        'r' => '\r',
+                        't' => '\t',
+                        _ => '\u{b}',
+                    })
+                }
+                _ => None,
+            };
+            match decoded {
+                Some(decoded) => {
+                    chars.next();
+                    out.push(decoded);
+                }
+                None => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// What python-dotenv gives for `key` (the last definition wins), `None` when it misreads
+    /// any statement of the file or has no value for the key.
+    pub(in super::super) fn python_dotenv_read(text: &str, key: &str) -> Option<String> {
+        let bindings = python_dotenv_bindings(text).ok()?;
+        bindings.into_iter().rev().find(|(found, _)| found == key)?.1
     }
 
     pub(in super::super) fn dotenvy_read(text: &str, key: &str) -> Option<String> {

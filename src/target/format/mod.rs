@@ -1,8 +1,9 @@
 //! Local secrets files: dotenv, JSON, YAML, TOML and tfvars.
 //!
 //! This module owns the text of such a file between reading and writing it: it parses the
-//! existing bytes without losing anything the user wrote, sets and reads top-level keys, and
-//! renders the bytes to write. It refuses, rather than writes, a value that some reader of the
+//! existing bytes without losing anything the user wrote, sets and reads top-level keys (merging
+//! the fields of a nested mapping into the mapping a key already holds), and renders the bytes
+//! to write. It refuses, rather than writes, a value that some reader of the
 //! format would get back differently. File I/O (and atomic replacement) belongs to the caller.
 //!
 //! Secret values never reach an error or a `Debug` output: errors name keys, characters and
@@ -82,6 +83,30 @@ impl Format {
             Format::Tfvars => "tfvars",
         }
     }
+
+    /// Checks a top-level key against the rules [`Document::set`] enforces for this format, so
+    /// a Secretfile can be rejected before any sync. The message names the rule broken.
+    pub fn check_key(self, key: &str) -> Result<(), String> {
+        match self {
+            Format::Dotenv => dotenv::check_key(key),
+            Format::Json => Ok(()),
+            Format::Yaml => yaml::check_name(key),
+            Format::Toml => toml::check_name(key),
+            Format::Tfvars => tfvars::check_key(key),
+        }
+    }
+
+    /// Checks the name of a field of a multi-field secret, written as a key of a nested
+    /// mapping. Dotenv has no nesting: the caller flattens fields into `KEY_FIELD` keys, mapping
+    /// every character that is not a letter or digit to `_`, so any name works there; tfvars
+    /// field names that are not identifiers are written quoted.
+    pub fn check_field_name(self, field: &str) -> Result<(), String> {
+        match self {
+            Format::Dotenv | Format::Json | Format::Tfvars => Ok(()),
+            Format::Yaml => yaml::check_name(field),
+            Format::Toml => toml::check_name(field),
+        }
+    }
 }
 
 impl fmt::Display for Format {
@@ -111,10 +136,6 @@ pub enum Stored {
     /// that a YAML 1.1 reader would not read as a string).
     Other(&'static str),
 }
-
-/// Kinds of `Stored::Other` that `set` refuses to replace: replacing them would silently drop
-/// structure the user wrote (a list, a mapping of more than strings).
-const COMPOSITE: [&str; 2] = ["list", "mapping"];
 
 /// An existing or new secrets file, kept in a form that renders back everything it held.
 pub struct Document {
@@ -156,9 +177,17 @@ impl Document {
         }
     }
 
-    /// Sets or replaces a top-level key. Refuses values the format cannot carry exactly, and
-    /// refuses to replace a list or a nested structure that holds more than strings.
+    /// Sets or replaces a top-level key. A `Value::Map` set on a key that holds a mapping is
+    /// merged into it: the given fields are set or replaced, the other entries stay as they
+    /// were. Refuses values the format cannot carry exactly, and values of another shape than
+    /// the key holds ([`FormatError::WrongShape`]): a string never replaces a mapping or a list,
+    /// and a mapping replaces nothing but a string.
     pub fn set(&mut self, key: &str, value: &Value<'_>) -> Result<(), FormatError> {
+        self.format.check_key(key).map_err(|reason| FormatError::InvalidKey {
+            format: self.format,
+            key: key.to_owned(),
+            reason,
+        })?;
         if let Value::Map(fields) = value {
             self.check_fields(key, fields)?;
         }
@@ -192,15 +221,16 @@ impl Document {
     }
 
     fn check_fields(&self, key: &str, fields: &[(&str, &SecretString)]) -> Result<(), FormatError> {
+        let invalid =
+            |reason| FormatError::InvalidKey { format: self.format, key: key.to_owned(), reason };
         let mut seen = HashSet::with_capacity(fields.len());
         for (name, _) in fields {
             if !seen.insert(*name) {
-                return Err(FormatError::InvalidKey {
-                    format: self.format,
-                    key: key.to_owned(),
-                    reason: format!("field `{name}` is given twice"),
-                });
+                return Err(invalid(format!("field `{name}` is given twice")));
             }
+            self.format
+                .check_field_name(name)
+                .map_err(|reason| invalid(format!("field `{name}`: {reason}")))?;
         }
         Ok(())
     }
@@ -234,6 +264,17 @@ pub enum FormatError {
     /// overwritten blindly.
     #[error("cannot set `{key}` in a {format} file: {reason}")]
     InvalidKey { format: Format, key: String, reason: String },
+    /// The key (or, as `key.field`, a field of a mapping being merged into) holds a value of
+    /// another shape, which `set` does not overwrite: `found` is what it holds ("mapping",
+    /// "list", "number", ...), `expected` what was to be written ("string" or "mapping").
+    #[error("key `{key}` holds {}; refusing to replace it with {}", a(.found), a(.expected))]
+    WrongShape { format: Format, key: String, found: &'static str, expected: &'static str },
+}
+
+/// A kind of value with its indefinite article.
+fn a(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {kind}")
 }
 
 fn at(line: Option<usize>, column: Option<usize>) -> String {
@@ -353,6 +394,15 @@ impl Splice {
         self.written.get(key)
     }
 
+    /// Makes the first occurrence of a key replace text up to `end`, for an edit that reaches
+    /// past the end of its value (new lines after a trailing comment).
+    fn extend_first(&mut self, key: &str, end: usize) {
+        if let Some(&index) = self.occurrences(key).first() {
+            let replace = &mut self.entries[index].0;
+            replace.end = replace.end.max(end);
+        }
+    }
+
     /// Replaces the first occurrence of a key and drops later ones, or appends the key.
     fn set(&mut self, key: &str, text: String, stored: Stored) {
         if let Some(slot) = self.appended.get_mut(key) {
@@ -442,20 +492,116 @@ fn stored(value: &Value<'_>) -> Stored {
     }
 }
 
-/// Refuses to replace what an existing key holds when that would drop structure.
-fn check_replaceable(
+/// What `WrongShape` calls the kind of a stored value.
+fn kind(stored: &Stored) -> &'static str {
+    match stored {
+        Stored::Str(_) => "string",
+        Stored::Map(_) => "mapping",
+        Stored::Other(kind) => kind,
+    }
+}
+
+/// Refuses to replace what a key (or a field, named `key.field`) holds with a value of another
+/// shape: replacing a mapping or a list with a string, or anything but a string with a
+/// mapping, would silently drop what the user wrote there.
+fn check_shape(
     format: Format,
     key: &str,
     existing: Option<&Stored>,
+    value: &Value<'_>,
 ) -> Result<(), FormatError> {
-    match existing {
-        Some(Stored::Other(kind)) if COMPOSITE.contains(kind) => Err(FormatError::InvalidKey {
+    let Some(existing) = existing else { return Ok(()) };
+    let found = kind(existing);
+    let (refused, expected) = match value {
+        Value::Str(_) => (matches!(found, "mapping" | "list"), "string"),
+        Value::Map(_) => (!matches!(found, "string" | "mapping"), "mapping"),
+    };
+    if refused {
+        Err(FormatError::WrongShape { format, key: key.to_owned(), found, expected })
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses to replace a field of a mapping being merged into when it holds a mapping or a list.
+fn check_field(
+    format: Format,
+    key: &str,
+    field: &str,
+    existing: Option<&Stored>,
+) -> Result<(), FormatError> {
+    match existing.map(kind) {
+        Some(found @ ("mapping" | "list")) => Err(FormatError::WrongShape {
             format,
-            key: key.to_owned(),
-            reason: format!("it holds a {kind}, which a secret must not overwrite"),
+            key: format!("{key}.{field}"),
+            found,
+            expected: "string",
         }),
         _ => Ok(()),
     }
+}
+
+/// Fields set on a key during this session, so that a later `set` of the same key merges into
+/// the file's original mapping again, with every field given so far.
+#[derive(Default)]
+struct Merges(HashMap<String, Merge>);
+
+#[derive(Clone)]
+struct Merge {
+    /// Whether the fields go into the mapping the file held at the key, or make up a new
+    /// mapping that replaces what the key held.
+    onto_original: bool,
+    /// Each name once, with its latest value, in the order first given.
+    fields: Vec<(String, SecretString)>,
+}
+
+impl Merges {
+    /// The merge a `set` of these fields makes: the key's earlier one with the fields added,
+    /// or a new one going `onto_original`. Kept only once the `set` succeeds.
+    fn with(&self, key: &str, onto_original: bool, fields: &[(&str, &SecretString)]) -> Merge {
+        let mut merge = match self.0.get(key) {
+            Some(earlier) => earlier.clone(),
+            None => Merge { onto_original, fields: Vec::with_capacity(fields.len()) },
+        };
+        for (name, secret) in fields {
+            match merge.fields.iter_mut().find(|(known, _)| known == name) {
+                Some(slot) => slot.1 = (*secret).clone(),
+                None => merge.fields.push(((*name).to_owned(), (*secret).clone())),
+            }
+        }
+        merge
+    }
+
+    fn keep(&mut self, key: &str, merge: Merge) {
+        self.0.insert(key.to_owned(), merge);
+    }
+
+    /// A string set on the key replaces any earlier merge.
+    fn forget(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+}
+
+/// What a mapping holds after a merge: its entries in file order, with new values for the
+/// fields given, then the fields it did not have. Entries whose name is not a string (`None`)
+/// or whose value is not a string leave it a mapping of more than strings.
+fn merged(existing: &[(Option<String>, Stored)], fields: &[(String, SecretString)]) -> Stored {
+    let mut out = Vec::with_capacity(existing.len() + fields.len());
+    let mut flat = true;
+    for (name, value) in existing {
+        let new = name.as_deref().and_then(|name| fields.iter().find(|(field, _)| field == name));
+        match (name, new, value) {
+            (Some(name), Some((_, secret)), _) => out.push((name.clone(), secret.clone())),
+            (Some(name), None, Stored::Str(secret)) => out.push((name.clone(), secret.clone())),
+            _ => flat = false,
+        }
+    }
+    for (name, secret) in fields {
+        if !existing.iter().any(|(known, _)| known.as_deref() == Some(name.as_str())) {
+            out.push((name.clone(), secret.clone()));
+        }
+    }
+    if flat { Stored::Map(out) } else { Stored::Other("mapping") }
 }
 
 #[cfg(test)]
@@ -488,9 +634,9 @@ mod tests {
         }
     }
 
-    /// Values that trip quoting: every ASCII symbol alone, doubled and inside text, quotes,
-    /// backslashes, template and shell sequences, YAML specials, line breaks, controls and
-    /// non-ASCII text.
+    /// Values that trip quoting: every ASCII symbol alone, doubled, inside text and after a
+    /// backslash, quotes, backslashes, template and shell sequences, YAML specials, line breaks,
+    /// controls and non-ASCII text.
     fn tricky_values() -> Vec<String> {
         let mut values: Vec<String> = Vec::new();
         let symbols: Vec<char> =
@@ -502,6 +648,7 @@ mod tests {
                 format!("a{c}b"),
                 format!("{c}x"),
                 format!("x{c}"),
+                format!("CANARY\\{c}"),
             ]);
         }
         values.push((0x20u8..0x7f).map(char::from).collect());
@@ -519,6 +666,11 @@ mod tests {
             "it's \"quoted\"",
             "\\'",
             "\\\"",
+            "CANARY\\",
+            "\\'\\",
+            "a\\\"b'",
+            "${a:b}",
+            "${x:-y",
             "a\\",
             "\\\\",
             "a\\nb",
@@ -635,9 +787,10 @@ mod tests {
                         Ok(()) => {}
                         Err(FormatError::CannotCarry { reason, .. }) => {
                             assert_eq!(format, Format::Dotenv, "{format} refused: {reason}");
-                            let dollar_or_control = value.contains('$')
+                            let expected = value.contains('$')
+                                || value.ends_with('\\')
                                 || value.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
-                            assert!(dollar_or_control, "dotenv refused {value:?}: {reason}");
+                            assert!(expected, "dotenv refused {value:?}: {reason}");
                             assert!(!reason.contains(value.as_str()) || value.len() < 2);
                             refused += 1;
                             continue;
@@ -661,6 +814,23 @@ mod tests {
                             Some(value.as_str()),
                             "compose rules\n{rendered}"
                         );
+                        // Later quoted values give python-dotenv's patterns a quote to run on
+                        // to, should the value's closing quote not stop them.
+                        let mut doc = reread;
+                        for (key, later) in [("LATER1", "x y'"), ("LATER2", "a\"b")] {
+                            doc.set(key, &Value::Str(&SecretString::from(later))).unwrap();
+                        }
+                        let rendered = String::from_utf8(doc.render()).unwrap();
+                        assert_eq!(
+                            dotenv::tests::python_dotenv_read(&rendered, "KEY").as_deref(),
+                            Some(value.as_str()),
+                            "python-dotenv\n{rendered}"
+                        );
+                        assert_eq!(
+                            dotenv::tests::python_dotenv_read(&rendered, "LATER2").as_deref(),
+                            Some("a\"b"),
+                            "python-dotenv\n{rendered}"
+                        );
                     }
                     if !source.is_empty() {
                         assert!(rendered.starts_with(if format == Format::Json {
@@ -672,7 +842,8 @@ mod tests {
                 }
             }
             if format == Format::Dotenv {
-                assert!(refused > 0 && refused < 60, "dotenv refused {refused} values");
+                // `$` with a quote, line break or `\\`; `${...}`; a trailing `\`; controls.
+                assert_eq!(refused, 2 * 23, "dotenv refused {refused} values");
             }
         }
     }
@@ -699,6 +870,212 @@ mod tests {
                 assert_eq!(secret.expose_secret(), expected, "{format} field {name}");
             }
         }
+    }
+
+    /// What a reader other than this module gets for the fields of the mapping at `key`: each
+    /// name with its string, or `None` for a value that is not a string.
+    fn independent_fields(format: Format, text: &str, key: &str) -> Vec<(String, Option<String>)> {
+        let json = |value: &serde_json::Value| -> Vec<(String, Option<String>)> {
+            let object = value.as_object().expect("a mapping");
+            object.iter().map(|(name, v)| (name.clone(), v.as_str().map(str::to_owned))).collect()
+        };
+        match format {
+            Format::Json => {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(text).unwrap();
+                json(&map[key])
+            }
+            Format::Yaml => {
+                let map: IndexMap<String, serde_json::Value> =
+                    serde_saphyr::from_str(text).unwrap();
+                json(&map[key])
+            }
+            Format::Toml => {
+                let table: ::toml::Table = ::toml::from_str(text).unwrap();
+                let fields = table[key].as_table().expect("a table");
+                fields
+                    .iter()
+                    .map(|(name, v)| (name.clone(), v.as_str().map(str::to_owned)))
+                    .collect()
+            }
+            Format::Tfvars => {
+                use hcl_edit::expr::{Expression, ObjectKey};
+                let literal = |expression: &Expression| match expression {
+                    Expression::String(text) => Some(text.value().clone()),
+                    Expression::StringTemplate(template) => template
+                        .iter()
+                        .map(|element| match element {
+                            hcl_edit::template::Element::Literal(text) => {
+                                Some(text.value().clone())
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => None,
+                };
+                let body = hcl_edit::parser::parse_body(text).unwrap();
+                let Expression::Object(object) = &body.get_attribute(key).unwrap().value else {
+                    panic!("an object")
+                };
+                object
+                    .iter()
+                    .map(|(name, value)| {
+                        let name = match name {
+                            ObjectKey::Ident(name) => name.as_str().to_owned(),
+                            ObjectKey::Expression(name) => literal(name).expect("a literal key"),
+                        };
+                        (name, literal(value.expr()))
+                    })
+                    .collect()
+            }
+            Format::Dotenv => unreachable!("dotenv has no mappings"),
+        }
+    }
+
+    /// The same fields in the same order; the `toml` crate's tables are sorted by name, so
+    /// for TOML only the same fields.
+    fn assert_same_fields(
+        format: Format,
+        mut found: Vec<(String, Option<String>)>,
+        mut expected: Vec<(String, Option<String>)>,
+    ) {
+        if format == Format::Toml {
+            found.sort();
+            expected.sort();
+        }
+        assert_eq!(found.len(), expected.len(), "{format}");
+        for (found, expected) in found.iter().zip(&expected) {
+            assert_eq!(found, expected, "{format}");
+        }
+    }
+
+    #[test]
+    fn tricky_values_merge_into_existing_mappings_exactly() {
+        let existing: [(Format, &str); 4] = [
+            (Format::Json, "{\n  \"MAP\": {\n    \"kept\": \"k\",\n    \"num\": 7\n  }\n}\n"),
+            (Format::Yaml, "MAP:\n  kept: k # c\n  num: 7\n"),
+            (Format::Toml, "[MAP]\nkept = \"k\" # c\nnum = 7\n"),
+            (Format::Tfvars, "MAP = {\n  kept = \"k\" # c\n  num = 7\n}\n"),
+        ];
+        let values = tricky_values();
+        let names: Vec<String> = (0..values.len()).map(|i| format!("f{i}")).collect();
+        let secrets: Vec<SecretString> =
+            values.iter().map(|value| SecretString::from(value.as_str())).collect();
+        for (format, start) in existing {
+            let mut doc = Document::parse(format, start.as_bytes()).unwrap();
+            let fields = names.iter().map(String::as_str).zip(&secrets).collect();
+            doc.set("MAP", &Value::Map(fields)).unwrap();
+            let rendered = String::from_utf8(doc.render()).unwrap();
+
+            let mut expected =
+                vec![("kept".to_owned(), Some("k".to_owned())), ("num".to_owned(), None)];
+            expected.extend(names.iter().cloned().zip(values.iter().cloned().map(Some)));
+            assert_same_fields(format, independent_fields(format, &rendered, "MAP"), expected);
+            assert!(matches!(doc.get("MAP"), Some(Stored::Other("mapping"))), "{format}");
+            let reread = Document::parse(format, rendered.as_bytes()).unwrap();
+            assert!(matches!(reread.get("MAP"), Some(Stored::Other("mapping"))), "{format}");
+        }
+    }
+
+    /// Field names that need quoting are written so readers get them back, and a second merge
+    /// finds them again instead of adding copies.
+    #[test]
+    fn tricky_field_names_round_trip_and_merge_in_place() {
+        for format in [Format::Json, Format::Yaml, Format::Toml, Format::Tfvars] {
+            let mut names: Vec<String> = Vec::new();
+            for name in tricky_values() {
+                if format.check_field_name(&name).is_ok() && !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            let write = |source: &[u8], prefix: &str| {
+                let secrets: Vec<SecretString> =
+                    (0..names.len()).map(|i| SecretString::from(format!("{prefix}{i}"))).collect();
+                let fields = names.iter().map(String::as_str).zip(&secrets).collect();
+                let mut doc = Document::parse(format, source).unwrap();
+                doc.set("MAP", &Value::Map(fields)).unwrap();
+                doc.render()
+            };
+            let first = write(b"", "a");
+            let second = String::from_utf8(write(&first, "b")).unwrap();
+            let expected =
+                names.iter().enumerate().map(|(i, name)| (name.clone(), Some(format!("b{i}"))));
+            assert_same_fields(
+                format,
+                independent_fields(format, &second, "MAP"),
+                expected.collect(),
+            );
+        }
+    }
+
+    #[test]
+    fn key_rules_are_the_ones_set_applies() {
+        let keys = ["", "A", "_a.b", "a-b", "1a", "a b", "<<", "a\u{1}", "ключ", "${x}", "export"];
+        let long = "k".repeat(1025);
+        for format in Format::ALL {
+            for key in keys.iter().copied().chain([long.as_str()]) {
+                let mut doc = Document::parse(format, b"").unwrap();
+                let secret = SecretString::from("v");
+                let set = doc.set(key, &Value::Str(&secret));
+                match format.check_key(key) {
+                    Ok(()) => assert!(set.is_ok(), "{format} {key:?}: {set:?}"),
+                    Err(reason) => assert!(
+                        matches!(&set, Err(FormatError::InvalidKey { reason: r, .. }) if *r == reason),
+                        "{format} {key:?}: {set:?}"
+                    ),
+                }
+            }
+        }
+        assert_eq!(
+            Format::Dotenv.check_key("a-b"),
+            Err("a dotenv key must match [A-Za-z_][A-Za-z0-9_.]*".to_owned())
+        );
+        assert_eq!(Format::Yaml.check_key("<<"), Err("`<<` is YAML's merge key".to_owned()));
+        assert!(Format::Yaml.check_key(&long).unwrap_err().contains("1024 characters"));
+        assert!(Format::Yaml.check_key(&"k".repeat(1024)).is_ok());
+        assert!(Format::Yaml.check_key(&"k ".repeat(511)).is_ok());
+        let mut doc = Document::parse(Format::Yaml, b"").unwrap();
+        doc.set(&"k ".repeat(511), &Value::Str(&SecretString::from("v"))).unwrap();
+        let reread = Document::parse(Format::Yaml, &doc.render()).unwrap();
+        assert!(matches!(reread.get(&"k ".repeat(511)), Some(Stored::Str(_))));
+        assert!(Format::Yaml.check_key(&"k ".repeat(512)).unwrap_err().contains("1024"));
+        assert!(Format::Tfvars.check_key("1x").unwrap_err().contains("[A-Za-z_][A-Za-z0-9_-]*"));
+        assert!(Format::Toml.check_key("a\tb").unwrap_err().contains("control characters"));
+        assert_eq!(Format::Json.check_key(""), Ok(()));
+
+        assert_eq!(Format::Dotenv.check_field_name("any name-at.all"), Ok(()));
+        assert_eq!(Format::Tfvars.check_field_name("pass-word ${x}"), Ok(()));
+        assert!(Format::Yaml.check_field_name("<<").is_err());
+        assert!(Format::Toml.check_field_name("a\u{7f}").is_err());
+        let mut doc = Document::parse(Format::Toml, b"").unwrap();
+        let secret = SecretString::from("v");
+        let err = doc.set("t", &Value::Map(vec![("a\nb", &secret)])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot set `t` in a toml file: field `a\nb`: a TOML key here must not hold control \
+             characters (their escapes differ between TOML 1.0 and 1.1)"
+        );
+    }
+
+    #[test]
+    fn wrong_shape_names_both_shapes() {
+        let err = FormatError::WrongShape {
+            format: Format::Yaml,
+            key: "api_key".to_owned(),
+            found: "mapping",
+            expected: "string",
+        };
+        assert_eq!(
+            err.to_string(),
+            "key `api_key` holds a mapping; refusing to replace it with a string"
+        );
+        let mut doc = Document::parse(Format::Json, b"{\"e\": \"x\", \"m\": {}}").unwrap();
+        let secret = SecretString::from("v");
+        let err = doc.set("m", &Value::Str(&secret)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "key `m` holds a mapping; refusing to replace it with a string"
+        );
     }
 
     #[test]

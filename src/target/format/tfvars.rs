@@ -2,16 +2,20 @@
 //! top-level attribute's value span; edits are spliced into the original text, so everything
 //! else stays byte for byte. Strings are quoted templates: besides the usual escapes, the
 //! template sequences `${` and `%{` are written `$${` and `%%{` so Terraform reads them
-//! literally.
+//! literally. A mapping set on a key that holds an object is merged into it: the object's other
+//! entries, comments and layout stay, new fields follow its last entry.
+
+use std::ops::Range;
 
 use hcl_edit::Span;
-use hcl_edit::expr::{Expression, ObjectKey};
+use hcl_edit::expr::{Expression, Object, ObjectKey};
 use hcl_edit::structure::{Body, Structure};
 use hcl_edit::template::Element;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Format, FormatError, Source, Splice, Stored, Value, append_lines, check_replaceable, stored,
+    Format, FormatError, Merge, Merges, Source, Splice, Stored, Value, append_lines, check_field,
+    check_shape, merged, stored,
 };
 
 const FORMAT: Format = Format::Tfvars;
@@ -22,6 +26,7 @@ pub(super) struct Tfvars {
     /// Per attribute in file order: its index among the body's structures.
     structures: Vec<usize>,
     splice: Splice,
+    merges: Merges,
 }
 
 impl Tfvars {
@@ -46,7 +51,7 @@ impl Tfvars {
             splice.push(Some(attribute.key.as_str().to_owned()), value.clone(), value);
             structures.push(index);
         }
-        Ok(Tfvars { source, body, structures, splice })
+        Ok(Tfvars { source, body, structures, splice, merges: Merges::default() })
     }
 
     pub(super) fn get(&self, key: &str) -> Option<Stored> {
@@ -61,13 +66,111 @@ impl Tfvars {
     }
 
     pub(super) fn set(&mut self, key: &str, value: &Value<'_>) -> Result<(), FormatError> {
-        check_key(key)?;
-        check_replaceable(FORMAT, key, self.get(key).as_ref())?;
-        let text = value_text(value, self.source.eol);
-        let text =
-            if self.splice.occurrences(key).is_empty() { format!("{key} = {text}") } else { text };
-        self.splice.set(key, text, stored(value));
+        check_shape(FORMAT, key, self.get(key).as_ref(), value)?;
+        let first = self.splice.occurrences(key).first().copied();
+        let (text, stored) = match value {
+            Value::Str(secret) => {
+                self.merges.forget(key);
+                (quote(secret.expose_secret()), stored(value))
+            }
+            Value::Map(fields) => {
+                let object = match first {
+                    Some(index) if self.splice.written(key).is_none() => self.object(index),
+                    _ => None,
+                };
+                let merge = self.merges.with(key, object.is_some(), fields);
+                let new = match first.and_then(|index| self.object(index)) {
+                    Some(object) if merge.onto_original => {
+                        self.merged_object(key, object, &merge)?
+                    }
+                    _ => (
+                        object_text(&merge.fields, self.source.eol),
+                        Stored::Map(merge.fields.clone()),
+                    ),
+                };
+                self.merges.keep(key, merge);
+                new
+            }
+        };
+        let text = if first.is_none() { format!("{key} = {text}") } else { text };
+        self.splice.set(key, text, stored);
         Ok(())
+    }
+
+    /// The object an attribute of the file holds, if it holds one.
+    fn object(&self, index: usize) -> Option<&Object> {
+        match self.body.get(self.structures[index]) {
+            Some(Structure::Attribute(attribute)) => attribute.value.as_object(),
+            _ => None,
+        }
+    }
+
+    /// The text of an object with the merge's fields set: existing entries keep their place,
+    /// comments and layout; new ones follow the last entry, on lines of their own in a
+    /// multi-line object and after a comma in a one-line one.
+    fn merged_object(
+        &self,
+        key: &str,
+        object: &Object,
+        merge: &Merge,
+    ) -> Result<(String, Stored), FormatError> {
+        let eol = self.source.eol;
+        let span = object.span().expect("a parsed object has a span");
+        let text = &self.source.text[span.clone()];
+        let relative = |range: Range<usize>| range.start - span.start..range.end - span.start;
+
+        let mut splice = Splice::default();
+        let mut existing = Vec::with_capacity(object.len());
+        let mut last: Option<(Range<usize>, Range<usize>)> = None;
+        for (object_key, value) in object.iter() {
+            let name = key_name(object_key);
+            let stored = read_field(value.expr());
+            if let Some(name) = &name
+                && merge.fields.iter().any(|(field, _)| field == name)
+            {
+                check_field(FORMAT, key, name, Some(&stored))?;
+            }
+            let value = relative(value.expr().span().expect("a parsed value has a span"));
+            let key_span = relative(object_key.span().expect("a parsed key has a span"));
+            splice.push(name.clone(), value.clone(), value.clone());
+            existing.push((name, stored));
+            last = Some((key_span, value));
+        }
+        let Some((last_key, last_value)) = last else {
+            return Ok((object_text(&merge.fields, eol), Stored::Map(merge.fields.clone())));
+        };
+
+        for (name, secret) in &merge.fields {
+            let value = quote(secret.expose_secret());
+            let new = if splice.occurrences(name).is_empty() {
+                format!("{} = {value}", field_name(name))
+            } else {
+                value
+            };
+            splice.set(name, new, Stored::Str(secret.clone()));
+        }
+        let appended: Vec<&str> = splice.appended().map(|(_, entry)| entry).collect();
+        let tail = &text[last_value.end..text.len() - 1];
+        let (at, block) = match tail.find('\n') {
+            Some(line_end) => {
+                let line_end = last_value.end + line_end;
+                let line_end =
+                    if text[..line_end].ends_with('\r') { line_end - 1 } else { line_end };
+                let line = &text[..last_key.start];
+                let indent = &line[line.rfind('\n').map_or(0, |index| index + 1)..];
+                let indent: String =
+                    indent.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+                let block: String =
+                    appended.iter().map(|entry| format!("{eol}{indent}{entry}")).collect();
+                (line_end, block)
+            }
+            None => {
+                let block: String = appended.iter().map(|entry| format!(", {entry}")).collect();
+                (last_value.end, block)
+            }
+        };
+        let text = splice.render(text, Some((at..at, &block)));
+        Ok((text, merged(&existing, &merge.fields)))
     }
 
     pub(super) fn render(&self) -> String {
@@ -84,39 +187,56 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn check_key(key: &str) -> Result<(), FormatError> {
+/// The rule Terraform applies to variable names.
+pub(super) fn check_key(key: &str) -> Result<(), String> {
     if is_identifier(key) {
         Ok(())
     } else {
-        Err(FormatError::InvalidKey {
-            format: FORMAT,
-            key: key.to_owned(),
-            reason: "a Terraform variable name must match [A-Za-z_][A-Za-z0-9_-]*".to_owned(),
-        })
+        Err("a Terraform variable name must match [A-Za-z_][A-Za-z0-9_-]*".to_owned())
     }
 }
 
-fn value_text(value: &Value<'_>, eol: &str) -> String {
-    let fields = match value {
-        Value::Str(secret) => return quote(secret.expose_secret()),
-        Value::Map(fields) => fields,
-    };
+/// An object's field name as written: bare when it is an identifier without `-` (which
+/// Terraform would read as subtraction in some places) and not a literal (`null`, `true`,
+/// `false`), quoted like any string otherwise.
+fn field_name(name: &str) -> String {
+    let bare = is_identifier(name) && !name.contains('-') && !is_literal_word(name);
+    if bare { name.to_owned() } else { quote(name) }
+}
+
+fn is_literal_word(name: &str) -> bool {
+    matches!(name, "null" | "true" | "false")
+}
+
+/// A new object in the layout `terraform fmt` gives one: a field per line, two spaces in.
+fn object_text(fields: &[(String, SecretString)], eol: &str) -> String {
     if fields.is_empty() {
         return "{}".to_owned();
     }
-    // The layout `terraform fmt` gives an object: one field per line, two spaces in. Field
-    // names that are not plain identifiers are quoted like any string.
     let mut text = format!("{{{eol}");
     for (name, secret) in fields {
-        let name = if is_identifier(name) && !name.contains('-') {
-            (*name).to_owned()
-        } else {
-            quote(name)
-        };
-        text.push_str(&format!("  {name} = {}{eol}", quote(secret.expose_secret())));
+        text.push_str(&format!("  {} = {}{eol}", field_name(name), quote(secret.expose_secret())));
     }
     text.push('}');
     text
+}
+
+/// The name of an object key that is an identifier or a literal string.
+fn key_name(key: &ObjectKey) -> Option<String> {
+    match key {
+        ObjectKey::Ident(name) => Some(name.as_str().to_owned()),
+        ObjectKey::Expression(Expression::String(name)) => Some(name.value().clone()),
+        // A bare `true` or `null` key parses as a literal; it still names that field.
+        ObjectKey::Expression(Expression::Bool(value)) => Some(value.to_string()),
+        ObjectKey::Expression(Expression::Null(_)) => Some("null".to_owned()),
+        ObjectKey::Expression(Expression::StringTemplate(template)) => {
+            match literal(template.iter()) {
+                Stored::Str(name) => Some(name.expose_secret().to_owned()),
+                _ => None,
+            }
+        }
+        ObjectKey::Expression(_) => None,
+    }
 }
 
 /// A quoted HCL string that Terraform reads back as exactly `value`.
@@ -145,29 +265,26 @@ fn quote(value: &str) -> String {
 }
 
 fn read(expression: &Expression) -> Stored {
+    let Expression::Object(object) = expression else { return read_field(expression) };
+    let mut fields = Vec::with_capacity(object.len());
+    for (key, value) in object.iter() {
+        match (key_name(key), read_field(value.expr())) {
+            (Some(name), Stored::Str(text)) => fields.push((name, text)),
+            _ => return Stored::Other("mapping"),
+        }
+    }
+    Stored::Map(fields)
+}
+
+/// What a value holds, with an object named only by its kind (no recursion into it).
+fn read_field(expression: &Expression) -> Stored {
     match expression {
         Expression::String(text) => Stored::Str(SecretString::from(text.value().as_str())),
         Expression::StringTemplate(template) => literal(template.iter()),
         Expression::HeredocTemplate(heredoc) if heredoc.indent().is_none() => {
             literal(heredoc.template.iter())
         }
-        Expression::Object(object) => {
-            let mut fields = Vec::with_capacity(object.len());
-            for (key, value) in object.iter() {
-                let name = match key {
-                    ObjectKey::Ident(name) => name.as_str().to_owned(),
-                    ObjectKey::Expression(Expression::String(name)) => name.value().clone(),
-                    ObjectKey::Expression(_) => return Stored::Other("mapping"),
-                };
-                match value.expr() {
-                    Expression::String(text) => {
-                        fields.push((name, SecretString::from(text.value().as_str())));
-                    }
-                    _ => return Stored::Other("mapping"),
-                }
-            }
-            Stored::Map(fields)
-        }
+        Expression::Object(_) => Stored::Other("mapping"),
         Expression::Array(_) => Stored::Other("list"),
         Expression::Null(_) => Stored::Other("null"),
         Expression::Bool(_) => Stored::Other("boolean"),
@@ -253,11 +370,88 @@ mod tests {
         assert_eq!(fields[1].1.expose_secret(), "p${x}");
     }
 
+    fn merged(existing: &str, key: &str, fields: &[(&str, &str)]) -> Result<String, FormatError> {
+        let mut doc = Document::parse(Format::Tfvars, existing.as_bytes()).unwrap();
+        let secrets: Vec<SecretString> =
+            fields.iter().map(|(_, value)| SecretString::from(*value)).collect();
+        let fields = fields.iter().zip(&secrets).map(|((name, _), secret)| (*name, secret));
+        doc.set(key, &Value::Map(fields.collect()))?;
+        Ok(String::from_utf8(doc.render()).unwrap())
+    }
+
+    #[test]
+    fn maps_merge_into_objects() {
+        let existing = "db = {\r\n  user = \"old\" # why\r\n  port = 5432\r\n  \
+                        opts = { ssl = true }\r\n}\r\nother = 1\r\n";
+        let out = merged(existing, "db", &[("user", "u"), ("pass-word", "p${x}")]).unwrap();
+        assert_eq!(
+            out,
+            "db = {\r\n  user = \"u\" # why\r\n  port = 5432\r\n  opts = { ssl = true }\r\n  \
+             \"pass-word\" = \"p$${x}\"\r\n}\r\nother = 1\r\n"
+        );
+        let doc = Document::parse(Format::Tfvars, out.as_bytes()).unwrap();
+        assert!(matches!(doc.get("db"), Some(Stored::Other("mapping"))));
+
+        let out =
+            merged("db = { user = \"old\", port = 1 }\n", "db", &[("user", "u"), ("pass", "p")]);
+        assert_eq!(out.unwrap(), "db = { user = \"u\", port = 1, pass = \"p\" }\n");
+        let out = merged(
+            "db = {\n  \"$${x}\" = \"a\",\n  b = \"b\", }\n",
+            "db",
+            &[("${x}", "v"), ("c", "w")],
+        );
+        let out = out.unwrap();
+        assert_eq!(out, "db = {\n  \"$${x}\" = \"v\",\n  b = \"b\", c = \"w\", }\n");
+        let doc = Document::parse(Format::Tfvars, out.as_bytes()).unwrap();
+        let Some(Stored::Map(fields)) = doc.get("db") else { panic!("db is a flat map") };
+        let fields: Vec<(&str, &str)> =
+            fields.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).collect();
+        assert_eq!(fields, [("${x}", "v"), ("b", "b"), ("c", "w")]);
+        let out = merged("db = {}\n", "db", &[("a", "x")]).unwrap();
+        assert_eq!(out, "db = {\n  a = \"x\"\n}\n");
+    }
+
+    #[test]
+    fn literal_words_as_field_names_are_quoted_and_found() {
+        let out = merged("", "db", &[("null", "a"), ("true", "b"), ("nullable", "c")]).unwrap();
+        assert_eq!(out, "db = {\n  \"null\" = \"a\"\n  \"true\" = \"b\"\n  nullable = \"c\"\n}\n");
+        let out = merged(
+            "db = {\n  null = \"a\"\n  true = \"b\"\n}\n",
+            "db",
+            &[("null", "x"), ("true", "y")],
+        );
+        assert_eq!(out.unwrap(), "db = {\n  null = \"x\"\n  true = \"y\"\n}\n");
+    }
+
+    #[test]
+    fn merges_refuse_other_shapes() {
+        let existing = "n = 1\ndb = {\n  opts = { ssl = true }\n  hosts = [\"a\"]\n}\n";
+        let err = merged(existing, "db", &[("user", "u"), ("opts", "x")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "key `db.opts` holds a mapping; refusing to replace it with a string"
+        );
+        let err = merged(existing, "db", &[("hosts", "x")]).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "list", .. }));
+        let err = merged(existing, "n", &[("a", "x")]).unwrap_err();
+        assert!(matches!(
+            err,
+            FormatError::WrongShape { found: "number", expected: "mapping", .. }
+        ));
+        let mut doc = Document::parse(Format::Tfvars, existing.as_bytes()).unwrap();
+        let err = doc.set("db", &Value::Str(&SecretString::from("v"))).unwrap_err();
+        assert!(matches!(
+            err,
+            FormatError::WrongShape { found: "mapping", expected: "string", .. }
+        ));
+    }
+
     #[test]
     fn invalid_names_lists_and_parse_errors() {
         let mut doc = Document::parse(Format::Tfvars, b"l = [1]\nt = \"a${var.x}\"\n").unwrap();
         let secret = SecretString::from("v");
-        assert!(matches!(doc.set("l", &Value::Str(&secret)), Err(FormatError::InvalidKey { .. })));
+        let err = doc.set("l", &Value::Str(&secret)).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "list", expected: "string", .. }));
         assert!(matches!(doc.set("1x", &Value::Str(&secret)), Err(FormatError::InvalidKey { .. })));
         assert!(matches!(doc.get("t"), Some(Stored::Other("expression"))));
         let err = Document::parse(Format::Tfvars, b"a = 1\nb = \"s3cret\n").unwrap_err();

@@ -1,12 +1,13 @@
 //! TOML files, edited with toml_edit so comments, order and formatting survive. Strings are
 //! always written as one-line basic strings with escapes (`"a\"b\\c\nd\u0005"`), a form every
 //! TOML 1.0 reader decodes the same way; toml_edit would otherwise pick literal or multi-line
-//! strings by content.
+//! strings by content. A mapping set on a key that holds a table (a `[section]`, an inline
+//! table or dotted keys) is merged into it: toml_edit keeps the other entries where they are.
 
 use secrecy::{ExposeSecret, SecretString};
 use toml_edit::{DocumentMut, InlineTable, Item, Table};
 
-use super::{Format, FormatError, Source, Stored, Value, check_replaceable, line_col};
+use super::{Format, FormatError, Source, Stored, Value, check_field, check_shape, line_col};
 
 const FORMAT: Format = Format::Toml;
 
@@ -39,8 +40,7 @@ impl Toml {
     }
 
     pub(super) fn set(&mut self, key: &str, value: &Value<'_>) -> Result<(), FormatError> {
-        check_key(key, key)?;
-        check_replaceable(FORMAT, key, self.get(key).as_ref())?;
+        check_shape(FORMAT, key, self.get(key).as_ref(), value)?;
         match value {
             Value::Str(secret) => {
                 let mut new = basic_string(secret.expose_secret());
@@ -56,28 +56,40 @@ impl Toml {
                 }
             }
             Value::Map(fields) => {
-                for (name, _) in fields {
-                    check_key(key, name)?;
-                }
                 let strings = fields
                     .iter()
                     .map(|(name, secret)| (*name, basic_string(secret.expose_secret())));
                 match self.doc.get_mut(key) {
-                    Some(Item::Value(toml_edit::Value::InlineTable(old))) => {
-                        let mut table = InlineTable::new();
-                        for (name, string) in strings {
-                            table.insert(name, string);
+                    Some(Item::Value(toml_edit::Value::InlineTable(table))) => {
+                        for (name, _) in fields {
+                            check_field(
+                                FORMAT,
+                                key,
+                                name,
+                                table.get(name).map(read_value).as_ref(),
+                            )?;
                         }
-                        *table.decor_mut() = old.decor().clone();
-                        *old = table;
-                    }
-                    // Clearing keeps the header, its comments and its place in the file.
-                    Some(Item::Table(old)) => {
-                        old.clear();
                         for (name, string) in strings {
-                            old.insert(name, Item::Value(string));
+                            set_inline(table, name, string);
                         }
                     }
+                    Some(Item::Table(table)) => {
+                        for (name, _) in fields {
+                            check_field(FORMAT, key, name, table.get(name).map(read).as_ref())?;
+                        }
+                        for (name, mut string) in strings {
+                            match table.get_mut(name) {
+                                Some(Item::Value(old)) => {
+                                    *string.decor_mut() = old.decor().clone();
+                                    *old = string;
+                                }
+                                _ => {
+                                    table.insert(name, Item::Value(string));
+                                }
+                            }
+                        }
+                    }
+                    // A string (or nothing) becomes a new table.
                     _ => {
                         let mut table = Table::new();
                         for (name, string) in strings {
@@ -98,15 +110,32 @@ impl Toml {
 }
 
 /// Control characters in a key would need escapes that differ between TOML 1.0 and 1.1.
-fn check_key(key: &str, name: &str) -> Result<(), FormatError> {
+pub(super) fn check_name(name: &str) -> Result<(), String> {
     if name.chars().any(char::is_control) {
-        return Err(FormatError::InvalidKey {
-            format: FORMAT,
-            key: key.to_owned(),
-            reason: "TOML keys here must not hold control characters".to_owned(),
-        });
+        return Err("a TOML key here must not hold control characters (their escapes differ \
+                    between TOML 1.0 and 1.1)"
+            .to_owned());
     }
     Ok(())
+}
+
+/// Sets a field of an inline table, replacing its value in place or appending it; an appended
+/// field takes over the spacing before the closing brace from the last one.
+fn set_inline(table: &mut InlineTable, name: &str, mut string: toml_edit::Value) {
+    if let Some(old) = table.get_mut(name) {
+        *string.decor_mut() = old.decor().clone();
+        *old = string;
+        return;
+    }
+    let last = table.iter_mut().last().map(|(_, value)| value);
+    if let Some(last) = last {
+        let suffix = last.decor().suffix().cloned();
+        if let Some(suffix) = suffix {
+            last.decor_mut().set_suffix("");
+            string.decor_mut().set_suffix(suffix);
+        }
+    }
+    table.insert(name, string);
 }
 
 /// A one-line basic string using only TOML 1.0 escapes.
@@ -136,29 +165,38 @@ fn basic_string(value: &str) -> toml_edit::Value {
 }
 
 fn read(item: &Item) -> Stored {
-    use toml_edit::Value as V;
-    let flat = |pairs: &mut dyn Iterator<Item = (&str, Option<&V>)>| {
-        let mut fields = Vec::new();
-        for (name, value) in pairs {
-            match value {
-                Some(V::String(text)) => {
-                    fields.push((name.to_owned(), SecretString::from(text.value().as_str())));
-                }
-                _ => return Stored::Other("mapping"),
-            }
-        }
-        Stored::Map(fields)
-    };
     match item {
-        Item::Value(V::String(text)) => Stored::Str(SecretString::from(text.value().as_str())),
-        Item::Value(V::InlineTable(table)) => flat(&mut table.iter().map(|(k, v)| (k, Some(v)))),
+        Item::Value(value) => read_value(value),
         Item::Table(table) => flat(&mut table.iter().map(|(k, v)| (k, v.as_value()))),
-        Item::Value(V::Integer(_) | V::Float(_)) => Stored::Other("number"),
-        Item::Value(V::Boolean(_)) => Stored::Other("boolean"),
-        Item::Value(V::Datetime(_)) => Stored::Other("datetime"),
-        Item::Value(V::Array(_)) | Item::ArrayOfTables(_) => Stored::Other("list"),
+        Item::ArrayOfTables(_) => Stored::Other("list"),
         Item::None => Stored::Other("null"),
     }
+}
+
+fn read_value(value: &toml_edit::Value) -> Stored {
+    use toml_edit::Value as V;
+    match value {
+        V::String(text) => Stored::Str(SecretString::from(text.value().as_str())),
+        V::InlineTable(table) => flat(&mut table.iter().map(|(k, v)| (k, Some(v)))),
+        V::Integer(_) | V::Float(_) => Stored::Other("number"),
+        V::Boolean(_) => Stored::Other("boolean"),
+        V::Datetime(_) => Stored::Other("datetime"),
+        V::Array(_) => Stored::Other("list"),
+    }
+}
+
+/// A table of strings only is a `Stored::Map`; any other entry makes it a mapping of more.
+fn flat<'a>(pairs: &mut dyn Iterator<Item = (&'a str, Option<&'a toml_edit::Value>)>) -> Stored {
+    let mut fields = Vec::new();
+    for (name, value) in pairs {
+        match value {
+            Some(toml_edit::Value::String(text)) => {
+                fields.push((name.to_owned(), SecretString::from(text.value().as_str())));
+            }
+            _ => return Stored::Other("mapping"),
+        }
+    }
+    Stored::Map(fields)
 }
 
 #[cfg(test)]
@@ -206,19 +244,98 @@ mod tests {
         let out = String::from_utf8(doc.render()).unwrap();
         assert_eq!(
             out,
-            "inl = { user = \"u\" }\n\n[t]\nuser = \"u\"\npass = \"p\"\n\n[new]\npass = \"p\"\n"
+            "inl = { a = \"1\", user = \"u\" }\n\n[t]\nx = \"y\"\nuser = \"u\"\npass = \"p\"\n\n\
+             [new]\npass = \"p\"\n"
         );
         let doc = Document::parse(Format::Toml, out.as_bytes()).unwrap();
         let Some(Stored::Map(fields)) = doc.get("t") else { panic!("t is a map") };
-        assert_eq!(fields[1].1.expose_secret(), "p");
+        assert_eq!(fields[2].1.expose_secret(), "p");
     }
 
     #[test]
     fn arrays_and_deep_tables_are_not_overwritten() {
         let mut doc = Document::parse(Format::Toml, b"a = [1]\n[t.sub]\nx = 1\n").unwrap();
         let secret = SecretString::from("v");
-        assert!(matches!(doc.set("a", &Value::Str(&secret)), Err(FormatError::InvalidKey { .. })));
-        assert!(matches!(doc.set("t", &Value::Str(&secret)), Err(FormatError::InvalidKey { .. })));
+        let err = doc.set("a", &Value::Str(&secret)).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "list", expected: "string", .. }));
+        let err = doc.set("t", &Value::Str(&secret)).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "mapping", .. }));
+    }
+
+    fn merged(existing: &str, key: &str, fields: &[(&str, &str)]) -> Result<String, FormatError> {
+        let mut doc = Document::parse(Format::Toml, existing.as_bytes()).unwrap();
+        let secrets: Vec<SecretString> =
+            fields.iter().map(|(_, value)| SecretString::from(*value)).collect();
+        let fields = fields.iter().zip(&secrets).map(|((name, _), secret)| (*name, secret));
+        doc.set(key, &Value::Map(fields.collect()))?;
+        Ok(String::from_utf8(doc.render()).unwrap())
+    }
+
+    #[test]
+    fn maps_merge_into_tables_inline_tables_and_dotted_keys() {
+        let existing = "[db] # hdr\nuser = 'old' # why\nport = 5432\n\n[db.opts]\nssl = true\n\n\
+                        [other]\nx = 1\n";
+        let out = merged(existing, "db", &[("user", "u"), ("pass", "p")]).unwrap();
+        assert_eq!(
+            out,
+            "[db] # hdr\nuser = \"u\" # why\nport = 5432\npass = \"p\"\n\n[db.opts]\nssl = true\n\n\
+             [other]\nx = 1\n"
+        );
+        let table: toml::Table = toml::from_str(&out).unwrap();
+        assert_eq!(table["db"]["user"].as_str(), Some("u"));
+        assert_eq!(table["db"]["port"].as_integer(), Some(5432));
+        assert_eq!(table["db"]["opts"]["ssl"].as_bool(), Some(true));
+        assert_eq!(table["db"]["pass"].as_str(), Some("p"));
+
+        let out = merged(
+            "db = { user = \"old\", port = 1 } # c\n",
+            "db",
+            &[("user", "u"), ("pass", "p")],
+        );
+        assert_eq!(out.unwrap(), "db = { user = \"u\", port = 1, pass = \"p\" } # c\n");
+        let out = merged(
+            "db.user = \"old\" # c\ndb.port = 1\nz = 2\n",
+            "db",
+            &[("user", "u"), ("pass", "p")],
+        );
+        assert_eq!(out.unwrap(), "db.user = \"u\" # c\ndb.port = 1\ndb.pass = \"p\"\nz = 2\n");
+        let out = merged("[db.sub]\nq = 1\n", "db", &[("pass", "p")]).unwrap();
+        assert_eq!(out, "[db]\npass = \"p\"\n[db.sub]\nq = 1\n");
+        let table: toml::Table = toml::from_str(&out).unwrap();
+        assert_eq!(table["db"]["sub"]["q"].as_integer(), Some(1));
+        let out = merged("db = \"old\"\nz = 1\n", "db", &[("pass", "p")]).unwrap();
+        assert_eq!(out, "z = 1\n\n[db]\npass = \"p\"\n");
+    }
+
+    #[test]
+    fn merges_refuse_other_shapes() {
+        let existing = "n = 1\nl = [1]\n[db]\nopts = { ssl = true }\nhosts = [\"a\"]\n[db.sub]\nq = 1\n\
+                        [[aot]]\nx = 1\n";
+        let err = merged(existing, "db", &[("user", "u"), ("opts", "x")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "key `db.opts` holds a mapping; refusing to replace it with a string"
+        );
+        for (field, found) in [("hosts", "list"), ("sub", "mapping")] {
+            let err = merged(existing, "db", &[(field, "x")]).unwrap_err();
+            assert!(matches!(err, FormatError::WrongShape { found: f, .. } if f == found), "{err}");
+        }
+        for (key, found) in [("n", "number"), ("l", "list"), ("aot", "list")] {
+            let err = merged(existing, key, &[("a", "x")]).unwrap_err();
+            assert!(matches!(err, FormatError::WrongShape { found: f, .. } if f == found), "{err}");
+        }
+        let mut doc = Document::parse(Format::Toml, b"inl = { a = \"1\", b = [] }\n").unwrap();
+        let err = doc.set("inl", &Value::Map(vec![("b", &SecretString::from("x"))])).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "list", .. }));
+        assert_eq!(doc.render(), b"inl = { a = \"1\", b = [] }\n");
+    }
+
+    #[test]
+    fn key_rules() {
+        assert!(Format::Toml.check_key("a\u{1}").unwrap_err().contains("control characters"));
+        assert_eq!(Format::Toml.check_field_name("clé d'été"), Ok(()));
+        let out = merged("", "t", &[("clé", "v"), ("", "e")]).unwrap();
+        assert_eq!(out, "[t]\n\"clé\" = \"v\"\n\"\" = \"e\"\n");
     }
 
     #[test]

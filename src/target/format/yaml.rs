@@ -1,7 +1,8 @@
-//! YAML files whose top level is a block mapping. Only top-level entries are edited, as text:
-//! the parser's event spans say where each entry starts and where its value's last content
-//! ends, and everything outside those ranges (comments, blank lines, other entries, document
-//! markers) is kept byte for byte. Values are read with serde-saphyr.
+//! YAML files whose top level is a block mapping. Top-level entries, and the entries of a
+//! mapping a top-level key holds (when a mapping is merged into it), are edited as text: the
+//! parser's event spans say where each entry starts and where its value's last content ends,
+//! and everything outside those ranges (comments, blank lines, other entries, document markers)
+//! is kept byte for byte. Values are read with serde-saphyr.
 //!
 //! Scalars are always quoted, so that YAML 1.1 readers (PyYAML) and YAML 1.2 readers agree they
 //! are strings: single quotes, or double quotes with escapes when the value holds a line break,
@@ -16,22 +17,36 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use super::{
-    Format, FormatError, Source, Splice, Stored, Value, append_lines, check_replaceable, line_col,
-    line_start, stored,
+    Format, FormatError, Merge, Merges, Source, Splice, Stored, Value, append_lines, check_field,
+    check_shape, kind, line_col, line_start, merged, stored,
 };
 
 const FORMAT: Format = Format::Yaml;
 
+/// YAML readers take an implicit (`key: value`) key of at most 1024 characters.
+const MAX_KEY_CHARS: usize = 1024;
+
 pub(super) struct Yaml {
     source: Source,
     /// Per top-level entry in file order.
-    entries: Vec<EntryInfo>,
+    entries: Vec<Entry>,
     /// Each string key's value as serde-saphyr reads it.
-    read: HashMap<String, Stored>,
+    read: HashMap<String, Read>,
     /// Indentation of the top-level keys.
     indent: String,
     insertion: Insertion,
     splice: Splice,
+    merges: Merges,
+}
+
+/// An entry found by the event scan: at the top level, or in a mapping a top-level key holds.
+struct Entry {
+    /// `None` for a key that is not a scalar (a complex key), which is kept but never matched.
+    key: Option<String>,
+    /// From the start of the key (its line, in a block mapping) to the last content byte of
+    /// the value.
+    range: Range<usize>,
+    info: EntryInfo,
 }
 
 #[derive(Default)]
@@ -40,6 +55,21 @@ struct EntryInfo {
     anchored: bool,
     /// The value is a plain (unquoted) scalar.
     plain: bool,
+    /// What the value is, from its first event: "string", "ambiguous plain scalar" (see
+    /// `Stored::Other`), "mapping", "list" or "alias"; for keys serde-saphyr does not read as
+    /// strings (`n`, `1`), this is all that is known.
+    shape: &'static str,
+    /// The entries of the mapping the value is, for a top-level entry.
+    mapping: Option<Mapping>,
+}
+
+/// A mapping held by a top-level key, as far as merging into it needs.
+struct Mapping {
+    /// A flow mapping (`{a: 1}`) rather than a block one.
+    flow: bool,
+    entries: Vec<Entry>,
+    /// Indentation of the keys of a block mapping.
+    indent: String,
 }
 
 /// Where new entries go.
@@ -58,17 +88,17 @@ impl Yaml {
         let read = read_values(&source.text)?;
 
         let mut splice = Splice::default();
-        for entry in &outline.entries {
+        for entry in &outline.top.entries {
             splice.push(entry.key.clone(), entry.range.clone(), entry.range.clone());
         }
-        let entries = outline.entries.into_iter().map(|entry| entry.info).collect();
         Ok(Yaml {
             source,
-            entries,
+            entries: outline.top.entries,
             read,
-            indent: outline.indent,
+            indent: outline.top.indent,
             insertion: outline.insertion,
             splice,
+            merges: Merges::default(),
         })
     }
 
@@ -76,8 +106,9 @@ impl Yaml {
         if let Some(value) = self.splice.written(key) {
             return Some(value.clone());
         }
-        let value = self.read.get(key)?;
-        let plain = self.splice.occurrences(key).first().is_some_and(|&i| self.entries[i].plain);
+        let value = &self.read.get(key)?.stored;
+        let plain =
+            self.splice.occurrences(key).first().is_some_and(|&i| self.entries[i].info.plain);
         match value {
             Stored::Str(text) if plain && yaml11_reads_otherwise(text.expose_secret()) => {
                 Some(Stored::Other("ambiguous plain scalar"))
@@ -87,42 +118,124 @@ impl Yaml {
     }
 
     pub(super) fn set(&mut self, key: &str, value: &Value<'_>) -> Result<(), FormatError> {
-        if key == "<<" {
-            return Err(invalid(key, "`<<` is YAML's merge key"));
+        let first = self.splice.occurrences(key).first().copied();
+        if first.is_some_and(|index| self.entries[index].info.anchored) {
+            return Err(invalid(key, "it holds a YAML anchor (&) that aliases may refer to"));
         }
-        if let Some(&index) = self.splice.occurrences(key).first() {
-            if self.entries[index].anchored {
-                return Err(invalid(key, "it holds a YAML anchor (&) that aliases may refer to"));
+        // A key serde-saphyr reads as something else than a string is known by its shape.
+        let existing = self.get(key).or_else(|| {
+            let shape = first.map(|index| self.entries[index].info.shape);
+            shape.map(Stored::Other)
+        });
+        check_shape(FORMAT, key, existing.as_ref(), value)?;
+
+        let (text, stored) = match value {
+            Value::Str(secret) => {
+                self.merges.forget(key);
+                (self.scalar_entry(key, secret.expose_secret()), stored(value))
             }
-            check_replaceable(FORMAT, key, self.read.get(key))?;
-        }
-        let text = self.entry_text(key, value);
-        self.splice.set(key, text, stored(value));
+            Value::Map(fields) => {
+                let onto_original = self.splice.written(key).is_none()
+                    && existing.as_ref().is_some_and(|existing| kind(existing) == "mapping");
+                let merge = self.merges.with(key, onto_original, fields);
+                let new = match first {
+                    Some(index) if merge.onto_original => {
+                        let (text, end, stored) = self.merged_entry(key, index, &merge)?;
+                        self.splice.extend_first(key, end);
+                        (text, stored)
+                    }
+                    _ => {
+                        (self.mapping_entry(key, &merge.fields), Stored::Map(merge.fields.clone()))
+                    }
+                };
+                self.merges.keep(key, merge);
+                new
+            }
+        };
+        self.splice.set(key, text, stored);
         Ok(())
     }
 
     /// A whole `key: value` entry, without a final line ending.
-    fn entry_text(&self, key: &str, value: &Value<'_>) -> String {
-        let eol = self.source.eol;
+    fn scalar_entry(&self, key: &str, value: &str) -> String {
+        format!("{}{}: {}", self.indent, key_text(key), scalar(value))
+    }
+
+    /// A whole entry holding a new block mapping, without a final line ending.
+    fn mapping_entry(&self, key: &str, fields: &[(String, SecretString)]) -> String {
         let mut text = format!("{}{}:", self.indent, key_text(key));
-        match value {
-            Value::Str(secret) => {
-                text.push(' ');
-                text.push_str(&scalar(secret.expose_secret()));
-            }
-            Value::Map(fields) if fields.is_empty() => text.push_str(" {}"),
-            Value::Map(fields) => {
-                for (name, secret) in fields {
-                    text.push_str(eol);
-                    text.push_str(&self.indent);
-                    text.push_str("  ");
-                    text.push_str(&key_text(name));
-                    text.push_str(": ");
-                    text.push_str(&scalar(secret.expose_secret()));
-                }
-            }
+        if fields.is_empty() {
+            text.push_str(" {}");
+        }
+        for (name, secret) in fields {
+            text.push_str(self.source.eol);
+            text.push_str(&format!("{}  {}", self.indent, field_entry(name, secret)));
         }
         text
+    }
+
+    /// The text of a top-level entry with the merge's fields set in the mapping it holds, and
+    /// where that text ends: past the entry's last line when new fields follow a comment there.
+    fn merged_entry(
+        &self,
+        key: &str,
+        index: usize,
+        merge: &Merge,
+    ) -> Result<(String, usize, Stored), FormatError> {
+        let text = self.source.text.as_str();
+        let entry = &self.entries[index];
+        let Some(mapping) = &entry.info.mapping else {
+            return Err(invalid(
+                key,
+                "it is an alias (*) of a mapping; set the fields where that is",
+            ));
+        };
+        let Some(last) = mapping.entries.last() else {
+            let stored = Stored::Map(merge.fields.clone());
+            return Ok((self.mapping_entry(key, &merge.fields), entry.range.end, stored));
+        };
+        let read = self.read.get(key).map_or(&[][..], |read| read.fields.as_slice());
+        for (name, _) in &merge.fields {
+            let known = read.iter().find(|(known, _)| known.as_deref() == Some(name.as_str()));
+            let field = mapping.entries.iter().find(|field| field.key.as_deref() == Some(name));
+            let existing = match (known, field) {
+                (Some((_, stored)), _) => Some(stored.clone()),
+                (None, Some(field)) => Some(Stored::Other(field.info.shape)),
+                (None, None) => None,
+            };
+            check_field(FORMAT, key, name, existing.as_ref())?;
+        }
+
+        // Offsets below are relative to the entry's start.
+        let base = entry.range.start;
+        let mut splice = Splice::default();
+        for field in &mapping.entries {
+            let range = field.range.start - base..field.range.end - base;
+            splice.push(field.key.clone(), range.clone(), range);
+        }
+        for (name, secret) in &merge.fields {
+            let indent = if mapping.flow { "" } else { mapping.indent.as_str() };
+            splice.set(
+                name,
+                format!("{indent}{}", field_entry(name, secret)),
+                Stored::Str(secret.clone()),
+            );
+        }
+        let appended: Vec<&str> = splice.appended().map(|(_, field)| field).collect();
+        let (end, at, block) = if appended.is_empty() {
+            (entry.range.end, last.range.end, String::new())
+        } else if mapping.flow {
+            let block: String = appended.iter().map(|field| format!(", {field}")).collect();
+            (entry.range.end, last.range.end, block)
+        } else {
+            // After the last field's line, so that a comment ending it stays on it.
+            let line_end = line_content_end(text, last.range.end);
+            let eol = self.source.eol;
+            let block: String = appended.iter().map(|field| format!("{eol}{field}")).collect();
+            (line_end.max(entry.range.end), line_end, block)
+        };
+        let new = splice.render(&text[base..end], Some((at - base..at - base, &block)));
+        Ok((new, end, merged(read, &merge.fields)))
     }
 
     pub(super) fn render(&self) -> String {
@@ -159,23 +272,50 @@ fn invalid(key: &str, reason: &str) -> FormatError {
     FormatError::InvalidKey { format: FORMAT, key: key.to_owned(), reason: reason.to_owned() }
 }
 
-/// A top-level entry found by the event scan.
-struct Entry {
-    /// `None` for a key that is not a scalar (a complex key), which is kept but never matched.
-    key: Option<String>,
-    /// From the start of the key's line to the last content byte of the value.
-    range: Range<usize>,
-    info: EntryInfo,
+/// The rules for a key or a field name: `<<` is the merge key of YAML 1.1 readers, and an
+/// implicit key is limited to 1024 characters as written.
+pub(super) fn check_name(name: &str) -> Result<(), String> {
+    if name == "<<" {
+        return Err("`<<` is YAML's merge key".to_owned());
+    }
+    if key_text(name).chars().count() > MAX_KEY_CHARS {
+        return Err(format!(
+            "a YAML key must fit in {MAX_KEY_CHARS} characters as written (with quotes and \
+             escapes)"
+        ));
+    }
+    Ok(())
+}
+
+/// A `name: value` line of a nested mapping, without indentation.
+fn field_entry(name: &str, secret: &SecretString) -> String {
+    format!("{}: {}", key_text(name), scalar(secret.expose_secret()))
+}
+
+/// The end of the content of the line holding `at`, before its line ending.
+fn line_content_end(text: &str, at: usize) -> usize {
+    let end = text[at..].find('\n').map_or(text.len(), |index| at + index);
+    if text[..end].ends_with('\r') { end - 1 } else { end }
 }
 
 /// The layout of a document, from the parser's events.
 struct Outline {
-    entries: Vec<Entry>,
-    indent: String,
+    top: Level,
     insertion: Insertion,
 }
 
-/// Where the scan is inside the top-level mapping.
+/// The entries of one mapping as the scan meets them: the top-level mapping, or a mapping a
+/// top-level key holds.
+struct Level {
+    /// Collection depth of this mapping's keys and values: 1 for the top level.
+    depth: usize,
+    flow: bool,
+    entries: Vec<Entry>,
+    indent: String,
+    open: Option<Open>,
+}
+
+/// Where the scan is inside a mapping's entry.
 struct Open {
     key_start: usize,
     key_end: usize,
@@ -187,21 +327,33 @@ struct Open {
     value_events: usize,
 }
 
+/// What a node event says about the node, for `Level::node`.
+struct Node {
+    start: usize,
+    /// End of its content, if it has any so far (a flow collection's opening bracket, a tag).
+    content: Option<usize>,
+    anchored: bool,
+    plain: bool,
+    shape: &'static str,
+}
+
 impl Outline {
     fn scan(text: &str) -> Result<Outline, FormatError> {
-        let mut outline =
-            Outline { entries: Vec::new(), indent: String::new(), insertion: Insertion::End };
+        let mut top = Level::new(1, false);
+        let mut insertion = Insertion::End;
         let mut documents = 0;
         // Styles of the open collections; the first is the top-level mapping.
         let mut stack: Vec<StructureStyle> = Vec::new();
         let mut top_flow_start = None;
-        let mut open: Option<Open> = None;
+        // The mapping the current top-level entry holds, while the scan is inside it.
+        let mut nested: Option<Level> = None;
 
         for next in Parser::new_from_str(text) {
             let (event, span) = next.map_err(|error| scan_error(text, &error))?;
             let start = offset(&span.start);
             let end = offset(&span.end);
             let tag_end = span.tag_span().map(|tag| offset(&tag.end));
+            let depth = stack.len();
             match event {
                 Event::DocumentStart(..) => {
                     documents += 1;
@@ -210,11 +362,9 @@ impl Outline {
                     }
                 }
                 Event::DocumentEnd if end > start => {
-                    outline.insertion = Insertion::Before(line_start(text, start));
+                    insertion = Insertion::Before(line_start(text, start));
                 }
-                Event::MappingStart(style, ..) | Event::SequenceStart(style, ..)
-                    if stack.is_empty() =>
-                {
+                Event::MappingStart(style, ..) | Event::SequenceStart(style, ..) if depth == 0 => {
                     if !matches!(event, Event::MappingStart(..)) {
                         return Err(unsupported(text, start, "the top level must be a mapping"));
                     }
@@ -225,99 +375,137 @@ impl Outline {
                 }
                 // An empty document reads as null; any other scalar is not a mapping.
                 Event::Scalar(ref value, style, ..)
-                    if stack.is_empty()
+                    if depth == 0
                         && !(value == "~" && style == ScalarStyle::Plain && start == end) =>
                 {
                     return Err(unsupported(text, start, "the top level must be a mapping"));
                 }
-                Event::Scalar(..) if stack.is_empty() => {}
-                Event::Alias(..) if stack.is_empty() => {
+                Event::Scalar(..) if depth == 0 => {}
+                Event::Alias(..) if depth == 0 => {
                     return Err(unsupported(text, start, "the top level must be a mapping"));
                 }
-                Event::MappingEnd if stack.len() == 1 => {
+                Event::MappingEnd if depth == 1 => {
                     stack.pop();
-                    if let Some(entry) = open.take() {
-                        outline.close(text, entry);
-                    }
+                    top.finish(text);
                     if let Some(flow_start) = top_flow_start {
-                        if !outline.entries.is_empty() {
+                        if !top.entries.is_empty() {
                             return Err(unsupported(
                                 text,
                                 flow_start,
                                 "a top-level flow mapping ({...}) is only edited when empty",
                             ));
                         }
-                        outline.insertion = Insertion::Replace(flow_start..end);
+                        insertion = Insertion::Replace(flow_start..end);
                     }
                 }
                 Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
-                    let content = if style == StructureStyle::Flow { Some(end) } else { tag_end };
-                    outline.node(text, &mut open, &stack, start, content, anchor != 0, false);
+                    let flow = style == StructureStyle::Flow;
+                    let content = if flow { Some(end) } else { tag_end };
+                    let shape =
+                        if matches!(event, Event::MappingStart(..)) { "mapping" } else { "list" };
+                    let node = Node { start, content, anchored: anchor != 0, plain: false, shape };
+                    // A mapping that is a top-level value is scanned for its own entries.
+                    let holds_mapping = depth == 1
+                        && matches!(event, Event::MappingStart(..))
+                        && top.expects_value();
+                    top.node(text, depth, &node);
+                    if let Some(level) = nested.as_mut() {
+                        level.node(text, depth, &node);
+                    }
+                    if holds_mapping {
+                        nested = Some(Level::new(2, flow));
+                    }
                     stack.push(style);
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
                     let style = stack.pop().unwrap_or(StructureStyle::Block);
-                    if let Some(entry) = open.as_mut() {
-                        // A block collection ends where the next token starts; only a flow
-                        // collection's closing bracket is content.
-                        if style == StructureStyle::Flow {
-                            entry.content_end = entry.content_end.max(end);
+                    let depth = stack.len();
+                    // A block collection ends where the next token starts; only a flow
+                    // collection's closing bracket is content.
+                    let content = (style == StructureStyle::Flow).then_some(end);
+                    if depth == 1 {
+                        if let Some(mut level) = nested.take() {
+                            level.finish(text);
+                            top.hold(level);
                         }
+                    } else if let Some(level) = nested.as_mut() {
+                        level.end_collection(text, depth, content);
                     }
-                    outline.after_node(text, &mut open, &stack);
+                    top.end_collection(text, depth, content);
                 }
                 Event::Scalar(ref value, style, anchor, _) => {
                     let content = if end > start { Some(end) } else { tag_end };
                     let plain = style == ScalarStyle::Plain;
-                    // Copied only for keys: values are secrets.
-                    let key = (stack.len() == 1 && open.is_none()).then(|| value.to_string());
-                    outline.node(text, &mut open, &stack, start, content, anchor != 0, plain);
-                    if let (Some(key), Some(entry)) = (key, open.as_mut()) {
-                        entry.key = Some(key);
+                    let shape = if plain && yaml11_reads_otherwise(value) {
+                        "ambiguous plain scalar"
+                    } else {
+                        "string"
+                    };
+                    let node = Node { start, content, anchored: anchor != 0, plain, shape };
+                    top.scalar(text, depth, &node, value);
+                    if let Some(level) = nested.as_mut() {
+                        level.scalar(text, depth, &node, value);
                     }
-                    outline.after_node(text, &mut open, &stack);
                 }
                 Event::Alias(..) => {
-                    outline.node(text, &mut open, &stack, start, Some(end), false, false);
-                    outline.after_node(text, &mut open, &stack);
+                    let node = Node {
+                        start,
+                        content: Some(end),
+                        anchored: false,
+                        plain: false,
+                        shape: "alias",
+                    };
+                    top.node(text, depth, &node);
+                    top.after_node(text, depth);
+                    if let Some(level) = nested.as_mut() {
+                        level.node(text, depth, &node);
+                        level.after_node(text, depth);
+                    }
                 }
                 _ => {}
             }
         }
-        Ok(outline)
+        Ok(Outline { top, insertion })
+    }
+}
+
+impl Level {
+    fn new(depth: usize, flow: bool) -> Level {
+        Level { depth, flow, entries: Vec::new(), indent: String::new(), open: None }
     }
 
-    /// Records the start of a node: at depth one it opens an entry (a key) or starts its value.
-    #[expect(clippy::too_many_arguments, reason = "one call site per event kind, all local")]
-    fn node(
-        &mut self,
-        text: &str,
-        open: &mut Option<Open>,
-        stack: &[StructureStyle],
-        start: usize,
-        content: Option<usize>,
-        anchored: bool,
-        plain: bool,
-    ) {
-        if stack.len() == 1 {
-            match open {
+    /// Whether the next node at this level's depth is the value of an entry.
+    fn expects_value(&self) -> bool {
+        self.open.as_ref().is_some_and(|entry| entry.key_end > 0 && !entry.value_started)
+    }
+
+    /// Records the start of a node at `depth`: at this level's depth it opens an entry (a key)
+    /// or starts its value; deeper, it is part of the open entry's value.
+    fn node(&mut self, text: &str, depth: usize, node: &Node) {
+        if depth < self.depth {
+            return;
+        }
+        if depth == self.depth {
+            match &mut self.open {
                 Some(entry) if !entry.value_started && entry.key_end > 0 => {
                     entry.value_started = true;
-                    entry.info.plain = plain;
+                    entry.info.plain = node.plain;
+                    entry.info.shape = node.shape;
                 }
                 Some(_) => {}
                 None => {
-                    let line = line_start(text, start);
-                    if self.entries.is_empty() {
-                        let lead = &text[line..start];
+                    let line = line_start(text, node.start);
+                    if self.entries.is_empty() && !self.flow {
+                        let lead = &text[line..node.start];
                         let blanks = lead.len() - lead.trim_start_matches(' ').len();
                         self.indent = lead[..blanks].to_owned();
                     }
-                    *open = Some(Open {
-                        key_start: line,
+                    self.open = Some(Open {
+                        key_start: if self.flow { node.start } else { line },
                         key_end: 0,
                         key: None,
-                        info: EntryInfo::default(),
+                        // A key without a value (`? key`) holds null.
+                        info: EntryInfo { shape: "null", ..EntryInfo::default() },
                         content_end: 0,
                         value_started: false,
                         value_events: 0,
@@ -325,40 +513,69 @@ impl Outline {
                 }
             }
         }
-        if let Some(entry) = open.as_mut() {
-            entry.info.anchored |= anchored;
+        if let Some(entry) = self.open.as_mut() {
+            entry.info.anchored |= node.anchored;
             if entry.value_started {
                 entry.value_events += 1;
                 if entry.value_events > 1 {
                     entry.info.plain = false;
                 }
-                if let Some(content) = content {
+                if let Some(content) = node.content {
                     entry.content_end = entry.content_end.max(content);
                 }
-            } else if let Some(content) = content {
+            } else if let Some(content) = node.content {
                 entry.key_end = entry.key_end.max(content);
             }
         }
     }
 
-    /// After a complete node at depth one: a finished key waits for its value, a finished value
-    /// closes the entry.
-    fn after_node(&mut self, text: &str, open: &mut Option<Open>, stack: &[StructureStyle]) {
-        if stack.len() != 1 {
+    /// A scalar node; at this level's depth, a key's text is kept (values are secrets).
+    fn scalar(&mut self, text: &str, depth: usize, node: &Node, value: &str) {
+        let key = (depth == self.depth && self.open.is_none()).then(|| value.to_owned());
+        self.node(text, depth, node);
+        if let (Some(key), Some(entry)) = (key, self.open.as_mut()) {
+            entry.key = Some(key);
+        }
+        self.after_node(text, depth);
+    }
+
+    /// The end of a collection that was opened at `depth`.
+    fn end_collection(&mut self, text: &str, depth: usize, content: Option<usize>) {
+        if depth < self.depth {
             return;
         }
-        let Some(entry) = open.as_mut() else { return };
+        if let (Some(entry), Some(content)) = (self.open.as_mut(), content) {
+            entry.content_end = entry.content_end.max(content);
+        }
+        self.after_node(text, depth);
+    }
+
+    /// After a complete node at this level's depth: a finished key waits for its value, a
+    /// finished value closes the entry.
+    fn after_node(&mut self, text: &str, depth: usize) {
+        if depth != self.depth {
+            return;
+        }
+        let Some(entry) = self.open.as_mut() else { return };
         if !entry.value_started {
             // The key is complete; an empty key still needs a non-zero end to mark it.
             entry.key_end = entry.key_end.max(entry.key_start + 1);
             return;
         }
-        if let Some(entry) = open.take() {
-            self.close(text, entry);
+        self.finish(text);
+    }
+
+    /// Gives the open entry the mapping its value turned out to be.
+    fn hold(&mut self, mapping: Level) {
+        if let Some(entry) = self.open.as_mut() {
+            let Level { flow, entries, indent, .. } = mapping;
+            entry.info.mapping = Some(Mapping { flow, entries, indent });
         }
     }
 
-    fn close(&mut self, text: &str, entry: Open) {
+    /// Closes the open entry, if any.
+    fn finish(&mut self, text: &str) {
+        let Some(entry) = self.open.take() else { return };
         // An empty value ends at the colon after its key.
         let end = if entry.content_end > entry.key_end {
             let content = &text[entry.key_start..entry.content_end];
@@ -397,8 +614,22 @@ fn scan_error(text: &str, error: &serde_saphyr::granit_parser::ScanError) -> For
     FormatError::Parse { format: FORMAT, line: Some(line), column: Some(column), message }
 }
 
+/// A top-level value as serde-saphyr reads it.
+struct Read {
+    stored: Stored,
+    /// For a mapping, each entry: its name (`None` for a key that is not a string) and what it
+    /// holds, a nested mapping named only by its kind.
+    fields: Vec<(Option<String>, Stored)>,
+}
+
+impl From<Stored> for Read {
+    fn from(stored: Stored) -> Read {
+        Read { stored, fields: Vec::new() }
+    }
+}
+
 /// Reads every top-level value with serde-saphyr.
-fn read_values(text: &str) -> Result<HashMap<String, Stored>, FormatError> {
+fn read_values(text: &str) -> Result<HashMap<String, Read>, FormatError> {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
     // The default budget guards against alias bombs; a large flat file of plain entries must
@@ -435,7 +666,7 @@ fn read_error_message(error: &serde_saphyr::Error) -> &'static str {
     }
 }
 
-struct TopLevel(HashMap<String, Stored>);
+struct TopLevel(HashMap<String, Read>);
 
 impl<'de> de::Deserialize<'de> for TopLevel {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -522,9 +753,9 @@ impl<'de> Visitor<'de> for KeyVisitor {
 struct StoredSeed;
 
 impl<'de> DeserializeSeed<'de> for StoredSeed {
-    type Value = Stored;
+    type Value = Read;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Stored, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Read, D::Error> {
         deserializer.deserialize_any(StoredVisitor { nested: false })
     }
 }
@@ -535,80 +766,82 @@ struct StoredVisitor {
 }
 
 impl<'de> Visitor<'de> for StoredVisitor {
-    type Value = Stored;
+    type Value = Read;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML value")
     }
 
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Stored, E> {
-        Ok(Stored::Str(SecretString::from(text)))
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Read, E> {
+        Ok(Stored::Str(SecretString::from(text)).into())
     }
 
-    fn visit_string<E: de::Error>(self, text: String) -> Result<Stored, E> {
-        Ok(Stored::Str(SecretString::from(text)))
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Read, E> {
+        Ok(Stored::Str(SecretString::from(text)).into())
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Stored, E> {
-        Ok(Stored::Other("boolean"))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Read, E> {
+        Ok(Stored::Other("boolean").into())
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Stored, E> {
-        Ok(Stored::Other("number"))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Read, E> {
+        Ok(Stored::Other("number").into())
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Stored, E> {
-        Ok(Stored::Other("number"))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Read, E> {
+        Ok(Stored::Other("number").into())
     }
 
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Stored, E> {
-        Ok(Stored::Other("number"))
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Read, E> {
+        Ok(Stored::Other("number").into())
     }
 
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Stored, E> {
-        Ok(Stored::Other("number"))
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Read, E> {
+        Ok(Stored::Other("number").into())
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Stored, E> {
-        Ok(Stored::Other("number"))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Read, E> {
+        Ok(Stored::Other("number").into())
     }
 
-    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Stored, E> {
-        Ok(Stored::Other("binary"))
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Read, E> {
+        Ok(Stored::Other("binary").into())
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Stored, E> {
-        Ok(Stored::Other("null"))
+    fn visit_unit<E: de::Error>(self) -> Result<Read, E> {
+        Ok(Stored::Other("null").into())
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<Stored, E> {
-        Ok(Stored::Other("null"))
+    fn visit_none<E: de::Error>(self) -> Result<Read, E> {
+        Ok(Stored::Other("null").into())
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Stored, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Read, D::Error> {
         deserializer.deserialize_any(self)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Stored, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Read, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Stored::Other("list"))
+        Ok(Stored::Other("list").into())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Stored, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Read, A::Error> {
         if self.nested {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(Stored::Other("mapping"));
+            return Ok(Stored::Other("mapping").into());
         }
         let mut fields = Vec::new();
-        let mut flat = true;
         while let Some(name) = map.next_key::<KeyName>()? {
-            let value = map.next_value_seed(FieldSeed)?;
-            match (name.0, value) {
-                (Some(name), Stored::Str(text)) if flat => fields.push((name, text)),
-                _ => flat = false,
+            fields.push((name.0, map.next_value_seed(FieldSeed)?));
+        }
+        let mut strings = Vec::with_capacity(fields.len());
+        for (name, value) in &fields {
+            match (name, value) {
+                (Some(name), Stored::Str(text)) => strings.push((name.clone(), text.clone())),
+                _ => return Ok(Read { stored: Stored::Other("mapping"), fields }),
             }
         }
-        Ok(if flat { Stored::Map(fields) } else { Stored::Other("mapping") })
+        Ok(Read { stored: Stored::Map(strings), fields })
     }
 }
 
@@ -618,7 +851,7 @@ impl<'de> DeserializeSeed<'de> for FieldSeed {
     type Value = Stored;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Stored, D::Error> {
-        deserializer.deserialize_any(StoredVisitor { nested: true })
+        Ok(deserializer.deserialize_any(StoredVisitor { nested: true })?.stored)
     }
 }
 
@@ -724,22 +957,25 @@ mod tests {
         let existing = "# head\nA: old # why\n\nB: |\n  line1\n  # content\n\n\
                         C:\n  a: xx\n  b: yy\n# tail comment\nD: {p: 'one',\n  q: two}\n\
                         E:\nF: plain\n  folded\n";
-        let out = rendered(
-            existing,
-            &[("A", "a"), ("B", "b"), ("C", "c"), ("D", "d"), ("E", "e"), ("F", "f"), ("G", "g")],
-        );
+        let out = rendered(existing, &[("A", "a"), ("B", "b"), ("E", "e"), ("F", "f"), ("G", "g")]);
         assert_eq!(
             out,
-            "# head\nA: 'a' # why\n\nB: 'b'\n\nC: 'c'\n# tail comment\n\
-             D: 'd'\nE: 'e'\nF: 'f'\nG: 'g'\n"
+            "# head\nA: 'a' # why\n\nB: 'b'\n\nC:\n  a: xx\n  b: yy\n# tail comment\n\
+             D: {p: 'one',\n  q: two}\nE: 'e'\nF: 'f'\nG: 'g'\n"
         );
     }
 
     #[test]
-    fn lists_are_not_overwritten_but_flat_maps_are() {
+    fn lists_and_maps_are_not_overwritten_by_strings_but_merged_into() {
         let mut doc = Document::parse(Format::Yaml, b"L:\n- 1\nM:\n  a: x\n").unwrap();
         let secret = SecretString::from("v");
-        assert!(matches!(doc.set("L", &Value::Str(&secret)), Err(FormatError::InvalidKey { .. })));
+        let err = doc.set("L", &Value::Str(&secret)).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "list", expected: "string", .. }));
+        let err = doc.set("M", &Value::Str(&secret)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "key `M` holds a mapping; refusing to replace it with a string"
+        );
         doc.set("M", &Value::Map(vec![("a", &secret), ("b c", &secret)])).unwrap();
         let out = String::from_utf8(doc.render()).unwrap();
         assert_eq!(out, "L:\n- 1\nM:\n  a: 'v'\n  'b c': 'v'\n");
@@ -796,13 +1032,24 @@ mod tests {
     }
 
     #[test]
-    fn anchored_values_and_merge_keys_are_protected() {
-        let mut doc = Document::parse(Format::Yaml, b"base: &b {x: '1'}\nuse: *b\n").unwrap();
+    fn anchored_values_aliases_and_merge_keys_are_protected() {
+        let text = b"base: &b {x: '1'}\nuse: *b\ns: &s 'x'\nt: *s\n";
+        let mut doc = Document::parse(Format::Yaml, text).unwrap();
         let secret = SecretString::from("v");
-        assert!(doc.set("base", &Value::Str(&secret)).is_err());
-        assert!(doc.set("<<", &Value::Str(&secret)).is_err());
-        doc.set("use", &Value::Str(&secret)).unwrap();
-        assert_eq!(String::from_utf8(doc.render()).unwrap(), "base: &b {x: '1'}\nuse: 'v'\n");
+        let map = Value::Map(vec![("x", &secret)]);
+        assert!(matches!(doc.set("base", &map), Err(FormatError::InvalidKey { .. })));
+        assert!(matches!(doc.set("<<", &Value::Str(&secret)), Err(FormatError::InvalidKey { .. })));
+        assert!(matches!(
+            doc.set("use", &Value::Str(&secret)),
+            Err(FormatError::WrongShape { .. })
+        ));
+        let err = doc.set("use", &map).unwrap_err();
+        assert!(matches!(&err, FormatError::InvalidKey { reason, .. } if reason.contains("alias")));
+        doc.set("t", &Value::Str(&secret)).unwrap();
+        assert_eq!(
+            String::from_utf8(doc.render()).unwrap(),
+            "base: &b {x: '1'}\nuse: *b\ns: &s 'x'\nt: 'v'\n"
+        );
     }
 
     #[test]
@@ -814,6 +1061,108 @@ mod tests {
         assert!(matches!(doc.get("c"), Some(Stored::Str(s)) if s.expose_secret() == "plain"));
         assert!(matches!(doc.get("d"), Some(Stored::Str(s)) if s.expose_secret() == "NO"));
         assert!(matches!(doc.get("e"), Some(Stored::Other(_))));
+    }
+
+    fn merged(existing: &str, key: &str, fields: &[(&str, &str)]) -> Result<String, FormatError> {
+        let mut doc = Document::parse(Format::Yaml, existing.as_bytes()).unwrap();
+        let secrets: Vec<SecretString> =
+            fields.iter().map(|(_, value)| SecretString::from(*value)).collect();
+        let fields = fields.iter().zip(&secrets).map(|((name, _), secret)| (*name, secret));
+        doc.set(key, &Value::Map(fields.collect()))?;
+        Ok(String::from_utf8(doc.render()).unwrap())
+    }
+
+    fn saphyr_any(text: &str) -> IndexMap<String, serde_json::Value> {
+        serde_saphyr::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn maps_merge_into_block_mappings() {
+        let existing = "# head\ndb:\n  # user first\n  user: old # why\n  port: 5432\n  \
+                        opts: {ssl: true}   # c2\n# tail\nother: 1\n";
+        let out = merged(existing, "db", &[("user", "u"), ("pass", "p")]).unwrap();
+        assert_eq!(
+            out,
+            "# head\ndb:\n  # user first\n  user: 'u' # why\n  port: 5432\n  \
+             opts: {ssl: true}   # c2\n  pass: 'p'\n# tail\nother: 1\n"
+        );
+        let read = saphyr_any(&out);
+        assert_eq!(read["db"]["user"], "u");
+        assert_eq!(read["db"]["port"], 5432);
+        assert_eq!(read["db"]["opts"]["ssl"], true);
+        assert_eq!(read["db"]["pass"], "p");
+        assert_eq!(read["other"], 1);
+
+        let existing = "db:\r\n    key: |\r\n      l1\r\n      l2\r\n    b: x\r\nnext: 1\r\n";
+        let out = merged(existing, "db", &[("key", "k"), ("c", "y")]).unwrap();
+        assert_eq!(out, "db:\r\n    key: 'k'\r\n    b: x\r\n    c: 'y'\r\nnext: 1\r\n");
+        let existing = "db:\n  key: |\n    l1\n    l2\n\nnext: 1\n";
+        let out = merged(existing, "db", &[("new", "v")]).unwrap();
+        assert_eq!(out, "db:\n  key: |\n    l1\n    l2\n  new: 'v'\n\nnext: 1\n");
+        assert_eq!(saphyr_any(&out)["db"]["key"], "l1\nl2\n");
+    }
+
+    #[test]
+    fn maps_merge_into_flow_mappings() {
+        let out = merged("db: {user: old, port: 1}  # c\n", "db", &[("user", "u"), ("pass", "p")]);
+        assert_eq!(out.unwrap(), "db: {user: 'u', port: 1, pass: 'p'}  # c\n");
+        let out = merged("db: {user: old,\n  port: 1}\nz: 2\n", "db", &[("pass", "p")]);
+        assert_eq!(out.unwrap(), "db: {user: old,\n  port: 1, pass: 'p'}\nz: 2\n");
+        let out = merged("db: {}\nz: 2\n", "db", &[("a", "x"), ("b", "y")]);
+        assert_eq!(out.unwrap(), "db:\n  a: 'x'\n  b: 'y'\nz: 2\n");
+        let out = merged("d: &d {rotation: 90d}\napi: {<<: *d, gen: x}\n", "api", &[("gen", "y")]);
+        let out = out.unwrap();
+        assert_eq!(out, "d: &d {rotation: 90d}\napi: {<<: *d, gen: 'y'}\n");
+        assert_eq!(saphyr_any(&out)["api"]["rotation"], "90d");
+    }
+
+    #[test]
+    fn merges_refuse_other_shapes_and_keep_the_file() {
+        let existing =
+            "db:\n  opts: {ssl: true}\n  hosts:\n  - a\nnum: 1\nempty:\nword: NO\nmaybe: 1:20\n";
+        let err = merged(existing, "db", &[("user", "u"), ("opts", "x")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "key `db.opts` holds a mapping; refusing to replace it with a string"
+        );
+        let err = merged(existing, "db", &[("hosts", "x")]).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "list", .. }));
+        let err = merged(existing, "num", &[("a", "x")]).unwrap_err();
+        assert!(matches!(
+            err,
+            FormatError::WrongShape { found: "number", expected: "mapping", .. }
+        ));
+        // serde-saphyr reads the key `n` as a boolean; the event scan still knows the shapes.
+        let err = merged("n:\n- 1\n", "n", &[("a", "x")]).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "list", .. }), "{err}");
+        assert_eq!(merged("n: 'x'\n", "n", &[("a", "x")]).unwrap(), "'n':\n  a: 'x'\n");
+        let err = merged(existing, "empty", &[("a", "x")]).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "null", .. }));
+        let err = merged(existing, "word", &[("a", "x")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "key `word` holds a boolean; refusing to replace it with a mapping"
+        );
+        let err = merged(existing, "maybe", &[("a", "x")]).unwrap_err();
+        assert!(matches!(err, FormatError::WrongShape { found: "ambiguous plain scalar", .. }));
+        let err = merged(existing, "db", &[("<<", "x")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot set `db` in a yaml file: field `<<`: `<<` is YAML's merge key"
+        );
+
+        let mut doc = Document::parse(Format::Yaml, existing.as_bytes()).unwrap();
+        let (u, p) = (SecretString::from("u"), SecretString::from("p"));
+        doc.set("db", &Value::Map(vec![("user", &u)])).unwrap();
+        doc.set("db", &Value::Map(vec![("pass", &p), ("user", &p)])).unwrap();
+        assert!(doc.set("db", &Value::Map(vec![("opts", &p)])).is_err());
+        assert!(doc.set("db", &Value::Str(&p)).is_err());
+        assert_eq!(
+            String::from_utf8(doc.render()).unwrap(),
+            "db:\n  opts: {ssl: true}\n  hosts:\n  - a\n  user: 'p'\n  pass: 'p'\nnum: 1\n\
+             empty:\nword: NO\nmaybe: 1:20\n"
+        );
+        let Some(Stored::Other("mapping")) = doc.get("db") else { panic!("db holds more") };
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
     let outcome = engine::apply(plan, file, &mut lock, &hasher, &mut targets, now);
     report(&outcome, file, ui);
 
-    let saved = lock.save(&opened.lockfile_path)?;
+    let must_save = outcome.lockfile_changed || !existed || lock.read_older_format();
+    let saved = must_save && lock.save(&opened.lockfile_path)?;
     match (saved, existed) {
         (true, false) => ui.done(&format!("Created lockfile {}", opened.lockfile_path.display())),
         (true, true) => ui.done(&format!("Updated lockfile {}", opened.lockfile_path.display())),

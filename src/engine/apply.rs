@@ -27,6 +27,8 @@ pub struct Outcome {
     pub conflicts: Vec<(String, String)>,
     /// Secrets whose value could not be made.
     pub generate_failures: Vec<(String, GenerateError)>,
+    /// Whether any lockfile entry changed, so an unchanged lockfile is not even rendered.
+    pub lockfile_changed: bool,
 }
 
 #[derive(Debug)]
@@ -116,7 +118,8 @@ pub fn apply(
             outcome.written.push((secret.name.clone(), (*id).clone()));
         }
         if let Some(value) = value {
-            record(lock, hasher, secret, &mut secret_plan, &value, &written, now);
+            outcome.lockfile_changed |=
+                record(lock, hasher, secret, &mut secret_plan, &value, &written, now);
         }
     }
     outcome.failures.extend(flush_failures.into_iter().map(|f| TargetFailure {
@@ -152,33 +155,33 @@ fn record(
     value: &SecretData,
     written: &[&String],
     now: Timestamp,
-) {
-    let field_hashes: Vec<(String, String)> = value
+) -> bool {
+    let name = secret.name.as_str();
+    let previous = lock.secrets.get(name);
+    // Which fields' recorded hashes still match: the only hashing a run that changed nothing
+    // does. An entry upgraded from the older format has one hash for a one-value secret.
+    let recorded_match: Vec<bool> = value
         .fields
         .iter()
-        .map(|(name, v)| {
-            (name.clone(), hasher.hash(&secret.name, name, v.expose_secret().as_bytes()))
+        .map(|(field, v)| {
+            previous.is_some_and(|entry| {
+                let legacy = secret.is_single().then(|| entry.fields.get(LEGACY_VALUE_FIELD));
+                let recorded = entry.fields.get(field).or(legacy.flatten());
+                recorded.is_some_and(|r| hasher.matches(r, name, field, v.expose_secret().as_bytes()))
+            })
         })
         .collect();
-    let previous = lock.secrets.get(&secret.name);
     let value_changed = previous.is_none_or(|entry| {
-        // An entry upgraded from the older format has one hash for a one-value secret.
-        let legacy = secret.is_single().then(|| entry.fields.get(LEGACY_VALUE_FIELD)).flatten();
-        value.fields.iter().any(|(name, v)| {
-            !entry.fields.get(name).or(legacy).is_some_and(|recorded| {
-                hasher.matches(recorded, &secret.name, name, v.expose_secret().as_bytes())
-            })
-        }) || entry
-            .fields
-            .keys()
-            .any(|name| name != LEGACY_VALUE_FIELD && value.field(name).is_none())
+        recorded_match.contains(&false)
+            || entry.fields.keys().any(|f| f != LEGACY_VALUE_FIELD && value.field(f).is_none())
     });
     let needs_writing =
         plan.targets.iter().filter(|t| matches!(t.action, Action::Create | Action::Update)).count();
     if value_changed && needs_writing > 0 && written.is_empty() {
-        return;
+        return false;
     }
 
+    let mut changed = previous.is_none();
     let entry = lock.secrets.entry(secret.name.clone()).or_insert_with(|| SecretEntry {
         definition: String::new(),
         definitions: Default::default(),
@@ -190,38 +193,49 @@ fn record(
         fields: Default::default(),
         targets: Default::default(),
     });
-    if value_changed {
+    if value_changed && entry.updated_at != now {
         entry.updated_at = now;
+        changed = true;
     }
-    // Keep a recorded hash that still matches, so a run that changed nothing rewrites nothing.
-    for (name, hash) in field_hashes {
-        let keep = entry.fields.get(&name).is_some_and(|recorded| {
-            !Hasher::is_legacy(recorded)
-                && value.field(&name).is_some_and(|v| {
-                    hasher.matches(recorded, &secret.name, &name, v.expose_secret().as_bytes())
-                })
-        });
+    // A recorded hash that still matches stays as it is, so a run that changed nothing
+    // rewrites nothing; an older bare hash is replaced by a keyed one.
+    for ((field, v), matched) in value.fields.iter().zip(recorded_match) {
+        let keep = matched && entry.fields.get(field).is_some_and(|r| !Hasher::is_legacy(r));
         if !keep {
-            entry.fields.insert(name, hash);
+            let hash = hasher.hash(name, field, v.expose_secret().as_bytes());
+            entry.fields.insert(field.clone(), hash);
+            changed = true;
         }
     }
-    entry.fields.retain(|name, _| value.field(name).is_some());
-    entry.definition = std::mem::take(&mut plan.definition);
-    entry.definitions = std::mem::take(&mut plan.definitions);
-    entry.one_time = secret.one_time;
+    let before = entry.fields.len();
+    entry.fields.retain(|field, _| value.field(field).is_some());
+    changed |= entry.fields.len() != before;
+    if entry.definition != plan.definition || entry.definitions != plan.definitions {
+        entry.definition = std::mem::take(&mut plan.definition);
+        entry.definitions = std::mem::take(&mut plan.definitions);
+        changed = true;
+    }
+    if entry.one_time != secret.one_time {
+        entry.one_time = secret.one_time;
+        changed = true;
+    }
 
     let bytes = value.canonical_bytes();
-    let ids: HashSet<&str> = secret.targets.iter().map(|t| t.id.as_str()).collect();
-    entry.targets.retain(|id, _| ids.contains(id.as_str()));
+    let before = entry.targets.len();
+    entry.targets.retain(|id, _| secret.targets.iter().any(|t| &t.id == id));
+    changed |= entry.targets.len() != before;
     for target_plan in &plan.targets {
         let id = &target_plan.id;
         let was_written = written.contains(&id);
-        let current = entry.targets.get(id).is_some_and(|t| {
-            !Hasher::is_legacy(&t.hash) && hasher.matches(&t.hash, &secret.name, id, &bytes)
-        });
+        let current = !was_written
+            && entry.targets.get(id).is_some_and(|t| {
+                !Hasher::is_legacy(&t.hash) && hasher.matches(&t.hash, name, id, &bytes)
+            });
         if was_written || (target_plan.action == Action::Unchanged && !current) {
-            let hash = hasher.hash(&secret.name, id, &bytes);
+            let hash = hasher.hash(name, id, &bytes);
             entry.targets.insert(id.clone(), TargetEntry { hash, updated_at: now });
+            changed = true;
         }
     }
+    changed
 }

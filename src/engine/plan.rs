@@ -47,13 +47,15 @@ fn plan_secret(
 ) -> SecretPlan {
     let readbacks: Vec<Readback> =
         secret.targets.iter().map(|t| targets.for_target(t).read(secret, t)).collect();
-    let definition = hasher.hash_definition(&secret.name, &definition_bytes(secret));
+    let field_bytes: Vec<Vec<u8>> = secret.fields.iter().map(field_definition_bytes).collect();
+    let definition = hasher.hash_definition(&secret.name, &whole_definition(secret, &field_bytes));
     let definitions = secret
         .fields
         .iter()
-        .map(|f| (f.name.clone(), hasher.hash_definition(&secret.name, &field_definition_bytes(f))))
+        .zip(&field_bytes)
+        .map(|(f, bytes)| (f.name.clone(), hasher.hash_definition(&secret.name, bytes)))
         .collect();
-    let changed = entry.map(|e| changed_fields(secret, e, hasher)).unwrap_or_default();
+    let changed = entry.map(|e| changed_in(secret, e, hasher, &field_bytes)).unwrap_or_default();
     let legacy = entry.and_then(|e| legacy_keeper(secret, e, &readbacks, hasher));
 
     let mut conflict = None;
@@ -123,21 +125,37 @@ pub(crate) fn changed_fields<'a>(
     entry: &SecretEntry,
     hasher: &Hasher,
 ) -> Vec<&'a str> {
+    let field_bytes: Vec<Vec<u8>> = secret.fields.iter().map(field_definition_bytes).collect();
+    changed_in(secret, entry, hasher, &field_bytes)
+}
+
+/// [`changed_fields`], given each field's canonical definition.
+fn changed_in<'a>(
+    secret: &'a Secret,
+    entry: &SecretEntry,
+    hasher: &Hasher,
+    field_bytes: &[Vec<u8>],
+) -> Vec<&'a str> {
     // Entries from before per-field definitions were recorded compare the whole definition; an
     // entry with none at all (upgraded from the older format) counts as unchanged, or
     // upgrading would regenerate everything.
-    let whole_changed = !entry.definition.is_empty()
-        && !hasher.matches_definition(&entry.definition, &secret.name, &definition_bytes(secret));
+    let whole_changed = || {
+        !entry.definition.is_empty()
+            && !hasher.matches_definition(
+                &entry.definition,
+                &secret.name,
+                &whole_definition(secret, field_bytes),
+            )
+    };
     secret
         .fields
         .iter()
-        .filter(|field| match entry.definitions.get(&field.name) {
-            Some(recorded) => {
-                !hasher.matches_definition(recorded, &secret.name, &field_definition_bytes(field))
-            }
-            None => entry.definitions.is_empty() && whole_changed,
+        .zip(field_bytes)
+        .filter(|(field, bytes)| match entry.definitions.get(&field.name) {
+            Some(recorded) => !hasher.matches_definition(recorded, &secret.name, bytes),
+            None => entry.definitions.is_empty() && whole_changed(),
         })
-        .map(|field| field.name.as_str())
+        .map(|(field, _)| field.name.as_str())
         .collect()
 }
 
@@ -356,10 +374,10 @@ fn target_action(
 
 /// The parts of a secret's definition that decide its value, as bytes to hash. Targets are
 /// left out: they are recorded one by one in the lockfile.
-pub(crate) fn definition_bytes(secret: &Secret) -> Vec<u8> {
+fn whole_definition(secret: &Secret, field_bytes: &[Vec<u8>]) -> Vec<u8> {
     let mut bytes = format!("template={}\n", secret.template.as_deref().unwrap_or("")).into_bytes();
-    for field in &secret.fields {
-        bytes.extend(field_definition_bytes(field));
+    for field in field_bytes {
+        bytes.extend(field);
         bytes.push(b'\n');
     }
     bytes
@@ -376,10 +394,18 @@ fn char_set(chars: &str) -> String {
     chars.chars().collect::<std::collections::BTreeSet<char>>().into_iter().collect()
 }
 
+/// [`char_set`] of the default symbols, which nearly every password uses.
+static DEFAULT_SYMBOL_SET: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| char_set(crate::generate::DEFAULT_SYMBOLS));
+
 fn spec_text(spec: &Spec) -> String {
     match spec {
         Spec::RandomPassword(p) => {
-            let symbols = p.symbols.as_deref().unwrap_or(crate::generate::DEFAULT_SYMBOLS);
+            let symbols = match (p.include_symbols, &p.symbols) {
+                (false, _) => String::new(),
+                (true, Some(symbols)) => char_set(symbols),
+                (true, None) => DEFAULT_SYMBOL_SET.clone(),
+            };
             format!(
                 "random-password length={} upper={} lower={} numbers={} exclude={:?} \
                  symbols={:?}",
@@ -388,7 +414,7 @@ fn spec_text(spec: &Spec) -> String {
                 p.include_lower,
                 p.include_numbers,
                 char_set(&p.exclude_characters),
-                if p.include_symbols { char_set(symbols) } else { String::new() },
+                symbols,
             )
         }
         Spec::RandomString(s) => {

@@ -27,7 +27,9 @@ pub(super) fn read(path: &Path) -> Result<Option<String>, LockfileError> {
 
     // Reading one byte past the limit tells a file at the limit from a larger one without
     // trusting metadata, which can change between the check and the read.
-    let mut bytes = Vec::new();
+    // The size is only a hint for the buffer, not trusted as the limit.
+    let hint = file.metadata().map_or(0, |m| m.len().min(MAX_FILE_BYTES)) as usize;
+    let mut bytes = Vec::with_capacity(hint + 1);
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io_error)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(LockfileError::TooLarge { path: path.to_path_buf(), limit: MAX_FILE_BYTES });

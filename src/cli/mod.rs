@@ -121,11 +121,20 @@ pub(crate) struct Opened {
 }
 
 pub(crate) fn open(global: &GlobalArgs) -> Result<Opened, CliError> {
-    let file = crate::secretfile::load(&global.file)?;
-    let lockfile_path = global.lockfile.clone().unwrap_or_else(|| file.default_lockfile());
+    let lockfile_path = global
+        .lockfile
+        .clone()
+        .unwrap_or_else(|| crate::secretfile::default_lockfile_path(&global.file));
+    // The two files do not depend on each other, and in a large project each takes a good
+    // part of a second to read: read them side by side.
+    let (file, lockfile) = std::thread::scope(|scope| {
+        let lockfile = scope.spawn(|| crate::lockfile::Lockfile::load(&lockfile_path));
+        let file = crate::secretfile::load(&global.file);
+        (file, lockfile.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let file = file?;
     check_lockfile_is_no_target(&file, &lockfile_path)?;
-    let lockfile = crate::lockfile::Lockfile::load(&lockfile_path)?;
-    Ok(Opened { file, lockfile_path, lockfile })
+    Ok(Opened { file, lockfile_path, lockfile: lockfile? })
 }
 
 /// A target that writes into the lockfile would corrupt it on every run.

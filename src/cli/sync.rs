@@ -68,6 +68,10 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
         (true, true) => ui.done(&format!("Updated lockfile {}", opened.lockfile_path.display())),
         (false, _) => debug!("lockfile unchanged"),
     }
+
+    // The process ends right after this. Freeing every node, name and hash one by one takes a
+    // noticeable share of a large run; the operating system reclaims the memory at once.
+    std::mem::forget((opened.file, lock, targets));
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
 }
 

@@ -167,7 +167,8 @@ fn record(
             previous.is_some_and(|entry| {
                 let legacy = secret.is_single().then(|| entry.fields.get(LEGACY_VALUE_FIELD));
                 let recorded = entry.fields.get(field).or(legacy.flatten());
-                recorded.is_some_and(|r| hasher.matches(r, name, field, v.expose_secret().as_bytes()))
+                recorded
+                    .is_some_and(|r| hasher.matches(r, name, field, v.expose_secret().as_bytes()))
             })
         })
         .collect();

@@ -72,6 +72,7 @@ pub(crate) fn load_str(
     let mut walker = Walker {
         source: text.to_string(),
         warnings: Vec::new(),
+        last_valid_password: None,
         file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         file: path.to_path_buf(),
         dir: folder_of(path),
@@ -176,6 +177,8 @@ struct Walker {
     source: String,
     /// Problems that do not stop the file from being used.
     warnings: Vec<Finding>,
+    /// The last password settings found valid, so identical settings are checked once.
+    last_valid_password: Option<PasswordSpec>,
 }
 
 /// A mapping whose keys were checked: no duplicates, none unknown.
@@ -260,26 +263,38 @@ impl Walker {
     }
 
     fn duplicates(&mut self, entries: &[(Key, Node)], what: &str) {
+        // Most mappings hold a handful of keys, where a scan beats hashing; `secrets` may hold
+        // a hundred thousand.
+        if entries.len() <= 16 {
+            for (i, (key, _)) in entries.iter().enumerate() {
+                if let Some((earlier, _)) = entries[..i].iter().find(|(k, _)| k.name == key.name) {
+                    self.duplicate(key, earlier.loc, what);
+                }
+            }
+            return;
+        }
         let mut first: HashMap<&str, Loc> = HashMap::new();
         for (key, _) in entries {
             match first.get(key.name.as_str()) {
-                Some(&earlier) => {
-                    self.error(
-                        "secretfile/duplicate-key",
-                        key.loc,
-                        format!(
-                            "`{}` is defined twice in {what} (lines {} and {})",
-                            key.name, earlier.line, key.loc.line
-                        ),
-                    )
-                    .related
-                    .push((earlier, "first defined here".into()));
-                }
+                Some(&earlier) => self.duplicate(key, earlier, what),
                 None => {
                     first.insert(&key.name, key.loc);
                 }
             }
         }
+    }
+
+    fn duplicate(&mut self, key: &Key, earlier: Loc, what: &str) {
+        self.error(
+            "secretfile/duplicate-key",
+            key.loc,
+            format!(
+                "`{}` is defined twice in {what} (lines {} and {})",
+                key.name, earlier.line, key.loc.line
+            ),
+        )
+        .related
+        .push((earlier, "first defined here".into()));
     }
 
     /// A scalar rendered as a template; `None` (with a finding) when it is not a string or

@@ -233,11 +233,11 @@ impl Secretfile {
     pub fn resolve(&self, path: &str) -> PathBuf {
         join(&self.dir, path)
     }
+}
 
-    /// Where the lockfile lives by default: beside the Secretfile.
-    pub fn default_lockfile(&self) -> PathBuf {
-        join(&self.dir, ".gitsecrets.lock")
-    }
+/// Where the lockfile of the Secretfile at `secretfile` lives by default: beside it.
+pub fn default_lockfile_path(secretfile: &Path) -> PathBuf {
+    join(&folder_of(secretfile), crate::lockfile::FILE_NAME)
 }
 
 /// Joins without a leading `./`, so messages show `.env` rather than `./.env`.

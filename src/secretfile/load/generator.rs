@@ -85,13 +85,20 @@ impl Walker {
         if let Some(n) = object.get("symbols") {
             spec.symbols = Some(self.string(n, "`symbols`")?);
         }
-        for problem in spec.problems() {
-            let loc = object.get(problem.option).map_or(node.loc, |n| n.loc);
-            self.error(
-                "secretfile/generator",
-                loc,
-                format!("the random-password generator of {owner}: {}", problem.message),
-            );
+        // Most secrets share a few generator settings; checking each setting once is enough.
+        if self.last_valid_password.as_ref() != Some(&spec) {
+            let problems = spec.problems();
+            if problems.is_empty() {
+                self.last_valid_password = Some(spec.clone());
+            }
+            for problem in problems {
+                let loc = object.get(problem.option).map_or(node.loc, |n| n.loc);
+                self.error(
+                    "secretfile/generator",
+                    loc,
+                    format!("the random-password generator of {owner}: {}", problem.message),
+                );
+            }
         }
         Some(generate::Spec::RandomPassword(spec))
     }

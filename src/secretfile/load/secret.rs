@@ -21,7 +21,7 @@ impl Walker {
             return secrets;
         };
         self.duplicates(entries, "`secrets`");
-        let mut keys_in_files: HashMap<(PathBuf, String), (String, Loc)> = HashMap::new();
+        let mut keys_in_files: HashMap<(String, String), (String, Loc)> = HashMap::new();
         for (key, value) in entries {
             if secrets.contains_key(&key.name) {
                 continue;
@@ -50,7 +50,7 @@ impl Walker {
     pub(super) fn check_key_collisions(
         &mut self,
         secret: &Secret,
-        seen: &mut HashMap<(PathBuf, String), (String, Loc)>,
+        seen: &mut HashMap<(String, String), (String, Loc)>,
     ) {
         for target in &secret.targets {
             let TargetKind::LocalFile(file) = &target.kind else { continue };
@@ -80,7 +80,7 @@ impl Walker {
                 }
             }
             for key in keys {
-                let slot = (file.resolved.clone(), key.clone());
+                let slot = (file.path.clone(), key.clone());
                 match seen.get(&slot) {
                     Some((other, other_loc)) if other != &secret.name => {
                         let (other, other_loc) = (other.clone(), *other_loc);

@@ -57,15 +57,16 @@ pub fn apply(
 ) -> Outcome {
     let mut outcome = Outcome::default();
     let mut ready = Vec::new();
+    let values = complete_all(file, &plan.secrets);
 
-    // Make every value and stage every write first; local files are written once, in flush.
-    for secret_plan in plan.secrets {
+    // Stage every write first; local files are written once, in flush.
+    for (secret_plan, value) in plan.secrets.into_iter().zip(values) {
         let secret = &file.secrets[&secret_plan.name];
         if let Some(conflict) = &secret_plan.conflict {
             outcome.conflicts.push((secret.name.clone(), conflict.clone()));
             continue;
         }
-        let value = match complete(secret, &secret_plan) {
+        let value = match value {
             Ok(value) => value,
             Err(error) => {
                 outcome.generate_failures.push((secret.name.clone(), error));
@@ -128,6 +129,53 @@ pub fn apply(
         error: f.error,
     }));
     outcome
+}
+
+/// Every secret's value, in plan order. Random values are drawn on every core, since a large
+/// first sync spends a good part of its time there; script generators run on this thread, one
+/// at a time and in Secretfile order, as a user would expect of commands.
+fn complete_all(
+    file: &Secretfile,
+    plans: &[SecretPlan],
+) -> Vec<Result<Option<SecretData>, GenerateError>> {
+    let runs_script = |plan: &SecretPlan| {
+        let secret = &file.secrets[&plan.name];
+        secret.fields.iter().zip(&plan.fields).any(|(field, field_plan)| {
+            matches!(field.generator, crate::generate::Spec::Script(_))
+                && matches!(field_plan.source, Source::Generate { .. })
+        })
+    };
+    let random = |plan: &SecretPlan| {
+        (plan.conflict.is_none() && !runs_script(plan))
+            .then(|| complete(&file.secrets[&plan.name], plan))
+    };
+
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = plans.len().div_ceil(threads).max(1);
+    let drawn: Vec<Option<Result<Option<SecretData>, GenerateError>>> = if threads > 1 {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = plans
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(random).collect::<Vec<_>>()))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
+    } else {
+        plans.iter().map(random).collect()
+    };
+
+    plans
+        .iter()
+        .zip(drawn)
+        .map(|(plan, value)| match value {
+            Some(value) => value,
+            None if plan.conflict.is_some() => Ok(None),
+            None => complete(&file.secrets[&plan.name], plan),
+        })
+        .collect()
 }
 
 /// The secret's whole value: planned values, with the missing fields generated now.

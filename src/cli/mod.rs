@@ -55,7 +55,8 @@ pub struct GlobalArgs {
     pub verbose: u8,
 
     /// When to colour output
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto,
+          value_name = "WHEN")]
     pub color: ColorChoice,
 }
 

@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::json;
 
-use super::status::row_json;
+use super::status::{row_json, stamp};
 use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, check_selection, open};
 use crate::engine::statuses;
 use crate::secretfile::SINGLE_FIELD;
@@ -39,7 +39,7 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs, ui: &Ui) -> Result<Exit, CliErr
                 let recorded = row.entry.and_then(|e| e.targets.get(&t.id));
                 json!({
                     "id": t.id,
-                    "written_at": recorded.map(|r| r.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                    "written_at": recorded.map(|r| stamp(Some(r.updated_at))),
                 })
             })
             .collect(),
@@ -48,10 +48,12 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs, ui: &Ui) -> Result<Exit, CliErr
             .map(|e| {
                 e.targets
                     .iter()
-                    .map(|(id, r)| json!({
-                        "id": id,
-                        "written_at": r.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    }))
+                    .map(|(id, r)| {
+                        json!({
+                            "id": id,
+                            "written_at": stamp(Some(r.updated_at)),
+                        })
+                    })
                     .collect()
             })
             .unwrap_or_default(),

@@ -36,7 +36,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Exit, CliE
     Ok(Exit::Success)
 }
 
-fn stamp(value: Option<jiff::Timestamp>) -> String {
+pub(super) fn stamp(value: Option<jiff::Timestamp>) -> String {
     value.map_or_else(|| "-".to_string(), |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 

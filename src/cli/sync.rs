@@ -106,7 +106,9 @@ fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {
             let variables: Vec<&str> = file.secrets[name]
                 .fields
                 .iter()
-                .filter(|f| matches!(&f.generator, crate::generate::Spec::Static(s) if s.value.is_none()))
+                .filter(|f| {
+                    matches!(&f.generator, crate::generate::Spec::Static(s) if s.value.is_none())
+                })
                 .map(|f| f.env_var.as_str())
                 .collect();
             ui.info(&format!("  hint: set {} in the environment", variables.join(" and ")));

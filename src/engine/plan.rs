@@ -99,7 +99,8 @@ fn plan_secret(
                     hasher,
                 ),
             };
-            debug!(secret = %secret.name, target = %target.id, action = action.name(), %reason, "target action");
+            let name = action.name();
+            debug!(secret = %secret.name, target = %target.id, action = name, %reason, "target");
             TargetPlan { id: target.id.clone(), action, reason }
         })
         .collect();

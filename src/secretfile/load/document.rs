@@ -25,7 +25,7 @@ impl Walker {
             Some(node) => self.secrets(node, &providers),
             None => {
                 self.error("secretfile/missing-key", root.loc, "missing `secrets`".into())
-                    .set_help("add `secrets:` with the secrets this project needs (`secrets: {}` for none yet)");
+                    .set_help("add `secrets:` (write `secrets: {}` while there are none yet)");
                 IndexMap::new()
             }
         };

@@ -611,3 +611,104 @@ fn read_only_files_are_refused_not_replaced() {
     assert!(run.stderr.contains("cannot write .env: the file is read-only"), "{run:?}");
     assert_eq!(project.read(".env"), "OTHER=1\n");
 }
+
+#[cfg(unix)]
+#[test]
+fn symbolic_links_cannot_lead_writes_astray() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets:\n      \
+         - {type: local-file, path: link.yml, format: yaml}\n      - {type: local-file, path: \
+         out.env}\n      - {type: local-file, path: lk.json}\n      - {type: local-file, path: \
+         fifo.env}\n      - {type: local-file, path: ok.env}\n",
+    );
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("Secretfile.yml", project.path("link.yml")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("x.env"), project.path("out.env")).unwrap();
+    std::os::unix::fs::symlink(".gitsecrets.lock", project.path("lk.json")).unwrap();
+    let fifo = std::process::Command::new("mkfifo").arg(project.path("fifo.env")).status();
+    assert!(fifo.unwrap().success());
+    let before = project.read("Secretfile.yml");
+
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    for (target, reason) in [
+        ("link.yml", "it leads to the Secretfile or the lockfile"),
+        ("out.env", "it leads outside the Secretfile's folder through a symbolic link"),
+        ("lk.json", "it leads to the Secretfile or the lockfile"),
+        ("fifo.env", "it is not a regular file"),
+    ] {
+        assert!(
+            run.stderr.contains(&format!("local-file:{target}#A: {target} is not used: {reason}"))
+                || run
+                    .stderr
+                    .contains(&format!("local-file:{target}#a: {target} is not used: {reason}")),
+            "{target}: {run:?}"
+        );
+    }
+    assert_eq!(project.read("Secretfile.yml"), before);
+    assert!(!outside.path().join("x.env").exists());
+    assert!(dotenv_value(&project.path("ok.env"), "A").is_some());
+    assert!(project.read(".gitsecrets.lock").starts_with("{\n  \"version\": 2"));
+}
+
+#[test]
+fn targets_that_always_fail_do_not_churn_the_lockfile() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
+         [{type: local-file, path: c.json}]\n  b:\n    generator: {type: random-string}\n    \
+         targets: [{type: local-file, path: b.env}]\n",
+    );
+    project.write("c.json", "{\"a\": [1]}\n");
+    assert_eq!(project.run(&["sync"]).code, 1);
+    let lockfile = project.read(".gitsecrets.lock");
+    assert!(!lockfile.contains("\"a\""), "{lockfile}");
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(project.read(".gitsecrets.lock"), lockfile);
+}
+
+#[test]
+fn a_lost_one_time_value_is_not_regenerated_without_force() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    one_time: true\n    generator: {type: \
+         random-string}\n    targets: [{type: local-file, path: .env}]\n",
+    );
+    assert_eq!(project.run(&["sync"]).code, 0);
+    std::fs::remove_file(project.path(".env")).unwrap();
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "the one_time value is in none of the targets; `sync --force -s a` makes a new one"
+        ),
+        "{run:?}"
+    );
+    assert!(!project.exists(".env"));
+    assert_eq!(project.run(&["sync", "--force", "-s", "a"]).code, 0);
+    assert!(dotenv_value(&project.path(".env"), "A").is_some());
+}
+
+#[test]
+fn nested_fields_merge_into_a_mapping_with_other_entries() {
+    let project = Project::new(TWO_TARGETS);
+    project.write("config.json", "{\"database\": {\"port\": 5432, \"username\": 7}}\n");
+    let run = project.run(&["sync", "-s", "database"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let config = json(&project.path("config.json"));
+    assert_eq!(config["database"]["port"], 5432);
+    assert_eq!(config["database"]["username"], "app");
+    assert_eq!(
+        config["database"]["password"].as_str(),
+        dotenv_value(&project.path(".env"), "DATABASE_PASSWORD").as_deref()
+    );
+}
+
+#[test]
+fn a_key_written_twice_is_replaced_once() {
+    let project = Project::new(TWO_TARGETS);
+    project.write(".env", "API_KEY=a\nAPI_KEY=b\n");
+    let run = project.run(&["sync", "-s", "api_key"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let env = project.read(".env");
+    assert_eq!(env.matches("API_KEY=").count(), 1, "{env}");
+}

@@ -48,6 +48,7 @@ impl CliError {
         match self {
             CliError::Usage { .. } => Exit::Usage,
             CliError::Load(LoadError::Invalid { .. }) => Exit::Failure,
+            CliError::Lockfile(LockfileError::Write { .. }) => Exit::Failure,
             CliError::Load(_) | CliError::Lockfile(_) => Exit::Load,
             CliError::Exists { .. } | CliError::Write { .. } => Exit::Failure,
         }

@@ -39,7 +39,7 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
     let hasher = lock.hasher()?;
 
     let options = Options { force: args.force, only: args.secrets.clone() };
-    let mut targets = Targets::default();
+    let mut targets = Targets::new(&file.path, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
 
     if args.dry_run {
@@ -75,15 +75,16 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
 }
 
-/// Creates and removes a temporary file beside the lockfile.
+/// Creates and removes a temporary file where the lockfile will be written (following a
+/// symbolic link, as saving does).
 fn check_writable(lockfile: &std::path::Path) -> Result<(), CliError> {
-    let folder = match lockfile.parent() {
+    let error = |source| CliError::Write { path: lockfile.to_path_buf(), source };
+    let real = crate::target::follow_links(lockfile).map_err(error)?;
+    let folder = match real.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => std::path::Path::new("."),
     };
-    tempfile::NamedTempFile::new_in(folder)
-        .map(drop)
-        .map_err(|source| CliError::Write { path: lockfile.to_path_buf(), source })
+    tempfile::NamedTempFile::new_in(folder).map(drop).map_err(error)
 }
 
 fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {
@@ -98,7 +99,9 @@ fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {
     }
     for (name, conflict) in &outcome.conflicts {
         ui.failure(&format!("Left {name} untouched: {conflict}"), None);
-        ui.info("  hint: remove the wrong values, or run `sync --force -s NAME` to replace all");
+        ui.info(&format!(
+            "  hint: remove the wrong values, or run `sync --force -s {name}` to replace them all"
+        ));
     }
     for (name, error) in &outcome.generate_failures {
         ui.failure(&format!("Could not generate {name}"), Some(error));

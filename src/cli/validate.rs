@@ -25,6 +25,8 @@ pub fn run(global: &GlobalArgs, _: &ValidateArgs, ui: &Ui) -> Result<Exit, CliEr
         other => other?,
     };
 
+    // A lockfile that needs SECRETZERO_LOCK_KEY fails every other command without it.
+    opened.lockfile.as_ref().map(|lock| lock.hasher()).transpose()?;
     let file = &opened.file;
     if !file.warnings.is_empty() {
         let text = render_text(&file.warnings, Some(&file.masked_source), true);

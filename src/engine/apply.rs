@@ -224,8 +224,9 @@ fn record(
         recorded_match.contains(&false)
             || entry.fields.keys().any(|f| f != LEGACY_VALUE_FIELD && value.field(f).is_none())
     });
-    let needs_writing =
-        plan.targets.iter().filter(|t| matches!(t.action, Action::Create | Action::Update)).count();
+    // Targets left alone (`Skip`) needed the value too: a new value that reached none of its
+    // targets is recorded nowhere, or every failing run would rewrite the lockfile.
+    let needs_writing = plan.targets.iter().filter(|t| t.action != Action::Unchanged).count();
     if value_changed && needs_writing > 0 && written.is_empty() {
         return false;
     }

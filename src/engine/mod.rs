@@ -20,7 +20,7 @@ use crate::target::{LocalFiles, Target, Unsupported};
 
 /// The targets of one run. Each target type is read and written through one instance, so
 /// per-run caches (a parsed file, a connection) are shared by every secret.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Targets {
     local: LocalFiles,
     unsupported: UnsupportedTargets,
@@ -30,6 +30,15 @@ pub struct Targets {
 struct UnsupportedTargets(Option<Unsupported>);
 
 impl Targets {
+    /// The targets of the Secretfile at `secretfile`, whose lockfile is `lockfile`: neither is
+    /// ever written as a target.
+    pub fn new(secretfile: &std::path::Path, lockfile: &std::path::Path) -> Targets {
+        Targets {
+            local: LocalFiles::new(secretfile, lockfile),
+            unsupported: UnsupportedTargets::default(),
+        }
+    }
+
     fn for_target(&mut self, target: &TargetDef) -> &mut dyn Target {
         match target.kind {
             TargetKind::LocalFile(_) => &mut self.local,
@@ -89,6 +98,8 @@ pub enum Source {
     Generate { reason: String },
     /// The targets hold different values and nothing says which is right.
     Undecided,
+    /// A `one_time` value that no target holds any more; only `--force` replaces it.
+    Lost,
     /// No lockfile entry, but the targets already hold this value: it is recorded, not
     /// replaced, so a lost lockfile never rotates everything.
     Adopt { from: Vec<String> },

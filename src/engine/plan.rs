@@ -250,6 +250,8 @@ fn field_source(
         {
             Ok((Source::Recorded, None))
         }
+        // A one-time value is never replaced behind the user's back, even when it is lost.
+        0 if secret.one_time => Ok((Source::Lost, None)),
         0 => Ok((generate("no target holds the recorded value"), None)),
         // The recorded value is gone everywhere, but the targets agree on another: keep what
         // is in use rather than rotate it behind the user's back.
@@ -338,6 +340,10 @@ fn target_action(
         _ => None,
     });
     let recorded = entry.and_then(|e| e.targets.get(id));
+    if fields.iter().any(|f| f.source == Source::Lost) {
+        let hint = format!("`sync --force -s {}` makes a new one", secret.name);
+        return (Action::Skip, format!("the one_time value is in none of the targets; {hint}"));
+    }
 
     match readback {
         Readback::Missing => (Action::Create, "not there yet".into()),
@@ -363,8 +369,11 @@ fn target_action(
             } else if value.is_none() && new_value.is_none() {
                 (
                     Action::Skip,
-                    "no readable target holds the value to copy; `sync --force` regenerates it"
-                        .into(),
+                    format!(
+                        "no readable target holds the value to copy; `sync --force -s {}` \
+                         makes a new one",
+                        secret.name
+                    ),
                 )
             } else {
                 (Action::Update, format!("cannot read back ({why}), so it is written"))

@@ -99,27 +99,43 @@ pub(crate) fn load_str(
 }
 
 /// For a file that does not parse, where no tree says which scalars are values: hides whatever
-/// follows `value:` on each line, so the excerpt under a syntax error cannot show one.
+/// follows `value:`, and the lines under it that are indented deeper (a multi-line value), so
+/// the excerpt under a syntax error cannot show one.
 fn mask_value_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    let mut under: Option<usize> = None;
     for line in text.split_inclusive('\n') {
-        let Some(at) = line.find("value:") else {
-            out.push_str(line);
-            continue;
-        };
-        let start = at + "value:".len();
-        let body = line[start..].trim_end_matches(['\n', '\r']);
-        out.push_str(&line[..start]);
-        // One `*` per byte, so the error's byte offsets still point at the right place.
-        for c in body.chars() {
-            match c.is_whitespace() {
-                true => out.push(c),
-                false => out.extend(std::iter::repeat_n('*', c.len_utf8())),
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if let Some(key_indent) = under {
+            if line.trim().is_empty() || indent > key_indent {
+                out.push_str(&line[..indent]);
+                mask_into(&mut out, &line[indent..]);
+                continue;
             }
+            under = None;
         }
-        out.push_str(&line[start + body.len()..]);
+        match line.find("value:") {
+            Some(at) => {
+                let start = at + "value:".len();
+                out.push_str(&line[..start]);
+                mask_into(&mut out, &line[start..]);
+                under = Some(indent);
+            }
+            None => out.push_str(line),
+        }
     }
     out
+}
+
+/// Appends `text` with one `*` per byte of everything but whitespace, so the error's byte
+/// offsets still point at the right place.
+fn mask_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c.is_whitespace() {
+            true => out.push(c),
+            false => out.extend(std::iter::repeat_n('*', c.len_utf8())),
+        }
+    }
 }
 
 /// Every scalar under a `value` key, wherever it is: even a misspelt generator's value must not

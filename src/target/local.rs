@@ -16,15 +16,87 @@ use super::{FlushFailure, Readback, SecretData, Target, TargetError};
 use crate::report::error_chain;
 use crate::secretfile::{LocalFile, Secret, TargetDef, TargetKind, env_var_name};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LocalFiles {
     files: HashMap<PathBuf, FileState>,
+    guard: Guard,
+}
+
+/// Where writes may land. Validation keeps target paths inside the Secretfile's folder as
+/// written; this checks where they lead once symbolic links are followed, so a link cannot send
+/// a secret into the Secretfile, the lockfile, a device or another folder.
+#[derive(Debug, Default)]
+struct Guard {
+    /// The Secretfile's folder, resolved; `None` when it cannot be (no check is then possible,
+    /// and nothing is written).
+    root: Option<PathBuf>,
+    /// SecretZero's own files, resolved.
+    own: Vec<PathBuf>,
+}
+
+impl Guard {
+    /// Where a target path really leads, or why it must not be used.
+    fn check(&self, path: &Path) -> Result<PathBuf, String> {
+        let real = resolved(&follow_links(path).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("cannot resolve the path: {e}"))?;
+        let Some(root) = &self.root else {
+            return Err("the Secretfile's folder cannot be resolved".into());
+        };
+        if !real.starts_with(root) {
+            return Err("it leads outside the Secretfile's folder through a symbolic link".into());
+        }
+        if self.own.contains(&real) {
+            return Err("it leads to the Secretfile or the lockfile".into());
+        }
+        match std::fs::metadata(&real) {
+            Ok(meta) if !meta.is_file() => Err("it is not a regular file".into()),
+            _ => Ok(real),
+        }
+    }
+}
+
+/// An absolute path with every existing part resolved (symbolic links included) and the parts
+/// that do not exist yet, which cannot be links, joined on as written.
+fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    use std::path::Component;
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while std::fs::symlink_metadata(existing).is_err() {
+        rest.push(existing.file_name().map(|n| n.to_os_string()));
+        existing = match existing.parent() {
+            Some(parent) => parent,
+            None => break,
+        };
+    }
+    let mut out = std::fs::canonicalize(existing)?;
+    for part in rest.into_iter().rev() {
+        match part {
+            Some(name) if Path::new(&name).components().next() == Some(Component::ParentDir) => {
+                out.pop();
+            }
+            Some(name) => out.push(name),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+impl LocalFiles {
+    /// Local files of the Secretfile at `secretfile`, never writing into it or `lockfile`.
+    pub fn new(secretfile: &Path, lockfile: &Path) -> LocalFiles {
+        let folder = crate::secretfile::folder_of(secretfile);
+        let own = [secretfile, lockfile].iter().filter_map(|p| resolved(p).ok()).collect();
+        LocalFiles { files: HashMap::new(), guard: Guard { root: resolved(&folder).ok(), own } }
+    }
 }
 
 #[derive(Debug)]
 struct FileState {
     /// As written in the Secretfile, for messages.
     shown: String,
+    /// Where writes land once links are followed; `Err` with the reason when they must not.
+    real: Result<PathBuf, String>,
     /// `Err` when the file exists but cannot be read or parsed; it is then never written.
     document: Result<Document, Arc<TargetError>>,
     /// The bytes on disk when loaded, `None` for a file that did not exist.
@@ -36,15 +108,29 @@ impl LocalFiles {
     fn file(&mut self, file: &LocalFile) -> &mut FileState {
         // Looked up before inserting so the common case, a file already loaded, copies no path.
         if !self.files.contains_key(&file.resolved) {
-            self.files.insert(file.resolved.clone(), load(file));
+            let state = load(file, self.guard.check(&file.resolved));
+            self.files.insert(file.resolved.clone(), state);
         }
         self.files.get_mut(&file.resolved).expect("inserted above")
     }
 }
 
-fn load(file: &LocalFile) -> FileState {
+fn load(file: &LocalFile, real: Result<PathBuf, String>) -> FileState {
     let shown = file.path.clone();
-    let (document, original) = match std::fs::read(&file.resolved) {
+    let path = match &real {
+        Ok(path) => path,
+        Err(reason) => {
+            let error = TargetError::Refused { reason: format!("{shown} is not used: {reason}") };
+            return FileState {
+                shown,
+                real,
+                document: Err(Arc::new(error)),
+                original: None,
+                staged: Vec::new(),
+            };
+        }
+    };
+    let (document, original) = match std::fs::read(path) {
         Ok(bytes) => {
             let document = Document::parse(file.format, &bytes)
                 .map_err(|source| Arc::new(TargetError::Parse { path: shown.clone(), source }));
@@ -57,7 +143,7 @@ fn load(file: &LocalFile) -> FileState {
         }
         Err(source) => (Err(Arc::new(TargetError::Read { path: shown.clone(), source })), None),
     };
-    FileState { shown, document, original, staged: Vec::new() }
+    FileState { shown, real, document, original, staged: Vec::new() }
 }
 
 fn local(target: &TargetDef) -> &LocalFile {
@@ -67,10 +153,11 @@ fn local(target: &TargetDef) -> &LocalFile {
     }
 }
 
-/// Scalars that a secret may replace: a placeholder number or `null` is not user data worth
-/// refusing over. Lists, mappings and anything ambiguous are.
+/// What a secret's string may replace: a placeholder number or `null` is not user data worth
+/// refusing over, and of a key written twice with different values the first is replaced and
+/// the rest removed, as the docs say. Lists, mappings and anything ambiguous are kept.
 fn replaceable(kind: &str) -> bool {
-    matches!(kind, "number" | "boolean" | "null")
+    matches!(kind, "number" | "boolean" | "null" | "conflicting duplicates")
 }
 
 /// A read-back of a key that holds something other than a secret's value.
@@ -139,6 +226,9 @@ impl Target for LocalFiles {
                         file.key
                     ));
                 }
+                // A mapping that also holds numbers or lists: its string fields cannot be read
+                // one by one, but writing merges into it and keeps the other entries.
+                Some(Stored::Other("mapping")) => return Readback::Missing,
                 Some(Stored::Other(kind)) => return other(&file.key, kind, "a mapping"),
                 None => return Readback::Missing,
             };
@@ -189,9 +279,9 @@ impl Target for LocalFiles {
 
     fn flush(&mut self) -> Vec<FlushFailure> {
         let mut failures = Vec::new();
-        for (path, state) in &mut self.files {
+        for state in self.files.values_mut() {
             let staged = std::mem::take(&mut state.staged);
-            let Ok(document) = &state.document else { continue };
+            let (Ok(document), Ok(path)) = (&state.document, &state.real) else { continue };
             if staged.is_empty() {
                 continue;
             }
@@ -220,8 +310,7 @@ impl Target for LocalFiles {
 /// read-only one is refused rather than replaced. A symlinked file, even one whose link points
 /// at nothing yet, is written where the link points, so the link survives.
 fn write_atomically(path: &Path, bytes: &[u8], is_new: bool) -> std::io::Result<()> {
-    let path = follow_links(path)?;
-    if !is_new && std::fs::metadata(&path)?.permissions().readonly() {
+    if !is_new && std::fs::metadata(path)?.permissions().readonly() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
             "the file is read-only; make it writable to let SecretZero update it",
@@ -235,13 +324,13 @@ fn write_atomically(path: &Path, bytes: &[u8], is_new: bool) -> std::io::Result<
     let mut temp = tempfile::NamedTempFile::new_in(&folder)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
-    set_permissions(&temp, &path, is_new)?;
-    temp.persist(&path).map_err(|e| e.error)?;
+    set_permissions(&temp, path, is_new)?;
+    temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
 /// Where a chain of symlinks ends, whether or not a file is there.
-fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
     let mut path = path.to_path_buf();
     // The same bound the kernel uses, so a loop of links is an error, not a hang.
     for _ in 0..40 {

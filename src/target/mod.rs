@@ -13,6 +13,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use local::LocalFiles;
+pub(crate) use local::follow_links;
 pub use remote::Unsupported;
 
 use crate::secretfile::{Secret, TargetDef};

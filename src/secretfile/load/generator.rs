@@ -114,7 +114,24 @@ impl Walker {
             spec.length = self.count(n, "`length`", generate::MAX_LENGTH)?;
         }
         if let Some(n) = object.get("charset") {
-            spec.charset = Charset::from_name(&self.string(n, "`charset`")?);
+            let text = self.string(n, "`charset`")?;
+            spec.charset = Charset::from_name(&text);
+            // A word close to a charset name is a typo, not a set of eleven letters.
+            const NAMES: &[&str] = &["alphanumeric", "alpha", "numeric", "hex", "base64url"];
+            let word = text.chars().all(|c| c.is_ascii_alphanumeric()) && text.len() >= 3;
+            if matches!(spec.charset, Charset::Custom(_))
+                && word
+                && did_you_mean(&text.to_ascii_lowercase(), NAMES).is_some()
+            {
+                self.unknown(
+                    "secretfile/generator",
+                    n.loc,
+                    format!("unknown charset `{text}` in the random-string generator of {owner}"),
+                    &text.to_ascii_lowercase(),
+                    NAMES,
+                );
+                return None;
+            }
         }
         for problem in spec.problems() {
             let loc = object.get(problem.option).map_or(node.loc, |n| n.loc);

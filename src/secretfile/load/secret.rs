@@ -168,6 +168,9 @@ impl Walker {
             Some(node) => self.targets(name, node, providers),
             None => Vec::new(),
         };
+        for field in fields.iter().flatten() {
+            self.warn_ambient(name, field, name_loc);
+        }
 
         Some(Secret {
             name: name.to_string(),
@@ -276,4 +279,32 @@ fn valid_secret_name(name: &str) -> bool {
 
 fn generator_loc(object: &Object<'_>) -> Loc {
     object.key_loc("generator").unwrap_or_default()
+}
+
+/// Environment variables that shells and CI runners set on their own: a secret named after one
+/// would silently take its value.
+const AMBIENT: &[&str] = &[
+    "PATH", "HOME", "USER", "SHELL", "PWD", "OLDPWD", "LANG", "TERM", "HOSTNAME", "LOGNAME",
+    "TMPDIR", "TMP", "TEMP", "_", "SHLVL", "CI", "EDITOR", "DISPLAY", "MAIL", "UID",
+];
+
+impl Walker {
+    fn warn_ambient(&mut self, secret: &str, field: &Field, loc: Loc) {
+        if !AMBIENT.contains(&field.env_var.as_str()) {
+            return;
+        }
+        let mut warning = Finding::error(
+            "secretfile/ambient-variable",
+            self.file.clone(),
+            Some(loc),
+            format!(
+                "secret `{secret}` takes its value from the environment variable {} when it is \
+                 set, and most shells set it",
+                field.env_var
+            ),
+        )
+        .with_help("rename the secret or the field");
+        warning.severity = crate::report::Severity::Warning;
+        self.warnings.push(warning);
+    }
 }

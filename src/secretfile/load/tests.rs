@@ -366,3 +366,44 @@ fn keys_a_format_cannot_hold_are_found_by_validate() {
     let all = summary(&with_target("{type: local-file, path: a.tfvars, key: 1x}"));
     assert_eq!((all[0].0, all[0].1), ("secretfile/key", 6), "{all:?}");
 }
+
+#[test]
+fn syntax_error_excerpts_hide_multi_line_values() {
+    for text in [
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator:\n      type: static\n      value: \"CANARY-q1\n        CANARY-q2\" x\n",
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator:\n      type: static\n      value:\n        CANARY-p1\n        CANARY-p2: x\n",
+    ] {
+        match load_with_env(text, &[]) {
+            Err(LoadError::Syntax { source_text, .. }) => {
+                assert!(!source_text.contains("CANARY"), "{source_text}");
+                assert_eq!(source_text.len(), text.len());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_misspelt_charset_is_an_error_not_a_custom_set() {
+    let text =
+        format!("{HEAD}  a:\n    generator: {{type: random-string, charset: alphnumeric}}\n");
+    let all = findings(&text);
+    assert_eq!(
+        all[0].message,
+        "unknown charset `alphnumeric` in the random-string generator of secret `a`"
+    );
+    assert_eq!(all[0].help.as_deref(), Some("did you mean `alphanumeric`?"));
+    let custom = format!("{HEAD}  a:\n    generator: {{type: random-string, charset: xyz}}\n");
+    assert!(load_with_env(&custom, &[]).is_ok());
+}
+
+#[test]
+fn secrets_named_like_shell_variables_warn() {
+    let text = format!("{HEAD}  path:\n    generator: {{type: random-string}}\n");
+    let file = load_with_env(&text, &[]).unwrap();
+    assert_eq!(
+        file.warnings[0].message,
+        "secret `path` takes its value from the environment variable PATH when it is set, and \
+         most shells set it"
+    );
+}

@@ -712,3 +712,37 @@ fn a_key_written_twice_is_replaced_once() {
     let env = project.read(".env");
     assert_eq!(env.matches("API_KEY=").count(), 1, "{env}");
 }
+
+#[test]
+fn renaming_a_key_moves_the_value_instead_of_rotating_it() {
+    let project = Project::new(TWO_TARGETS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    std::fs::remove_file(project.path("config.json")).unwrap();
+    project.write(
+        "Secretfile.yml",
+        &TWO_TARGETS
+            .replacen(
+                "- {type: local-file, path: .env}",
+                "- {type: local-file, path: .env, key: NEW_KEY}",
+                1,
+            )
+            .replacen("      - {type: local-file, path: config.json}\n", "", 1),
+    );
+    let run = project.run(&["sync", "-s", "api_key", "--dry-run"]);
+    assert!(run.stdout.starts_with("api_key: keep the recorded value\n"), "{run:?}");
+    assert_eq!(project.run(&["sync", "-s", "api_key"]).code, 0);
+    assert_eq!(dotenv_value(&project.path(".env"), "NEW_KEY").unwrap(), key);
+}
+
+#[test]
+fn excluding_characters_no_class_holds_is_no_change() {
+    let project = Project::new(TWO_TARGETS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    project.write(
+        "Secretfile.yml",
+        &TWO_TARGETS.replace("length: 24}", "length: 24, exclude_characters: '$'}"),
+    );
+    let run = project.run(&["sync", "--dry-run"]);
+    assert!(run.stdout.contains("password: keep the recorded value"), "{run:?}");
+}

@@ -8,7 +8,10 @@ use tracing::debug;
 use super::{Action, FieldPlan, Plan, SecretPlan, Source, TargetPlan, Targets};
 use crate::generate::Spec;
 use crate::lockfile::{Hasher, LEGACY_VALUE_FIELD, Lockfile, SecretEntry};
-use crate::secretfile::{Field, Secret, Secretfile, env_override};
+use crate::secretfile::{
+    Field, Loc, LocalFile, Secret, Secretfile, TargetDef, TargetKind, env_override,
+};
+use crate::target::format::Format;
 use crate::target::{Readback, SecretData};
 
 /// What the user asked of this run.
@@ -33,12 +36,16 @@ pub fn plan(
         .secrets
         .values()
         .filter(|s| options.only.is_empty() || options.only.contains(&s.name))
-        .map(|secret| plan_secret(secret, lock.secrets.get(&secret.name), hasher, targets, options))
+        .map(|secret| {
+            let entry = lock.secrets.get(&secret.name);
+            plan_secret(&file.dir, secret, entry, hasher, targets, options)
+        })
         .collect();
     Plan { secrets }
 }
 
 fn plan_secret(
+    dir: &std::path::Path,
     secret: &Secret,
     entry: Option<&SecretEntry>,
     hasher: &Hasher,
@@ -57,6 +64,7 @@ fn plan_secret(
         .collect();
     let changed = entry.map(|e| changed_in(secret, e, hasher, &field_bytes)).unwrap_or_default();
     let legacy = entry.and_then(|e| legacy_keeper(secret, e, &readbacks, hasher));
+    let former = entry.map(|e| former_targets(dir, secret, e, targets)).unwrap_or_default();
 
     let mut conflict = None;
     let mut fields = Vec::with_capacity(secret.fields.len());
@@ -67,6 +75,7 @@ fn plan_secret(
             definition_changed: changed.contains(&field.name.as_str()),
             legacy: legacy.as_ref(),
             readbacks: &readbacks,
+            former: &former,
             hasher,
             force: options.force,
         };
@@ -116,8 +125,42 @@ struct FieldContext<'a> {
     /// For an entry upgraded from the older format: the target whose whole value matches it.
     legacy: Option<&'a (String, SecretData)>,
     readbacks: &'a [Readback],
+    /// Local files the lockfile records but the Secretfile no longer lists (a renamed key or
+    /// path), read only to find the recorded value.
+    former: &'a [(String, Readback)],
     hasher: &'a Hasher,
     force: bool,
+}
+
+/// Reads back the local-file targets the lockfile records for `secret` that the Secretfile no
+/// longer lists, so renaming a key or a file moves the value instead of rotating it.
+fn former_targets(
+    dir: &std::path::Path,
+    secret: &Secret,
+    entry: &SecretEntry,
+    targets: &mut Targets,
+) -> Vec<(String, Readback)> {
+    entry
+        .targets
+        .keys()
+        .filter(|id| !secret.targets.iter().any(|t| &t.id == *id))
+        .filter_map(|id| {
+            let (path, key) = id.strip_prefix("local-file:")?.rsplit_once('#')?;
+            let format = Format::from_path(std::path::Path::new(path))?;
+            let file = LocalFile {
+                path: path.to_string(),
+                resolved: crate::secretfile::join(dir, path),
+                format,
+                key: key.to_string(),
+            };
+            let def = TargetDef {
+                id: id.clone(),
+                kind: TargetKind::LocalFile(file),
+                loc: Loc::default(),
+            };
+            Some((id.clone(), targets.for_target(&def).read(secret, &def)))
+        })
+        .collect()
 }
 
 /// The fields whose generator changed since the lockfile recorded them.
@@ -187,8 +230,16 @@ fn field_source(
     field: &Field,
     context: &FieldContext<'_>,
 ) -> Result<(Source, Option<SecretString>), String> {
-    let FieldContext { secret, entry, definition_changed, legacy, readbacks, hasher, force } =
-        *context;
+    let FieldContext {
+        secret,
+        entry,
+        definition_changed,
+        legacy,
+        readbacks,
+        former,
+        hasher,
+        force,
+    } = *context;
     if let Some(value) = env_override(field) {
         return Ok((Source::Environment { variable: field.env_var.clone() }, Some(value)));
     }
@@ -236,11 +287,15 @@ fn field_source(
     };
 
     // The recorded value, from whichever target still holds it.
-    let keeper = held.iter().find(|(_, v)| {
+    let formerly_held = former.iter().filter_map(|(id, readback)| match readback {
+        Readback::Value(data) => data.field(&field.name).map(|v| (id.clone(), v.clone())),
+        _ => None,
+    });
+    let keeper = held.iter().cloned().chain(formerly_held).find(|(_, v)| {
         hasher.matches(recorded, &secret.name, &field.name, v.expose_secret().as_bytes())
     });
     if let Some((from, value)) = keeper {
-        return Ok((Source::Keep { from: from.clone() }, Some(value.clone())));
+        return Ok((Source::Keep { from }, Some(value)));
     }
     match distinct(&held) {
         // Nothing readable to compare with (no targets, or none that can be read back): the
@@ -404,27 +459,23 @@ fn char_set(chars: &str) -> String {
     chars.chars().collect::<std::collections::BTreeSet<char>>().into_iter().collect()
 }
 
-/// [`char_set`] of the default symbols, which nearly every password uses.
-static DEFAULT_SYMBOL_SET: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| char_set(crate::generate::DEFAULT_SYMBOLS));
-
 fn spec_text(spec: &Spec) -> String {
     match spec {
         Spec::RandomPassword(p) => {
-            let symbols = match (p.include_symbols, &p.symbols) {
-                (false, _) => String::new(),
-                (true, Some(symbols)) => char_set(symbols),
-                (true, None) => DEFAULT_SYMBOL_SET.clone(),
+            // Each class as the characters it really draws from, so an exclusion of something
+            // no class holds, or the default symbols written out, is no change.
+            let class = |on: bool, chars: &str| -> String {
+                let kept = chars.chars().filter(|c| !p.exclude_characters.contains(*c));
+                if on { char_set(&kept.collect::<String>()) } else { String::new() }
             };
+            let symbols = p.symbols.as_deref().unwrap_or(crate::generate::DEFAULT_SYMBOLS);
             format!(
-                "random-password length={} upper={} lower={} numbers={} exclude={:?} \
-                 symbols={:?}",
+                "random-password length={} upper={:?} lower={:?} numbers={:?} symbols={:?}",
                 p.length,
-                p.include_upper,
-                p.include_lower,
-                p.include_numbers,
-                char_set(&p.exclude_characters),
-                symbols,
+                class(p.include_upper, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+                class(p.include_lower, "abcdefghijklmnopqrstuvwxyz"),
+                class(p.include_numbers, "0123456789"),
+                class(p.include_symbols, symbols),
             )
         }
         Spec::RandomString(s) => {

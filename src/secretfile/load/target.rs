@@ -221,6 +221,9 @@ pub(crate) fn plain_path(path: &str) -> Result<String, String> {
     if path.starts_with('~') {
         return Err(format!("`{path}` starts with `~`, which is not expanded"));
     }
+    if path.chars().any(char::is_control) {
+        return Err("the path holds a control character (a newline, a NUL...)".into());
+    }
     let mut parts: Vec<&str> = Vec::new();
     for component in Path::new(path).components() {
         match component {

@@ -456,6 +456,19 @@ pub(crate) fn field_definition_bytes(field: &Field) -> Vec<u8> {
 
 /// The distinct characters of a set, sorted.
 fn char_set(chars: &str) -> String {
+    // The built-in classes and the default symbols come here again and again.
+    static SORTED_DEFAULTS: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| sorted(crate::generate::DEFAULT_SYMBOLS));
+    match chars {
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ" | "abcdefghijklmnopqrstuvwxyz" | "0123456789" => {
+            chars.to_string()
+        }
+        _ if chars == crate::generate::DEFAULT_SYMBOLS => SORTED_DEFAULTS.clone(),
+        _ => sorted(chars),
+    }
+}
+
+fn sorted(chars: &str) -> String {
     chars.chars().collect::<std::collections::BTreeSet<char>>().into_iter().collect()
 }
 
@@ -464,9 +477,18 @@ fn spec_text(spec: &Spec) -> String {
         Spec::RandomPassword(p) => {
             // Each class as the characters it really draws from, so an exclusion of something
             // no class holds, or the default symbols written out, is no change.
+            // Most passwords exclude nothing and use the default symbols: skip the set work.
             let class = |on: bool, chars: &str| -> String {
-                let kept = chars.chars().filter(|c| !p.exclude_characters.contains(*c));
-                if on { char_set(&kept.collect::<String>()) } else { String::new() }
+                match (on, p.exclude_characters.is_empty()) {
+                    (false, _) => String::new(),
+                    (true, true) => char_set(chars),
+                    (true, false) => char_set(
+                        &chars
+                            .chars()
+                            .filter(|c| !p.exclude_characters.contains(*c))
+                            .collect::<String>(),
+                    ),
+                }
             };
             let symbols = p.symbols.as_deref().unwrap_or(crate::generate::DEFAULT_SYMBOLS);
             format!(

@@ -91,14 +91,12 @@ impl Walker {
             if problems.is_empty() {
                 self.last_valid_password = Some(spec.clone());
             }
-            for problem in problems {
-                let loc = object.get(problem.option).map_or(node.loc, |n| n.loc);
-                self.error(
-                    "secretfile/generator",
-                    loc,
-                    format!("the random-password generator of {owner}: {}", problem.message),
-                );
-            }
+            self.problems(
+                problems,
+                object,
+                node,
+                &format!("the random-password generator of {owner}"),
+            );
         }
         Some(generate::Spec::RandomPassword(spec))
     }
@@ -133,15 +131,23 @@ impl Walker {
                 return None;
             }
         }
-        for problem in spec.problems() {
-            let loc = object.get(problem.option).map_or(node.loc, |n| n.loc);
-            self.error(
-                "secretfile/generator",
-                loc,
-                format!("the random-string generator of {owner}: {}", problem.message),
-            );
-        }
+        let problems = spec.problems();
+        self.problems(problems, object, node, &format!("the random-string generator of {owner}"));
         Some(generate::Spec::RandomString(spec))
+    }
+
+    /// A generator's problems, each at the option it is about (else at the generator).
+    fn problems(
+        &mut self,
+        problems: Vec<generate::SpecProblem>,
+        object: &Object<'_>,
+        node: &Node,
+        what: &str,
+    ) {
+        for problem in problems {
+            let loc = object.get(problem.option).map_or(node.loc, |n| n.loc);
+            self.error("secretfile/generator", loc, format!("{what}: {}", problem.message));
+        }
     }
 
     pub(super) fn static_value(

@@ -227,6 +227,14 @@ fn a_value_no_dotenv_quoting_can_carry_is_refused_by_name() {
         ("bad", "\"it's $HOME\"", ".env", "BAD"),
         ("good", "\"fine\"", ".env", "GOOD"),
     ]));
+    let run = project.run(&["sync", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "! skip      local-file:.env#BAD (the value of `bad` cannot be written to .env: "
+        ),
+        "{run:?}"
+    );
     let run = project.run(&["sync"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("Failed to write bad to local-file:.env#BAD"), "{run:?}");

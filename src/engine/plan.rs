@@ -108,6 +108,19 @@ fn plan_secret(
                     hasher,
                 ),
             };
+            // A known value that the target would refuse is a skip now, not a failed write
+            // later, so a dry run tells the truth.
+            let writes = matches!(action, Action::Create | Action::Update);
+            let refused = match &value {
+                Some(value) if writes => {
+                    targets.for_target(target).check(secret, target, value).err()
+                }
+                _ => None,
+            };
+            let (action, reason) = match refused {
+                Some(why) => (Action::Skip, why),
+                None => (action, reason),
+            };
             let name = action.name();
             debug!(secret = %secret.name, target = %target.id, action = name, %reason, "target");
             TargetPlan { id: target.id.clone(), action, reason }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::format::{Document, Format, Stored, Value};
 use super::{FlushFailure, Readback, SecretData, Target, TargetError};
@@ -240,6 +240,26 @@ impl Target for LocalFiles {
             }
         }
         if fields.is_empty() { Readback::Missing } else { Readback::Value(SecretData { fields }) }
+    }
+
+    fn check(&self, secret: &Secret, target: &TargetDef, value: &SecretData) -> Result<(), String> {
+        let file = local(target);
+        // Only one-value keys are checked here: nested fields go into formats that escape
+        // everything, and dotenv fields are checked the same way one by one.
+        if !secret.is_single() && file.format != Format::Dotenv {
+            return Ok(());
+        }
+        for (field, value) in &value.fields {
+            file.format.check_value(value.expose_secret()).map_err(|reason| {
+                let what = if secret.is_single() {
+                    format!("the value of `{}`", secret.name)
+                } else {
+                    format!("field `{field}` of `{}`", secret.name)
+                };
+                format!("{what} cannot be written to {}: {reason}", file.path)
+            })?;
+        }
+        Ok(())
     }
 
     fn write(

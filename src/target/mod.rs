@@ -119,6 +119,13 @@ pub trait Target {
         value: &SecretData,
     ) -> Result<(), TargetError>;
 
+    /// Whether `value` could be written to the target, so a dry run does not promise a write
+    /// that would be refused. The reason names the secret and what is wrong, never the value.
+    fn check(&self, secret: &Secret, target: &TargetDef, value: &SecretData) -> Result<(), String> {
+        let _ = (secret, target, value);
+        Ok(())
+    }
+
     /// Makes staged writes durable; returns the staged writes that failed, so the caller
     /// records only what was written.
     fn flush(&mut self) -> Vec<FlushFailure>;

@@ -159,6 +159,10 @@ impl Dotenv {
 }
 
 /// The key syntax dotenvy accepts, which python-dotenv and compose accept too.
+pub(super) fn check_value(value: &str) -> Result<(), String> {
+    encode(value).map(drop)
+}
+
 pub(super) fn check_key(key: &str) -> Result<(), String> {
     let mut chars = key.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')

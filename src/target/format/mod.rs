@@ -96,6 +96,16 @@ impl Format {
         }
     }
 
+    /// Whether a string can be written so that every reader gets it back exactly; the error
+    /// names the characters at fault, never the value. Only dotenv refuses values: the other
+    /// formats escape everything.
+    pub fn check_value(self, value: &str) -> Result<(), String> {
+        match self {
+            Format::Dotenv => dotenv::check_value(value),
+            Format::Json | Format::Yaml | Format::Toml | Format::Tfvars => Ok(()),
+        }
+    }
+
     /// Checks the name of a field of a multi-field secret, written as a key of a nested
     /// mapping. Dotenv has no nesting: the caller flattens fields into `KEY_FIELD` keys, mapping
     /// every character that is not a letter or digit to `_`, so any name works there; tfvars

@@ -161,6 +161,7 @@ fn supervise(child: &mut ChildGuard, timeout: Duration) -> Result<SecretString, 
     // The script has exited, but stdout ends only when every process holding it closes it, so
     // a background process that inherited it runs into the same deadline.
     let Some(output) = stdout.finish(deadline) else {
+        child.kill();
         return Err(Failure::TimedOut(stderr.finish(Instant::now() + STDERR_GRACE)));
     };
     let output = output.map_err(Failure::Io)?;
@@ -185,6 +186,10 @@ fn strip_one_newline(text: &str) -> &str {
 fn spawn(spec: &ScriptSpec) -> Result<Child, GenerateError> {
     let mut command = Command::new(&spec.command);
     command.args(&spec.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Its own process group, so a timeout can stop what the script started in the background
+    // too (a child holding stdout open would otherwise outlive the kill).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
 
     // Checked up front because a missing directory and a missing program both fail the spawn
     // with "not found", and the user needs to know which one it was.
@@ -212,6 +217,15 @@ struct ChildGuard(Child);
 
 impl ChildGuard {
     fn kill(&mut self) {
+        // The group first: the script may have exited and left children behind. `kill(1)` does
+        // it without unsafe code; a failure means the group is already gone.
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         // Either call fails only when the child is already gone, which is the goal anyway.
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -473,6 +487,17 @@ mod tests {
             error.to_string(),
             "script `sh` did not finish within 200ms and was killed; stderr: waiting"
         );
+    }
+
+    #[test]
+    fn a_timeout_stops_what_the_script_started_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("still-running");
+        let script = format!("(sleep 1; touch '{}') & printf x", marker.display());
+        let spec = ScriptSpec { timeout: Duration::from_millis(300), ..sh(&script) };
+        assert!(matches!(run(&spec), Err(GenerateError::ScriptTimeout { .. })));
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(!marker.exists(), "the background process outlived the timeout");
     }
 
     #[test]

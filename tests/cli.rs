@@ -91,20 +91,22 @@ fn status_shows_state_and_times_from_the_lockfile() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.stdout,
-        "SECRET    STATE       TARGETS  UPDATED  LAST ROTATED  ROTATION\n\
-         api_key   not synced  0/2      -        never         90d\n\
-         database  not synced  0/1      -        never         -\n"
+        "SECRET    STATE       TARGETS  UPDATED  LAST ROTATED  ROTATION  NEXT ROTATION\n\
+         api_key   not synced  0/2      -        never         90d       -\n\
+         database  not synced  0/1      -        never         -         -\n"
     );
     assert!(run.stderr.contains("warning: no lockfile at .gitsecrets.lock"), "{run:?}");
 
     let now = [("SECRETZERO_NOW", "2026-03-01T10:00:00Z")];
     assert_eq!(project.run_env(&["sync", "-s", "api_key"], &now).code, 0);
-    let run = project.run(&["status"]);
+    let run = project.run_env(&["status"], &[("SECRETZERO_NOW", "2026-05-30T10:00:00Z")]);
     assert_eq!(
         run.stdout,
-        "SECRET    STATE       TARGETS  UPDATED               LAST ROTATED  ROTATION\n\
-         api_key   synced      2/2      2026-03-01T10:00:00Z  never         90d\n\
-         database  not synced  0/1      -                     never         -\n"
+        "SECRET    STATE       TARGETS  UPDATED               LAST ROTATED  ROTATION  \
+         NEXT ROTATION\n\
+         api_key   synced      2/2      2026-03-01T10:00:00Z  never         90d       \
+         due since 2026-05-30T10:00:00Z\n\
+         database  not synced  0/1      -                     never         -         -\n"
     );
 
     project.write("Secretfile.yml", &ONE.replace("random-string}", "random-string, length: 9}"));
@@ -135,6 +137,7 @@ fn show_describes_one_secret_without_its_value() {
          updated:       2026-03-01T10:00:00Z\n\
          last rotated:  -\n\
          rotations:     0\n\
+         next rotation: -\n\
          targets:\n  \
          local-file:.env#DATABASE  2026-03-01T10:00:00Z\n"
     );
@@ -152,7 +155,7 @@ fn every_command_has_help_and_the_binary_a_version() {
         (run.code, run.stdout.as_str()),
         (0, concat!("secretzero ", env!("CARGO_PKG_VERSION"), "\n"))
     );
-    for command in ["init", "validate", "sync", "status", "show"] {
+    for command in ["init", "validate", "sync", "status", "show", "rotate"] {
         let run = project.run(&[command, "--help"]);
         assert_eq!(run.code, 0, "{command}: {run:?}");
         assert!(
@@ -161,6 +164,7 @@ fn every_command_has_help_and_the_binary_a_version() {
                 "validate" => "Check the Secretfile",
                 "sync" => "Generate missing values",
                 "status" => "Show every secret",
+                "rotate" => "Give every secret that has fallen due a new value",
                 _ => "Show one secret",
             }),
             "{command}: {run:?}"

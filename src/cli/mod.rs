@@ -5,6 +5,7 @@
 
 mod error;
 mod init;
+mod rotate;
 mod show;
 mod status;
 mod sync;
@@ -80,6 +81,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Show one secret in detail (never its value)
     Show(show::ShowArgs),
+    /// Give every secret that has fallen due a new value, everywhere
+    Rotate(rotate::RotateArgs),
 }
 
 /// Output formats for commands whose data is a table or a record.
@@ -104,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Sync(args) => sync::run(&cli.global, args, &ui),
         Command::Status(args) => status::run(&cli.global, args, &ui),
         Command::Show(args) => show::run(&cli.global, args, &ui),
+        Command::Rotate(args) => rotate::run(&cli.global, args, &ui),
     };
     match result {
         Ok(exit) => exit.into(),

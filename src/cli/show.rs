@@ -3,8 +3,8 @@
 use clap::Args;
 use serde_json::json;
 
-use super::status::{row_json, stamp};
-use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, check_selection, open};
+use super::status::{next_rotation, row_json, stamp};
+use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, check_selection, now, open};
 use crate::engine::statuses;
 use crate::secretfile::SINGLE_FIELD;
 
@@ -21,7 +21,7 @@ pub struct ShowArgs {
 pub fn run(global: &GlobalArgs, args: &ShowArgs, ui: &Ui) -> Result<Exit, CliError> {
     let opened = open(global)?;
     let hasher = opened.lockfile.as_ref().map(|l| l.hasher()).transpose()?;
-    let rows = statuses(&opened.file, opened.lockfile.as_ref(), hasher.as_ref());
+    let rows = statuses(&opened.file, opened.lockfile.as_ref(), hasher.as_ref(), now()?);
     let Some(row) = rows.iter().find(|r| r.name == args.name) else {
         check_selection(&opened.file, std::slice::from_ref(&args.name))?;
         unreachable!("check_selection fails for a name that is neither declared nor recorded");
@@ -72,12 +72,12 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs, ui: &Ui) -> Result<Exit, CliErr
             text.push('\n');
             text
         }
-        DataFormat::Text => text(&record, &fields),
+        DataFormat::Text => text(&record, &fields, &next_rotation(row.schedule)),
     });
     Ok(Exit::Success)
 }
 
-fn text(record: &serde_json::Value, fields: &[(String, &'static str)]) -> String {
+fn text(record: &serde_json::Value, fields: &[(String, &'static str)], next: &str) -> String {
     let get = |key: &str| match &record[key] {
         serde_json::Value::Null => "-".to_string(),
         serde_json::Value::String(s) => s.clone(),
@@ -103,6 +103,7 @@ fn text(record: &serde_json::Value, fields: &[(String, &'static str)]) -> String
     out.push_str(&format!("updated:       {}\n", get("updated_at")));
     out.push_str(&format!("last rotated:  {}\n", get("last_rotated")));
     out.push_str(&format!("rotations:     {}\n", get("rotation_count")));
+    out.push_str(&format!("next rotation: {}\n", next));
     out.push_str("targets:\n");
     for target in record["targets"].as_array().into_iter().flatten() {
         let written = target["written_at"].as_str().unwrap_or("never written");

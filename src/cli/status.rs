@@ -3,8 +3,9 @@
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, open};
+use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, now, open};
 use crate::engine::{SecretStatus, statuses};
+use crate::rotation::Schedule;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -16,7 +17,7 @@ pub struct StatusArgs {
 pub fn run(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Exit, CliError> {
     let opened = open(global)?;
     let hasher = opened.lockfile.as_ref().map(|l| l.hasher()).transpose()?;
-    let rows = statuses(&opened.file, opened.lockfile.as_ref(), hasher.as_ref());
+    let rows = statuses(&opened.file, opened.lockfile.as_ref(), hasher.as_ref(), now()?);
     if opened.lockfile.is_none() {
         ui.warn(&format!(
             "no lockfile at {}: nothing has been synced yet",
@@ -53,12 +54,24 @@ pub(super) fn row_json(row: &SecretStatus<'_>) -> Value {
         "updated_at": row.entry.map(|e| stamp(Some(e.updated_at))),
         "last_rotated": row.entry.and_then(|e| e.last_rotated).map(|t| stamp(Some(t))),
         "rotation_count": row.entry.map(|e| e.rotation_count),
+        "next_rotation": row.schedule.due_at().map(|t| stamp(Some(t))),
+        "rotation_due": matches!(row.schedule, Schedule::Due { .. }),
     })
 }
 
+/// When the secret next rotates, for a person.
+pub(super) fn next_rotation(schedule: Schedule) -> String {
+    match schedule {
+        Schedule::NoPeriod | Schedule::NotSynced => "-".to_string(),
+        Schedule::NotDue { next } => stamp(Some(next)),
+        Schedule::Due { since } => format!("due since {}", stamp(Some(since))),
+    }
+}
+
 fn table(rows: &[SecretStatus<'_>]) -> String {
-    let header = ["SECRET", "STATE", "TARGETS", "UPDATED", "LAST ROTATED", "ROTATION"];
-    let mut lines: Vec<[String; 6]> = vec![header.map(str::to_string)];
+    let header =
+        ["SECRET", "STATE", "TARGETS", "UPDATED", "LAST ROTATED", "ROTATION", "NEXT ROTATION"];
+    let mut lines: Vec<[String; 7]> = vec![header.map(str::to_string)];
     for row in rows {
         let declared = row.secret.map_or(0, |s| s.targets.len());
         let recorded = declared - row.pending_targets.len();
@@ -71,9 +84,10 @@ fn table(rows: &[SecretStatus<'_>]) -> String {
             row.secret
                 .and_then(|s| s.rotation_period.map(|(p, _)| p.to_string()))
                 .unwrap_or_else(|| "-".into()),
+            next_rotation(row.schedule),
         ]);
     }
-    let mut widths = [0usize; 6];
+    let mut widths = [0usize; 7];
     for line in &lines {
         for (width, cell) in widths.iter_mut().zip(line) {
             *width = (*width).max(cell.chars().count());

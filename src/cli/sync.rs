@@ -38,7 +38,7 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
     let mut lock = opened.lockfile.unwrap_or_else(Lockfile::new);
     let hasher = lock.hasher()?;
 
-    let options = Options { force: args.force, only: args.secrets.clone() };
+    let options = Options { force: args.force, only: args.secrets.clone(), ..Options::default() };
     let mut targets = Targets::new(&file.path, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
 
@@ -77,7 +77,7 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
 
 /// Creates and removes a temporary file where the lockfile will be written (following a
 /// symbolic link, as saving does).
-fn check_writable(lockfile: &std::path::Path) -> Result<(), CliError> {
+pub(super) fn check_writable(lockfile: &std::path::Path) -> Result<(), CliError> {
     let error = |source| CliError::Write { path: lockfile.to_path_buf(), source };
     let real = crate::target::follow_links(lockfile).map_err(error)?;
     let folder = match real.parent() {
@@ -87,7 +87,7 @@ fn check_writable(lockfile: &std::path::Path) -> Result<(), CliError> {
     tempfile::NamedTempFile::new_in(folder).map(drop).map_err(error)
 }
 
-fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {
+pub(super) fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {
     for name in &outcome.generated {
         ui.done(&format!("Generated secret: {name}"));
     }
@@ -129,7 +129,10 @@ fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {
         );
     }
 
-    let failed = outcome.failures.len() + outcome.generate_failures.len() + outcome.conflicts.len();
+    let failed = outcome.failures.len()
+        + outcome.generate_failures.len()
+        + outcome.conflicts.len()
+        + outcome.not_rotated.len();
     let summary = format!(
         "Summary: generated {}, targets updated {}, unchanged {}, failed {}",
         outcome.generated.len(),

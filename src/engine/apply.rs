@@ -27,6 +27,11 @@ pub struct Outcome {
     pub conflicts: Vec<(String, String)>,
     /// Secrets whose value could not be made.
     pub generate_failures: Vec<(String, GenerateError)>,
+    /// Secrets rotated: a new value written and recorded as a rotation.
+    pub rotated: Vec<String>,
+    /// Secrets due for rotation that kept their value, and why: every field comes from an
+    /// environment variable or a static value that still holds what the lockfile records.
+    pub not_rotated: Vec<(String, String)>,
     /// Whether any lockfile entry changed, so an unchanged lockfile is not even rendered.
     pub lockfile_changed: bool,
 }
@@ -43,6 +48,7 @@ impl Outcome {
         !self.failures.is_empty()
             || !self.conflicts.is_empty()
             || !self.generate_failures.is_empty()
+            || !self.not_rotated.is_empty()
     }
 }
 
@@ -119,8 +125,15 @@ pub fn apply(
             outcome.written.push((secret.name.clone(), (*id).clone()));
         }
         if let Some(value) = value {
-            outcome.lockfile_changed |=
-                record(lock, hasher, secret, &mut secret_plan, &value, &written, now);
+            let recorded = record(lock, hasher, secret, &mut secret_plan, &value, &written, now);
+            outcome.lockfile_changed |= recorded.changed;
+            match recorded.rotation {
+                Rotation::None => {}
+                Rotation::Done => outcome.rotated.push(secret.name.clone()),
+                Rotation::Unchanged => outcome
+                    .not_rotated
+                    .push((secret.name.clone(), unchanged_reason(secret, &secret_plan))),
+            }
         }
     }
     outcome.failures.extend(flush_failures.into_iter().map(|f| TargetFailure {
@@ -193,6 +206,46 @@ fn complete(secret: &Secret, plan: &SecretPlan) -> Result<Option<SecretData>, Ge
     Ok(Some(SecretData { fields }))
 }
 
+/// What recording one secret did.
+struct Recorded {
+    /// Whether the lockfile entry changed.
+    changed: bool,
+    rotation: Rotation,
+}
+
+enum Rotation {
+    /// Not a rotation, or one whose writes all failed (reported as failures).
+    None,
+    Done,
+    /// A rotation that could not change the value.
+    Unchanged,
+}
+
+/// Why a rotation kept the value: the fields that no generator makes.
+fn unchanged_reason(secret: &Secret, plan: &SecretPlan) -> String {
+    let sources: Vec<String> = secret
+        .fields
+        .iter()
+        .zip(&plan.fields)
+        .filter_map(|(field, field_plan)| {
+            let what = match &field_plan.source {
+                Source::Environment { variable } => format!("environment variable {variable}"),
+                Source::Static => "a static value in the Secretfile".to_string(),
+                _ => return None,
+            };
+            Some(match secret.is_single() {
+                true => what,
+                false => format!("{what} (field `{}`)", field.name),
+            })
+        })
+        .collect();
+    format!(
+        "its value comes from {} and is still the recorded one; set a new value there to \
+         rotate it",
+        sources.join(" and ")
+    )
+}
+
 /// Updates the secret's lockfile entry for what was really written. A new value that reached
 /// no target is not recorded: the lockfile would describe a value that exists nowhere.
 fn record(
@@ -203,7 +256,7 @@ fn record(
     value: &SecretData,
     written: &[&String],
     now: Timestamp,
-) -> bool {
+) -> Recorded {
     let name = secret.name.as_str();
     let previous = lock.secrets.get(name);
     // Which fields' recorded hashes still match: the only hashing a run that changed nothing
@@ -228,7 +281,7 @@ fn record(
     // targets is recorded nowhere, or every failing run would rewrite the lockfile.
     let needs_writing = plan.targets.iter().filter(|t| t.action != Action::Unchanged).count();
     if value_changed && needs_writing > 0 && written.is_empty() {
-        return false;
+        return Recorded { changed: false, rotation: Rotation::None };
     }
 
     let mut changed = previous.is_none();
@@ -247,6 +300,17 @@ fn record(
         entry.updated_at = now;
         changed = true;
     }
+    // Only a value that really changed counts as a rotation.
+    let rotation = match (plan.rotate, value_changed) {
+        (false, _) => Rotation::None,
+        (true, true) => {
+            entry.last_rotated = Some(now);
+            entry.rotation_count += 1;
+            changed = true;
+            Rotation::Done
+        }
+        (true, false) => Rotation::Unchanged,
+    };
     // A recorded hash that still matches stays as it is, so a run that changed nothing
     // rewrites nothing; an older bare hash is replaced by a keyed one.
     for ((field, v), matched) in value.fields.iter().zip(recorded_match) {
@@ -287,5 +351,5 @@ fn record(
             changed = true;
         }
     }
-    changed
+    Recorded { changed, rotation }
 }

@@ -73,6 +73,8 @@ pub struct SecretPlan {
     pub definition: String,
     /// Per field, the keyed hash of its generator, so a change to one field is one change.
     pub definitions: std::collections::BTreeMap<String, String>,
+    /// A rotation: a changed value moves `last_rotated` and `rotation_count`.
+    pub rotate: bool,
 }
 
 #[derive(Debug)]

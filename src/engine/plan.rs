@@ -21,6 +21,9 @@ pub struct Options {
     pub force: bool,
     /// Limit the run to these secrets; empty means all.
     pub only: Vec<String>,
+    /// Secrets to rotate: a new value for each field that a generator makes, recorded as a
+    /// rotation. The caller decides which are due.
+    pub rotate: Vec<String>,
 }
 
 /// Plans every selected secret. Reads targets back, which may read files, but writes nothing
@@ -66,6 +69,7 @@ fn plan_secret(
     let legacy = entry.and_then(|e| legacy_keeper(secret, e, &readbacks, hasher));
     let former = entry.map(|e| former_targets(dir, secret, e, targets)).unwrap_or_default();
 
+    let rotate = options.rotate.contains(&secret.name);
     let mut conflict = None;
     let mut fields = Vec::with_capacity(secret.fields.len());
     for field in &secret.fields {
@@ -77,7 +81,11 @@ fn plan_secret(
             readbacks: &readbacks,
             former: &former,
             hasher,
-            force: options.force,
+            regenerate: match (options.force, rotate) {
+                (true, _) => Some("--force"),
+                (false, true) => Some("rotation"),
+                (false, false) => None,
+            },
         };
         let (source, value) = match field_source(field, &context) {
             Ok(found) => found,
@@ -127,7 +135,15 @@ fn plan_secret(
         })
         .collect();
 
-    SecretPlan { name: secret.name.clone(), fields, targets, conflict, definition, definitions }
+    SecretPlan {
+        name: secret.name.clone(),
+        fields,
+        targets,
+        conflict,
+        definition,
+        definitions,
+        rotate,
+    }
 }
 
 /// What deciding one field's source needs to know about its secret.
@@ -142,7 +158,8 @@ struct FieldContext<'a> {
     /// path), read only to find the recorded value.
     former: &'a [(String, Readback)],
     hasher: &'a Hasher,
-    force: bool,
+    /// Set when every generated field gets a new value, with the reason shown in the plan.
+    regenerate: Option<&'static str>,
 }
 
 /// Reads back the local-file targets the lockfile records for `secret` that the Secretfile no
@@ -251,7 +268,7 @@ fn field_source(
         readbacks,
         former,
         hasher,
-        force,
+        regenerate,
     } = *context;
     if let Some(value) = env_override(field) {
         return Ok((Source::Environment { variable: field.env_var.clone() }, Some(value)));
@@ -261,8 +278,8 @@ fn field_source(
     {
         return Ok((Source::Static, Some(value.clone())));
     }
-    if force {
-        return Ok((generate("--force"), None));
+    if let Some(reason) = regenerate {
+        return Ok((generate(reason), None));
     }
 
     let held = held_values(secret, field, readbacks);

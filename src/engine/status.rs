@@ -1,7 +1,10 @@
 //! Where each secret stands, from the Secretfile and the lockfile alone: no target is read,
 //! so `status` is instant and works offline.
 
+use jiff::Timestamp;
+
 use crate::lockfile::{Hasher, Lockfile, SecretEntry};
+use crate::rotation::{Schedule, schedule};
 use crate::secretfile::{Secret, Secretfile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,12 +41,15 @@ pub struct SecretStatus<'a> {
     pub state: State,
     /// Target ids in the Secretfile with no lockfile record.
     pub pending_targets: Vec<&'a str>,
+    /// Where the secret stands against its rotation period at the time given.
+    pub schedule: Schedule,
 }
 
 pub fn statuses<'a>(
     file: &'a Secretfile,
     lock: Option<&'a Lockfile>,
     hasher: Option<&Hasher>,
+    now: Timestamp,
 ) -> Vec<SecretStatus<'a>> {
     let mut out = Vec::new();
     for secret in file.secrets.values() {
@@ -70,6 +76,7 @@ pub fn statuses<'a>(
             entry,
             state,
             pending_targets,
+            schedule: schedule(secret, entry, now),
         });
     }
     if let Some(lock) = lock {
@@ -81,6 +88,7 @@ pub fn statuses<'a>(
                     entry: Some(entry),
                     state: State::Removed,
                     pending_targets: Vec::new(),
+                    schedule: Schedule::NoPeriod,
                 });
             }
         }

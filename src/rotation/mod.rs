@@ -1,7 +1,17 @@
 //! Rotation: when a secret falls due. The period grammar lives here so that validation can
 //! reject a malformed period at its line instead of treating it as "never due".
+//!
+//! Days and weeks are exact multiples of 24 hours. Months and years are calendar arithmetic in
+//! UTC, whatever the host's time zone, clamped to the end of a shorter month: a secret last
+//! rotated on 31 January with a one-month period falls due on the last day of February.
 
 use std::fmt;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Span, Timestamp};
+
+use crate::lockfile::SecretEntry;
+use crate::secretfile::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
@@ -68,6 +78,64 @@ impl Period {
     }
 }
 
+impl Period {
+    /// The moment one period after `start`. `None` only past the year 9999, which the
+    /// 100-year limit keeps out of reach of any lockfile time.
+    pub fn after(self, start: Timestamp) -> Option<Timestamp> {
+        let count = i64::from(self.count);
+        match self.unit {
+            Unit::Day => start.checked_add(SignedDuration::from_hours(24 * count)).ok(),
+            Unit::Week => start.checked_add(SignedDuration::from_hours(24 * 7 * count)).ok(),
+            Unit::Month | Unit::Year => {
+                let span = match self.unit {
+                    Unit::Month => Span::new().months(count),
+                    _ => Span::new().years(count),
+                };
+                let utc = start.to_zoned_datetime(TimeZone::UTC);
+                utc.checked_add(span).ok().map(|later| later.timestamp())
+            }
+        }
+    }
+}
+
+/// Where a secret stands against its rotation period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// No `rotation_period`: never due.
+    NoPeriod,
+    /// Not in the lockfile yet, so there is nothing to rotate; `sync` creates it.
+    NotSynced,
+    /// Due at `next`, which is still ahead.
+    NotDue { next: Timestamp },
+    /// Due since `since`.
+    Due { since: Timestamp },
+}
+
+impl Schedule {
+    /// When the secret falls or fell due, if it ever does.
+    pub fn due_at(self) -> Option<Timestamp> {
+        match self {
+            Schedule::NotDue { next } => Some(next),
+            Schedule::Due { since } => Some(since),
+            Schedule::NoPeriod | Schedule::NotSynced => None,
+        }
+    }
+}
+
+/// Due when `now` is at or past the last rotation (or, for a secret never rotated, its
+/// creation) plus the period.
+pub fn schedule(secret: &Secret, entry: Option<&SecretEntry>, now: Timestamp) -> Schedule {
+    let Some((period, _)) = secret.rotation_period else { return Schedule::NoPeriod };
+    let Some(entry) = entry else { return Schedule::NotSynced };
+    let start = entry.last_rotated.unwrap_or(entry.created_at);
+    match period.after(start) {
+        Some(due) if now >= due => Schedule::Due { since: due },
+        Some(due) => Schedule::NotDue { next: due },
+        // Unreachable for real lockfile times (see `Period::after`); treat as far ahead.
+        None => Schedule::NotDue { next: Timestamp::MAX },
+    }
+}
+
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = match self.unit {
@@ -91,6 +159,40 @@ mod tests {
         assert_eq!(Period::parse("3m"), Ok(Period { count: 3, unit: Unit::Month }));
         assert_eq!(Period::parse("1Y"), Ok(Period { count: 1, unit: Unit::Year }));
         assert_eq!(Period::parse("90D").unwrap().to_string(), "90d");
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn after(period: &str, start: &str) -> String {
+        let due = Period::parse(period).unwrap().after(at(start)).unwrap();
+        due.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+
+    #[test]
+    fn days_and_weeks_are_exact_multiples_of_24_hours() {
+        assert_eq!(after("1d", "2026-03-28T23:30:00Z"), "2026-03-29T23:30:00Z");
+        assert_eq!(after("90d", "2026-01-01T00:00:00Z"), "2026-04-01T00:00:00Z");
+        assert_eq!(after("2w", "2026-12-25T12:00:00Z"), "2027-01-08T12:00:00Z");
+        // Across a leap day: 28 February 2028 + 1 day is 29 February.
+        assert_eq!(after("1d", "2028-02-28T08:00:00Z"), "2028-02-29T08:00:00Z");
+    }
+
+    #[test]
+    fn months_clamp_to_the_end_of_a_shorter_month() {
+        assert_eq!(after("1m", "2028-01-31T10:00:00Z"), "2028-02-29T10:00:00Z");
+        assert_eq!(after("1m", "2027-01-31T10:00:00Z"), "2027-02-28T10:00:00Z");
+        assert_eq!(after("1m", "2026-03-31T00:00:00Z"), "2026-04-30T00:00:00Z");
+        assert_eq!(after("3m", "2026-11-30T23:59:59Z"), "2027-02-28T23:59:59Z");
+        assert_eq!(after("12m", "2026-05-15T06:00:00Z"), "2027-05-15T06:00:00Z");
+    }
+
+    #[test]
+    fn years_clamp_a_leap_day() {
+        assert_eq!(after("1y", "2028-02-29T00:00:00Z"), "2029-02-28T00:00:00Z");
+        assert_eq!(after("4y", "2028-02-29T00:00:00Z"), "2032-02-29T00:00:00Z");
+        assert_eq!(after("1Y", "2026-12-31T23:00:00Z"), "2027-12-31T23:00:00Z");
     }
 
     #[test]

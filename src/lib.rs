@@ -5,6 +5,7 @@
 //! and the targets, apply, save the lockfile, report. Nothing below `engine` prints.
 
 pub mod cli;
+pub mod drift;
 pub mod engine;
 pub mod generate;
 pub mod lockfile;

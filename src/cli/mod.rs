@@ -3,6 +3,7 @@
 //! Standard output carries data (plans, reports, JSON); everything for people goes to
 //! standard error through [`Ui`].
 
+mod drift;
 mod error;
 mod init;
 mod rotate;
@@ -83,6 +84,8 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Give every secret that has fallen due a new value, everywhere
     Rotate(rotate::RotateArgs),
+    /// Compare the targets and the Secretfile with the lockfile; exit 4 when they differ
+    Drift(drift::DriftArgs),
 }
 
 /// Output formats for commands whose data is a table or a record.
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(&cli.global, args, &ui),
         Command::Show(args) => show::run(&cli.global, args, &ui),
         Command::Rotate(args) => rotate::run(&cli.global, args, &ui),
+        Command::Drift(args) => drift::run(&cli.global, args, &ui),
     };
     match result {
         Ok(exit) => exit.into(),

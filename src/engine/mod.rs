@@ -12,6 +12,7 @@ mod status;
 use secrecy::SecretString;
 
 pub use apply::{Outcome, TargetFailure, apply};
+pub(crate) use plan::changed_fields;
 pub use plan::{Options, plan};
 pub use status::{SecretStatus, State, statuses};
 
@@ -39,7 +40,8 @@ impl Targets {
         }
     }
 
-    fn for_target(&mut self, target: &TargetDef) -> &mut dyn Target {
+    /// The target type that reads and writes `target`.
+    pub(crate) fn for_target(&mut self, target: &TargetDef) -> &mut dyn Target {
         match target.kind {
             TargetKind::LocalFile(_) => &mut self.local,
             TargetKind::Remote(_) => self.unsupported.0.get_or_insert(Unsupported),

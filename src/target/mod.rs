@@ -101,10 +101,9 @@ pub enum TargetError {
     /// The plan left this target alone; the reason says why and what to do.
     #[error("{reason}")]
     Refused { reason: String },
-    #[error(
-        "this build has no {kind} support (target {id}); use a build with the `{feature}` feature"
-    )]
-    Unsupported { kind: &'static str, id: String, feature: &'static str },
+    /// No cargo feature brings remote targets yet, so the message cannot name one.
+    #[error("this build has no {kind} support (target {id})")]
+    Unsupported { kind: &'static str, id: String },
 }
 
 /// One target type. `secret` and `target` come from the Secretfile.

@@ -1,26 +1,21 @@
 //! Remote target types whose support is not in this build.
 //!
-//! Each remote type arrives behind its provider's cargo feature. Until then, or in a build
+//! Each remote type will arrive behind its provider's cargo feature. Until then, or in a build
 //! without that feature, its targets fail one by one with an error that says so, and the rest
 //! of the run goes on.
 
 use super::{FlushFailure, Readback, SecretData, Target, TargetError};
-use crate::secretfile::{RemoteKind, Secret, TargetDef, TargetKind};
+use crate::secretfile::{Secret, TargetDef, TargetKind};
 
 #[derive(Debug)]
 pub struct Unsupported;
-
-/// The cargo feature that brings a remote target type.
-pub fn feature_of(kind: RemoteKind) -> &'static str {
-    kind.provider_kind().name()
-}
 
 fn error(target: &TargetDef) -> TargetError {
     let kind = match &target.kind {
         TargetKind::Remote(remote) => remote.kind,
         TargetKind::LocalFile(_) => unreachable!("local files are always supported"),
     };
-    TargetError::Unsupported { kind: kind.name(), id: target.id.clone(), feature: feature_of(kind) }
+    TargetError::Unsupported { kind: kind.name(), id: target.id.clone() }
 }
 
 impl Target for Unsupported {

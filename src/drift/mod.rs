@@ -1,0 +1,279 @@
+//! Drift: where the world no longer matches the lockfile and the Secretfile.
+//!
+//! Every target is read back and what it holds is hashed and compared with what the lockfile
+//! records; the Secretfile is compared with the definitions the lockfile recorded. Each
+//! difference is a [`Finding`] at the place in the Secretfile it concerns. A target that cannot
+//! be read back says so rather than passing as "no drift". Nothing here writes or prints.
+
+use std::path::Path;
+
+use secrecy::ExposeSecret;
+
+use crate::engine::{Targets, changed_fields};
+use crate::lockfile::{Hasher, LEGACY_VALUE_FIELD, Lockfile, SecretEntry};
+use crate::report::{Finding, Severity};
+use crate::secretfile::{Secret, Secretfile, TargetDef};
+use crate::target::{Readback, SecretData};
+
+/// Rule ids, one per kind of drift.
+pub mod rule {
+    pub const VALUE_CHANGED: &str = "drift/value-changed";
+    pub const STALE_TARGET: &str = "drift/stale-target";
+    pub const TARGET_MISSING: &str = "drift/target-missing";
+    pub const TARGET_BROKEN: &str = "drift/target-broken";
+    pub const TARGET_NOT_SYNCED: &str = "drift/target-not-synced";
+    pub const TARGET_REMOVED: &str = "drift/target-removed";
+    pub const DEFINITION_CHANGED: &str = "drift/definition-changed";
+    pub const NOT_SYNCED: &str = "drift/not-synced";
+    pub const REMOVED: &str = "drift/removed";
+    pub const UNREADABLE: &str = "drift/unreadable";
+}
+
+/// The result of a drift check.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// Secrets and targets looked at, for the summary.
+    pub secrets: usize,
+    pub targets: usize,
+}
+
+impl Report {
+    /// Whether anything drifted. A target that cannot be read back is not drift: it is
+    /// reported so that nobody takes silence for a clean result.
+    pub fn drifted(&self) -> bool {
+        self.findings.iter().any(|f| f.rule != rule::UNREADABLE)
+    }
+}
+
+/// Checks the selected secrets (all when `only` is empty) against `lock`. `hasher` is the
+/// lockfile's; `lockfile_path` names the lockfile in findings about secrets it alone knows.
+pub fn check(
+    file: &Secretfile,
+    lock: &Lockfile,
+    hasher: &Hasher,
+    targets: &mut Targets,
+    only: &[String],
+    lockfile_path: &Path,
+) -> Report {
+    let mut report = Report::default();
+    let selected = |name: &str| only.is_empty() || only.iter().any(|n| n == name);
+    for secret in file.secrets.values().filter(|s| selected(&s.name)) {
+        report.secrets += 1;
+        report.targets += secret.targets.len();
+        let entry = lock.secrets.get(&secret.name);
+        let mut check = Check { file, secret, hasher, findings: &mut report.findings };
+        match entry {
+            None => check.never_synced(),
+            Some(entry) => check.secret(entry, targets),
+        }
+    }
+    // Secrets the lockfile records that the Secretfile no longer declares.
+    for (name, entry) in lock.secrets.iter().filter(|(name, _)| selected(name)) {
+        if file.secrets.contains_key(name) {
+            continue;
+        }
+        report.secrets += 1;
+        let message = format!(
+            "secret `{name}` is in the lockfile but no longer in {}; {} target{} may still \
+             hold its value",
+            file.path.display(),
+            entry.targets.len(),
+            if entry.targets.len() == 1 { "" } else { "s" },
+        );
+        report.findings.push(
+            warning(rule::REMOVED, lockfile_path.to_path_buf(), None, message)
+                .with_help("remove the value from its targets, then run `secretzero sync`"),
+        );
+    }
+    report
+}
+
+/// One secret's checks, adding to the findings.
+struct Check<'a> {
+    file: &'a Secretfile,
+    secret: &'a Secret,
+    hasher: &'a Hasher,
+    findings: &'a mut Vec<Finding>,
+}
+
+impl Check<'_> {
+    fn never_synced(&mut self) {
+        let name = &self.secret.name;
+        let finding = warning(
+            rule::NOT_SYNCED,
+            self.file.path.clone(),
+            Some(self.secret.loc),
+            format!("secret `{name}` has never been synced"),
+        )
+        .with_label("not in the lockfile")
+        .with_help(format!("run `secretzero sync -s {name}`"));
+        self.findings.push(finding);
+    }
+
+    fn secret(&mut self, entry: &SecretEntry, targets: &mut Targets) {
+        let secret = self.secret;
+        for field in changed_fields(secret, entry, self.hasher) {
+            let loc = secret.fields.iter().find(|f| f.name == field).map(|f| f.loc);
+            let what = match secret.is_single() {
+                true => "its generator".to_string(),
+                false => format!("the generator of field `{field}`"),
+            };
+            let finding = warning(
+                rule::DEFINITION_CHANGED,
+                self.file.path.clone(),
+                loc.or(Some(secret.loc)),
+                format!("secret `{}`: {what} changed since the last sync", secret.name),
+            )
+            .with_label("changed since the lockfile recorded it")
+            .with_help(format!("`secretzero sync -s {}` makes a value that fits it", secret.name));
+            self.findings.push(finding);
+        }
+
+        for target in &secret.targets {
+            let readback = targets.for_target(target).read(secret, target);
+            self.target(entry, target, readback);
+        }
+
+        let removed: Vec<&String> = entry
+            .targets
+            .keys()
+            .filter(|id| !secret.targets.iter().any(|t| &t.id == *id))
+            .collect();
+        for id in removed {
+            let finding = warning(
+                rule::TARGET_REMOVED,
+                self.file.path.clone(),
+                Some(secret.loc),
+                format!(
+                    "secret `{}` was written to {id}, which the Secretfile no longer lists",
+                    secret.name
+                ),
+            )
+            .with_help("remove the value from that target if nothing reads it there any more");
+            self.findings.push(finding);
+        }
+    }
+
+    fn target(&mut self, entry: &SecretEntry, target: &TargetDef, readback: Readback) {
+        let name = &self.secret.name;
+        let id = &target.id;
+        let recorded = entry.targets.get(id);
+        let (rule, severity, message, help) = match (readback, recorded) {
+            // Known from the lockfile alone, readable or not.
+            (_, None) => (
+                rule::TARGET_NOT_SYNCED,
+                Severity::Warning,
+                format!("{id} of secret `{name}` has never been written"),
+                Some(format!("run `secretzero sync -s {name}`")),
+            ),
+            (Readback::Unreadable(why), _) => (
+                rule::UNREADABLE,
+                Severity::Warning,
+                format!("{id} of secret `{name}` cannot be read back, so drift is unknown: {why}"),
+                None,
+            ),
+            (Readback::Broken(why), _) => (
+                rule::TARGET_BROKEN,
+                Severity::Error,
+                format!("{id} of secret `{name}` cannot be checked: {why}"),
+                Some("repair or remove the file, then run `secretzero sync`".to_string()),
+            ),
+            (Readback::Missing, Some(_)) => (
+                rule::TARGET_MISSING,
+                Severity::Error,
+                format!("{id} of secret `{name}` is gone: the lockfile records it as written"),
+                Some(format!("`secretzero sync -s {name}` writes it again")),
+            ),
+            (Readback::Value(held), Some(recorded)) => {
+                let missing: Vec<&str> = self
+                    .secret
+                    .fields
+                    .iter()
+                    .filter(|f| held.field(&f.name).is_none())
+                    .map(|f| f.name.as_str())
+                    .collect();
+                if !missing.is_empty() {
+                    (
+                        rule::TARGET_MISSING,
+                        Severity::Error,
+                        format!(
+                            "{id} of secret `{name}` lacks field{} {}",
+                            if missing.len() == 1 { "" } else { "s" },
+                            missing.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                        Some(format!("`secretzero sync -s {name}` writes it again")),
+                    )
+                } else if self.holds_recorded_value(entry, &held) {
+                    return;
+                } else if self.hasher.matches(&recorded.hash, name, id, &held.canonical_bytes()) {
+                    (
+                        rule::STALE_TARGET,
+                        Severity::Error,
+                        format!(
+                            "{id} of secret `{name}` still holds an older value: the last write \
+                             to it failed"
+                        ),
+                        Some(format!("`secretzero sync -s {name}` writes the current value")),
+                    )
+                } else {
+                    (
+                        rule::VALUE_CHANGED,
+                        Severity::Error,
+                        format!(
+                            "{id} of secret `{name}` holds a value the lockfile does not record"
+                        ),
+                        Some(format!(
+                            "if the change was intended, `secretzero sync --force -s {name}` \
+                             replaces the value everywhere; otherwise `secretzero sync -s \
+                             {name}` restores the recorded one"
+                        )),
+                    )
+                }
+            }
+        };
+        let mut finding = Finding::error(rule, self.file.path.clone(), Some(target.loc), message);
+        finding.severity = severity;
+        if let Some(help) = help {
+            finding.set_help(help);
+        }
+        self.findings.push(finding);
+    }
+
+    /// Whether every field of `held` is the value the lockfile records for the secret.
+    fn holds_recorded_value(&self, entry: &SecretEntry, held: &SecretData) -> bool {
+        let name = &self.secret.name;
+        // An entry upgraded from the older format has one hash for the whole value: the value
+        // itself for a one-value secret, compact JSON with sorted keys for several fields.
+        if let Some(legacy) = entry.fields.get(LEGACY_VALUE_FIELD) {
+            let bytes = match self.secret.is_single() {
+                true => held.fields[0].1.expose_secret().as_bytes().to_vec(),
+                false => {
+                    let object: std::collections::BTreeMap<&str, &str> =
+                        held.fields.iter().map(|(n, v)| (n.as_str(), v.expose_secret())).collect();
+                    serde_json::to_vec(&object).expect("a map of strings serializes")
+                }
+            };
+            return self.hasher.matches(legacy, name, LEGACY_VALUE_FIELD, &bytes);
+        }
+        self.secret.fields.iter().all(|field| {
+            let (Some(recorded), Some(value)) =
+                (entry.fields.get(&field.name), held.field(&field.name))
+            else {
+                return false;
+            };
+            self.hasher.matches(recorded, name, &field.name, value.expose_secret().as_bytes())
+        })
+    }
+}
+
+fn warning(
+    rule: &'static str,
+    file: std::path::PathBuf,
+    loc: Option<crate::secretfile::Loc>,
+    message: String,
+) -> Finding {
+    let mut finding = Finding::error(rule, file, loc, message);
+    finding.severity = Severity::Warning;
+    finding
+}

@@ -9,6 +9,7 @@ pub mod drift;
 pub mod engine;
 pub mod generate;
 pub mod lockfile;
+pub mod policy;
 pub mod report;
 pub mod rotation;
 pub mod secretfile;

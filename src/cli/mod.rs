@@ -6,6 +6,7 @@
 mod drift;
 mod error;
 mod init;
+mod policy;
 mod rotate;
 mod show;
 mod status;
@@ -86,6 +87,8 @@ pub enum Command {
     Rotate(rotate::RotateArgs),
     /// Compare the targets and the Secretfile with the lockfile; exit 4 when they differ
     Drift(drift::DriftArgs),
+    /// Check the compliance packs and custom policies; exit 1 when a finding fails the check
+    Policy(policy::PolicyArgs),
 }
 
 /// Output formats for commands whose data is a table or a record.
@@ -112,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(&cli.global, args, &ui),
         Command::Rotate(args) => rotate::run(&cli.global, args, &ui),
         Command::Drift(args) => drift::run(&cli.global, args, &ui),
+        Command::Policy(args) => policy::run(&cli.global, args, &ui),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -17,6 +17,7 @@ use crate::secretfile::Loc;
 pub enum Severity {
     Error,
     Warning,
+    Info,
 }
 
 /// One problem, at one place.

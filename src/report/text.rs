@@ -20,6 +20,7 @@ fn report<'a>(finding: &'a Finding, source: Option<&'a str>) -> Vec<Group<'a>> {
     let level = match finding.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
+        Severity::Info => Level::INFO,
     };
     let path = finding.file.display().to_string();
     let title = level.primary_title(finding.message.as_str()).id(finding.rule);

@@ -10,8 +10,8 @@ use secrecy::SecretString;
 use super::node::{self, Key, Kind, Loc, Node};
 use super::template::{TemplateError, Templater};
 use super::{
-    Field, LocalFile, Metadata, Provider, ProviderKind, RemoteKind, RemoteTarget, SINGLE_FIELD,
-    Secret, Secretfile, TargetDef, TargetKind, env_var_name, folder_of,
+    CharClass, Field, LocalFile, Metadata, Policy, PolicyRule, Provider, ProviderKind, RemoteKind,
+    RemoteTarget, SINGLE_FIELD, Secret, Secretfile, TargetDef, TargetKind, env_var_name, folder_of,
 };
 use crate::generate::{self, Charset, PasswordSpec, ScriptSpec, StaticSpec, StringSpec};
 use crate::report::Finding;
@@ -20,6 +20,7 @@ use crate::target::format::Format;
 
 mod document;
 mod generator;
+mod policy;
 mod secret;
 mod target;
 
@@ -172,12 +173,21 @@ fn mask(text: &str, spans: &[Loc]) -> String {
 }
 
 const TOP_KEYS: &[&str] = &["version", "metadata", "variables", "providers", "policies", "secrets"];
+/// The built-in policy packs that `metadata.compliance` may switch on.
+pub(crate) const COMPLIANCE_PACKS: &[&str] = &["soc2", "iso27001"];
 const METADATA_KEYS: &[&str] = &["name", "description", "owner", "compliance"];
 const PROVIDER_KEYS: &[&str] = &["kind", "auth", "config"];
-const SECRET_KEYS: &[&str] =
-    &["description", "generator", "template", "targets", "rotation_period", "one_time"];
+const SECRET_KEYS: &[&str] = &[
+    "description",
+    "generator",
+    "template",
+    "targets",
+    "rotation_period",
+    "one_time",
+    "sensitive",
+];
 const TEMPLATE_KEYS: &[&str] = &["type", "description", "fields"];
-const FIELD_KEYS: &[&str] = &["name", "description", "generator"];
+const FIELD_KEYS: &[&str] = &["name", "description", "generator", "sensitive"];
 const GENERATOR_TYPES: &[&str] = &["random-password", "random-string", "static", "script"];
 const LOCAL_FILE_KEYS: &[&str] = &["type", "path", "format", "key"];
 const SUPPORTED_VERSIONS: &[&str] = &["1", "1.0"];

@@ -30,6 +30,8 @@ pub struct Secretfile {
     pub metadata: Metadata,
     pub variables: IndexMap<String, String>,
     pub providers: IndexMap<String, Provider>,
+    /// Custom policies, in file order, for `secretzero policy`.
+    pub policies: Vec<Policy>,
     pub secrets: IndexMap<String, Secret>,
     /// The text, with literal values masked, for source excerpts in reports.
     pub masked_source: String,
@@ -83,6 +85,56 @@ pub struct Provider {
     pub loc: Loc,
 }
 
+/// A custom policy under `policies:`.
+#[derive(Debug)]
+pub struct Policy {
+    pub name: String,
+    pub description: Option<String>,
+    pub severity: crate::report::Severity,
+    /// Which secrets it applies to: glob patterns over secret names; `None` means all.
+    pub secrets: Option<globset::GlobSet>,
+    pub rule: PolicyRule,
+    /// The policy's name (or, in list form, its mapping).
+    pub loc: Loc,
+}
+
+#[derive(Debug)]
+pub enum PolicyRule {
+    /// Every selected secret rotates (`require`), at least this often (`max_age`).
+    Rotation { require: bool, max_age: Option<(Period, Loc)> },
+    /// Which target types selected secrets may be written to, in the environments that match
+    /// `environments` (glob patterns over `var.environment`; `None` means every environment).
+    Access {
+        environments: Option<globset::GlobSet>,
+        allowed: Option<Vec<String>>,
+        denied: Vec<String>,
+    },
+    /// What random generators must draw: at least `min_length` characters, and the classes
+    /// required (each guaranteed to appear, which only `random-password` promises).
+    Generator { min_length: Option<usize>, classes: Vec<CharClass> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CharClass {
+    Upper,
+    Lower,
+    Numbers,
+    Symbols,
+}
+
+impl CharClass {
+    pub const ALL: [(&'static str, CharClass); 4] = [
+        ("upper", CharClass::Upper),
+        ("lower", CharClass::Lower),
+        ("numbers", CharClass::Numbers),
+        ("symbols", CharClass::Symbols),
+    ];
+
+    pub fn name(self) -> &'static str {
+        CharClass::ALL.iter().find(|(_, c)| *c == self).map_or("?", |(name, _)| name)
+    }
+}
+
 #[derive(Debug)]
 pub struct Secret {
     pub name: String,
@@ -95,6 +147,9 @@ pub struct Secret {
     pub targets: Vec<TargetDef>,
     pub rotation_period: Option<(Period, Loc)>,
     pub one_time: bool,
+    /// `sensitive: false` marks a value that may be written in the Secretfile (a user name,
+    /// a URL); policies that forbid literal values skip it.
+    pub sensitive: bool,
 }
 
 /// The field name a one-value secret's value is recorded under.
@@ -114,6 +169,9 @@ pub struct Field {
     pub loc: Loc,
     /// The environment variable that overrides this field's value.
     pub env_var: String,
+    /// As [`Secret::sensitive`], for one field; a field of a non-sensitive secret is never
+    /// sensitive.
+    pub sensitive: bool,
 }
 
 #[derive(Debug)]

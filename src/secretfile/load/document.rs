@@ -18,9 +18,7 @@ impl Walker {
         let metadata = top.get("metadata").map(|n| self.metadata(n)).unwrap_or_default();
         let variables = top.get("variables").map(|n| self.variables(n)).unwrap_or_default();
         let providers = top.get("providers").map(|n| self.providers(n)).unwrap_or_default();
-        if let Some(policies) = top.get("policies") {
-            self.policies(policies);
-        }
+        let policies = top.get("policies").map(|n| self.policies(n)).unwrap_or_default();
         let secrets = match top.get("secrets") {
             Some(node) => self.secrets(node, &providers),
             None => {
@@ -37,6 +35,7 @@ impl Walker {
             metadata,
             variables,
             providers,
+            policies,
             secrets,
             masked_source: String::new(),
             warnings: Vec::new(),
@@ -78,8 +77,19 @@ impl Walker {
             match &compliance.kind {
                 Kind::Seq(items) => {
                     for item in items {
-                        if let Some(name) = self.string(item, "a compliance framework") {
+                        let Some(name) = self.string(item, "a compliance framework") else {
+                            continue;
+                        };
+                        if COMPLIANCE_PACKS.contains(&name.as_str()) {
                             metadata.compliance.push((name, item.loc));
+                        } else {
+                            self.unknown(
+                                "secretfile/unknown-compliance",
+                                item.loc,
+                                format!("unknown compliance framework `{name}`"),
+                                &name.to_lowercase(),
+                                COMPLIANCE_PACKS,
+                            );
                         }
                     }
                 }
@@ -189,16 +199,5 @@ impl Walker {
             }
         }
         map
-    }
-
-    /// Policies are evaluated by `secretzero policy`; here only their shape is checked.
-    pub(super) fn policies(&mut self, node: &Node) {
-        if !matches!(node.kind, Kind::Map(_) | Kind::Seq(_) | Kind::Null) {
-            self.error(
-                "secretfile/type",
-                node.loc,
-                format!("`policies` must be a mapping or a list, found {}", node.kind_name()),
-            );
-        }
     }
 }

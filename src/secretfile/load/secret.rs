@@ -115,6 +115,8 @@ impl Walker {
         let object = self.object(node, &what, SECRET_KEYS)?;
 
         let description = object.get("description").and_then(|n| self.string(n, "`description`"));
+        let sensitive = object.get("sensitive").and_then(|n| self.bool(n, "`sensitive`"));
+        let sensitive = sensitive.unwrap_or(true);
         let (template, fields) = match (object.get("generator"), object.get("template")) {
             (Some(generator), None) => {
                 let env_var = env_var_name(name, None);
@@ -124,10 +126,11 @@ impl Walker {
                     generator,
                     loc: generator_loc(&object),
                     env_var,
+                    sensitive,
                 });
                 (None, field.map(|f| vec![f]))
             }
-            (None, Some(template)) => match self.template(name, template) {
+            (None, Some(template)) => match self.template(name, template, sensitive) {
                 Some((kind, fields)) => (Some(kind), Some(fields)),
                 None => (None, None),
             },
@@ -181,10 +184,16 @@ impl Walker {
             targets,
             rotation_period,
             one_time,
+            sensitive,
         })
     }
 
-    pub(super) fn template(&mut self, secret: &str, node: &Node) -> Option<(String, Vec<Field>)> {
+    pub(super) fn template(
+        &mut self,
+        secret: &str,
+        node: &Node,
+        sensitive: bool,
+    ) -> Option<(String, Vec<Field>)> {
         let what = format!("the template of secret `{secret}`");
         let object = self.object(node, &what, TEMPLATE_KEYS)?;
         let kind = match object.get("type") {
@@ -252,10 +261,18 @@ impl Walker {
             let single = items.len() == 1 && name == SINGLE_FIELD;
             let env_var = env_var_name(secret, (!single).then_some(name.as_str()));
             let field_what = format!("field `{name}` of secret `{secret}`");
+            let field_sensitive = match field_object.get("sensitive") {
+                Some(n) => self.bool(n, "`sensitive`").unwrap_or(true),
+                None => true,
+            };
             match self.generator(generator, &field_what, &env_var) {
-                Some(spec) => {
-                    fields.push(Field { name, generator: spec, loc: name_node.loc, env_var });
-                }
+                Some(spec) => fields.push(Field {
+                    name,
+                    generator: spec,
+                    loc: name_node.loc,
+                    env_var,
+                    sensitive: sensitive && field_sensitive,
+                }),
                 None => complete = false,
             }
         }

@@ -85,10 +85,9 @@ impl Walker {
         let before = self.findings.len();
 
         let description = object.get("description").and_then(|n| self.string(n, "`description`"));
-        let severity = match object.get("severity") {
-            Some(n) => self.severity(n)?,
-            None => Severity::Error,
-        };
+        // A bad severity is reported, and the rest of the policy still checked.
+        let severity = object.get("severity").and_then(|n| self.severity(n));
+        let severity = severity.unwrap_or(Severity::Error);
         let secrets = object.get("secrets").and_then(|n| self.globs(n, "`secrets`"));
         let rule = match kind.as_str() {
             "rotation" => {

@@ -569,9 +569,17 @@ fn a_static_value_from_the_environment_is_needed_only_when_a_value_is() {
         "version: \"1.0\"\nsecrets:\n  tok:\n    generator: {type: static}\n    targets: \
          [{type: local-file, path: .env}]\n",
     );
-    let run = project.run(&["validate"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("warning[secretfile/static-value]"), "{run:?}");
+    let run = project.run(&["--color", "never", "validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.starts_with(
+            "error[secretfile/static-value]: the static generator of secret `tok` has no \
+             `value`, TOK is not set, and the lockfile records no value\n --> \
+             Secretfile.yml:4:5\n"
+        ),
+        "{run:?}"
+    );
+    assert_eq!(project.run_env(&["validate"], &[("TOK", "x")]).code, 0);
 
     let run = project.run(&["sync"]);
     assert_eq!(run.code, 1, "{run:?}");
@@ -580,7 +588,7 @@ fn a_static_value_from_the_environment_is_needed_only_when_a_value_is() {
 
     assert_eq!(project.run_env(&["sync"], &[("TOK", "from-env")]).code, 0);
     // Recorded and in place: later runs without the variable keep it.
-    for args in [&["sync"][..], &["status"], &["show", "tok"]] {
+    for args in [&["sync"][..], &["status"], &["show", "tok"], &["validate"]] {
         let run = project.run(args);
         assert_eq!(run.code, 0, "{args:?} {run:?}");
     }

@@ -5,8 +5,10 @@ use std::io::Write;
 use clap::Args;
 
 use super::{CliError, Exit, GlobalArgs, Ui, open};
-use crate::report::render_text;
-use crate::secretfile::LoadError;
+use crate::generate::Spec;
+use crate::lockfile::Lockfile;
+use crate::report::{Finding, render_text};
+use crate::secretfile::{LoadError, Secretfile, env_override};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {}
@@ -28,9 +30,17 @@ pub fn run(global: &GlobalArgs, _: &ValidateArgs, ui: &Ui) -> Result<Exit, CliEr
     // A lockfile that needs SECRETZERO_LOCK_KEY fails every other command without it.
     opened.lockfile.as_ref().map(|lock| lock.hasher()).transpose()?;
     let file = &opened.file;
-    if !file.warnings.is_empty() {
-        let text = render_text(&file.warnings, Some(&file.masked_source), true);
+    let errors = missing_static_values(file, opened.lockfile.as_ref());
+    let findings: Vec<Finding> = errors.iter().chain(&file.warnings).cloned().collect();
+    if !findings.is_empty() {
+        let text = render_text(&findings, Some(&file.masked_source), true);
         let _ = write!(anstream::stdout(), "{text}");
+    }
+    if !errors.is_empty() {
+        let count = errors.len();
+        let noun = if count == 1 { "problem" } else { "problems" };
+        ui.failure(&format!("{} has {count} {noun}", file.path.display()), None);
+        return Ok(Exit::Failure);
     }
     let targets: usize = file.secrets.values().map(|s| s.targets.len()).sum();
     ui.done(&format!(
@@ -41,4 +51,45 @@ pub fn run(global: &GlobalArgs, _: &ValidateArgs, ui: &Ui) -> Result<Exit, CliEr
         if targets == 1 { "" } else { "s" },
     ));
     Ok(Exit::Success)
+}
+
+/// A `static` generator without `value` needs its environment variable, unless the lockfile
+/// already records the value (then sync keeps what the targets hold). Other commands load such
+/// a file: only a sync that needs the value fails, for that secret alone.
+fn missing_static_values(file: &Secretfile, lock: Option<&Lockfile>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for secret in file.secrets.values() {
+        let entry = lock.and_then(|l| l.secrets.get(&secret.name));
+        for field in &secret.fields {
+            let Spec::Static(spec) = &field.generator else { continue };
+            let recorded = entry.is_some_and(|e| {
+                e.fields.contains_key(&field.name)
+                    || e.fields.contains_key(crate::lockfile::LEGACY_VALUE_FIELD)
+            });
+            if spec.value.is_some() || recorded || env_override(field).is_some() {
+                continue;
+            }
+            let owner = match secret.is_single() {
+                true => format!("secret `{}`", secret.name),
+                false => format!("field `{}` of secret `{}`", field.name, secret.name),
+            };
+            findings.push(
+                Finding::error(
+                    "secretfile/static-value",
+                    file.path.clone(),
+                    Some(field.loc),
+                    format!(
+                        "the static generator of {owner} has no `value`, {} is not set, and the \
+                         lockfile records no value",
+                        field.env_var
+                    ),
+                )
+                .with_help(format!(
+                    "add `value:`, or set the environment variable {} when you validate and sync",
+                    field.env_var
+                )),
+            );
+        }
+    }
+    findings
 }

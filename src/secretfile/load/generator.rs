@@ -3,12 +3,7 @@
 use super::*;
 
 impl Walker {
-    pub(super) fn generator(
-        &mut self,
-        node: &Node,
-        owner: &str,
-        env_var: &str,
-    ) -> Option<generate::Spec> {
+    pub(super) fn generator(&mut self, node: &Node, owner: &str) -> Option<generate::Spec> {
         let entries = self.entries(node, &format!("the generator of {owner}"))?;
         let type_node = entries.iter().find(|(k, _)| k.name == "type").map(|(_, v)| v);
         let Some(type_node) = type_node else {
@@ -53,7 +48,7 @@ impl Walker {
         let spec = match kind.as_str() {
             "random-password" => self.password(&object, node, owner),
             "random-string" => self.random_string(&object, node, owner),
-            "static" => self.static_value(&object, node, owner, env_var),
+            "static" => self.static_value(&object),
             _ => self.script(&object, node, owner),
         };
         spec.filter(|_| self.findings.len() == before)
@@ -150,35 +145,16 @@ impl Walker {
         }
     }
 
-    pub(super) fn static_value(
-        &mut self,
-        object: &Object<'_>,
-        node: &Node,
-        owner: &str,
-        env_var: &str,
-    ) -> Option<generate::Spec> {
+    pub(super) fn static_value(&mut self, object: &Object<'_>) -> Option<generate::Spec> {
         let value = match object.get("value") {
             Some(value_node) => {
                 Some(SecretString::from(self.string(value_node, "a static `value`")?))
             }
             None => None,
         };
-        // Not an error: the value may come from the environment at sync time, or already be
-        // recorded and in place. A sync that needs it and cannot find it fails then.
-        let from_env = std::env::var(env_var).is_ok_and(|v| !v.is_empty());
-        if value.is_none() && !from_env {
-            let mut warning = Finding::error(
-                "secretfile/static-value",
-                self.file.clone(),
-                Some(node.loc),
-                format!("the static generator of {owner} has no `value`"),
-            )
-            .with_help(format!(
-                "add `value:`, or set the environment variable {env_var} when you sync"
-            ));
-            warning.severity = crate::report::Severity::Warning;
-            self.warnings.push(warning);
-        }
+        // Not a load error: the value may come from the environment at sync time, or already
+        // be recorded and in place. `validate` reports it when neither holds; a sync that
+        // needs it and cannot find it fails for that secret.
         Some(generate::Spec::Static(StaticSpec { value }))
     }
 

@@ -120,7 +120,7 @@ impl Walker {
         let (template, fields) = match (object.get("generator"), object.get("template")) {
             (Some(generator), None) => {
                 let env_var = env_var_name(name, None);
-                let spec = self.generator(generator, &what, &env_var);
+                let spec = self.generator(generator, &what);
                 let field = spec.map(|generator| Field {
                     name: SINGLE_FIELD.to_string(),
                     generator,
@@ -265,7 +265,7 @@ impl Walker {
                 Some(n) => self.bool(n, "`sensitive`").unwrap_or(true),
                 None => true,
             };
-            match self.generator(generator, &field_what, &env_var) {
+            match self.generator(generator, &field_what) {
                 Some(spec) => fields.push(Field {
                     name,
                     generator: spec,

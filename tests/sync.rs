@@ -296,6 +296,16 @@ secrets:
       - {type: local-file, path: .env}
 "#,
     );
+    let run = project.run(&["sync", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "api_key: generate (new secret)\n  \
+         ! skip      aws-secretsmanager::/prod/api_key (this build has no aws-secretsmanager \
+         support (target aws-secretsmanager::/prod/api_key))\n  \
+         + create    local-file:.env#API_KEY (not there yet)\n\n\
+         Plan: 1 to create, 0 to update, 0 unchanged, 1 skipped.\n"
+    );
     let run = project.run(&["sync"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(

@@ -119,12 +119,14 @@ fn plan_secret(
             // A known value that the target would refuse is a skip now, not a failed write
             // later, so a dry run tells the truth.
             let writes = matches!(action, Action::Create | Action::Update);
-            let refused = match &value {
-                Some(value) if writes => {
-                    targets.for_target(target).check(secret, target, value).err()
-                }
-                _ => None,
-            };
+            let refused = writes
+                .then(|| {
+                    let target_type = targets.for_target(target);
+                    target_type.available(target).err().or_else(|| {
+                        value.as_ref().and_then(|v| target_type.check(secret, target, v).err())
+                    })
+                })
+                .flatten();
             let (action, reason) = match refused {
                 Some(why) => (Action::Skip, why),
                 None => (action, reason),

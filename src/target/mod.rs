@@ -125,6 +125,13 @@ pub trait Target {
         Ok(())
     }
 
+    /// Whether this build can write `target` at all, whatever the value; the reason says why
+    /// not, so a dry run shows the write as skipped rather than promising it.
+    fn available(&self, target: &TargetDef) -> Result<(), String> {
+        let _ = target;
+        Ok(())
+    }
+
     /// Makes staged writes durable; returns the staged writes that failed, so the caller
     /// records only what was written.
     fn flush(&mut self) -> Vec<FlushFailure>;

@@ -27,6 +27,11 @@ impl Target for Unsupported {
         Err(error(target))
     }
 
+    /// A dry run shows the write as skipped, since it is certain to fail.
+    fn available(&self, target: &TargetDef) -> Result<(), String> {
+        Err(error(target).to_string())
+    }
+
     fn flush(&mut self) -> Vec<FlushFailure> {
         Vec::new()
     }

@@ -40,6 +40,8 @@ fn no_value_reaches_output_or_the_lockfile() {
     let mut seen = String::new();
     for args in [
         &["validate"][..],
+        &["validate", "--format", "sarif", "--format", "json", "--output", "r.json"],
+        &["sync", "--dry-run", "--format", "markdown"],
         &["sync", "--dry-run"],
         &["sync", "--dry-run", "--format", "json"],
         &["-vv", "sync"],
@@ -74,4 +76,21 @@ fn validation_excerpts_mask_literal_values() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.contains("unknown key `lenght`"), "{run:?}");
     assert!(!run.all_output().contains(STATIC_CANARY), "{run:?}");
+
+    // Every report format, to files and to standard output.
+    let formats = ["text", "json", "sarif", "github", "gitlab", "markdown"];
+    let mut args = vec!["validate"];
+    for format in formats {
+        args.extend(["--format", format, "--output", format]);
+    }
+    let run = project.run(&args);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.all_output().contains(STATIC_CANARY), "{run:?}");
+    for format in formats {
+        let report = project.read(format);
+        assert!(report.contains("lenght"), "{format}: {report}");
+        assert!(!report.contains(STATIC_CANARY), "{format}: {report}");
+        let run = project.run(&["validate", "--format", format]);
+        assert!(!run.all_output().contains(STATIC_CANARY), "{format}: {run:?}");
+    }
 }

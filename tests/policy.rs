@@ -121,9 +121,10 @@ fn custom_rotation_policy_with_a_selector_and_its_severity() {
     let run = check(
         "custom-rotation.fail.yml",
         false,
-        &["custom/databases-rotate-monthly @ 11:22", "custom/databases-rotate-monthly @ 13:3"],
+        &["custom/rotation @ 11:22", "custom/rotation @ 13:3"],
     );
-    assert!(run.stdout.starts_with("warning[custom/databases-rotate-monthly]"), "{run:?}");
+    assert!(run.stdout.starts_with("warning[custom/rotation]"), "{run:?}");
+    assert!(run.stdout.contains("= note: policy `databases-rotate-monthly`"), "{run:?}");
     // Warnings pass by default and fail with --fail-on warning.
     assert_eq!(run.code, 0, "{run:?}");
     let project = fixture("custom-rotation.fail.yml");
@@ -137,11 +138,7 @@ fn custom_access_policy_per_environment() {
     let run = check(
         "custom-access.fail.yml",
         false,
-        &[
-            "custom/cloud-only-in-production @ 17:9",
-            "custom/cloud-only-in-production @ 19:9",
-            "custom/never-github @ 19:9",
-        ],
+        &["custom/access @ 17:9", "custom/access @ 19:9", "custom/access @ 19:9"],
     );
     assert!(
         run.stdout.contains(
@@ -150,12 +147,20 @@ fn custom_access_policy_per_environment() {
         ),
         "{run:?}"
     );
-    assert!(run.stdout.contains("help: write it to `aws-secretsmanager` or `kubernetes-secret` instead (policy `cloud-only-in-production`)"), "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "   = note: policy `cloud-only-in-production`\n   \
+             = help: write it to `aws-secretsmanager` or `kubernetes-secret` instead\n"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("   = note: policy `never-github`\n"), "{run:?}");
     assert_eq!(run.code, 1);
     // The same file outside production: only the environment-free policy applies.
     let project = fixture("custom-access.fail.yml");
     let run = project.run_env(&["--color", "never", "policy"], &[("ENVIRONMENT", "staging")]);
-    assert_eq!(findings(&run), ["custom/never-github @ 19:9"], "{run:?}");
+    assert_eq!(findings(&run), ["custom/access @ 19:9"], "{run:?}");
+    assert!(run.stdout.contains("policy `never-github`"), "{run:?}");
     assert_eq!(run.code, 0, "an info finding does not fail: {run:?}");
     check("custom-access.pass.yml", false, &[]);
 }
@@ -165,7 +170,7 @@ fn custom_generator_policy() {
     let run = check(
         "custom-generator.fail.yml",
         false,
-        &["custom/strong @ 9:5", "custom/strong @ 12:5", "custom/strong @ 15:5"],
+        &["custom/generator @ 9:5", "custom/generator @ 12:5", "custom/generator @ 15:5"],
     );
     assert!(run.stdout.contains("secret `short` draws 20 characters; at least 24 needed"));
     assert!(run.stdout.contains("secret `no_symbols` does not guarantee symbols characters"));

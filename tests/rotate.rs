@@ -70,13 +70,32 @@ fn a_dry_run_lists_what_is_due_and_when_and_writes_nothing() {
 
     let run = at(&project, "2028-02-29T10:00:00Z", &["rotate", "--dry-run", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    let list: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let api_key = &list["secrets"][0];
-    assert_eq!(api_key["name"], "api_key");
-    assert_eq!(api_key["action"], "rotate");
-    assert_eq!(api_key["due"], true);
-    assert_eq!(api_key["due_at"], "2028-02-29T10:00:00Z");
-    assert_eq!(list["secrets"].as_array().unwrap().len(), 3, "`forever` has no period");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let check = &report["checks"][0];
+    assert_eq!(check["check"], "rotation");
+    let found: Vec<(&str, &str, &str, u64)> = check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["secret"].as_str().unwrap(),
+                f["rule"].as_str().unwrap(),
+                f["severity"].as_str().unwrap(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // `database` is not due before 1 March, and `forever` has no period.
+    assert_eq!(
+        found,
+        [("api_key", "rotation/due", "warning", 5), ("weekly", "rotation/due", "warning", 9)],
+        "{report}"
+    );
+    assert_eq!(
+        check["findings"][0]["message"],
+        "secret `api_key` is due for rotation since 2028-02-29T10:00:00Z (every 1m)"
+    );
 
     assert_eq!(project.read(".gitsecrets.lock"), before);
     assert_eq!(project.read(".env"), env);

@@ -1,21 +1,28 @@
 //! `secretzero drift [NAME]`: where the targets and the Secretfile no longer match the lockfile.
 
-use std::io::Write;
-
 use clap::Args;
 
-use super::{CliError, Exit, GlobalArgs, Ui, check_selection, open};
+use super::output::{ReportArgs, Requested, deliver};
+use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, open};
 use crate::engine::Targets;
 use crate::lockfile::Lockfile;
-use crate::report::render_text;
+use crate::report::{Check, CheckReport, Root};
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
     /// Only this secret
     pub name: Option<String>,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
-pub fn run(global: &GlobalArgs, args: &DriftArgs, ui: &Ui) -> Result<Exit, CliError> {
+pub fn run(
+    global: &GlobalArgs,
+    args: &DriftArgs,
+    requested: &Requested<ReportFormat>,
+    ui: &Ui,
+) -> Result<Exit, CliError> {
     let opened = open(global)?;
     let file = &opened.file;
     let only: Vec<String> = args.name.iter().cloned().collect();
@@ -38,8 +45,10 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs, ui: &Ui) -> Result<Exit, CliEr
     let mut targets = Targets::new(&file.path, &opened.lockfile_path);
     let report =
         crate::drift::check(file, &lock, &hasher, &mut targets, &only, &opened.lockfile_path);
-    let text = render_text(&report.findings, Some(&file.masked_source), true);
-    let _ = write!(anstream::stdout(), "{text}");
+    let drifted = report.drifted();
+    let findings = CheckReport { check: Check::Drift, findings: report.findings };
+    let root = Root::for_secretfile(&global.file);
+    deliver(requested, findings.clone(), &file.masked_source, &root, true, ui)?;
 
     let checked = format!(
         "{} secret{} and {} target{} checked",
@@ -48,12 +57,12 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs, ui: &Ui) -> Result<Exit, CliEr
         report.targets,
         if report.targets == 1 { "" } else { "s" },
     );
-    if report.drifted() {
-        let count = report.findings.iter().filter(|f| f.rule != crate::drift::rule::UNREADABLE);
+    if drifted {
+        let count = findings.findings.iter().filter(|f| f.rule != crate::drift::rule::UNREADABLE);
         ui.failure(&format!("Drift found: {} difference(s); {checked}", count.count()), None);
         Ok(Exit::Drift)
     } else {
-        let unknown = report.findings.len();
+        let unknown = findings.findings.len();
         match unknown {
             0 => ui.done(&format!("No drift: {checked}")),
             n => ui.warn(&format!(

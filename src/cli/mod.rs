@@ -6,6 +6,7 @@
 mod drift;
 mod error;
 mod init;
+mod output;
 mod policy;
 mod rotate;
 mod show;
@@ -17,7 +18,7 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 pub use error::{CliError, Exit};
 pub use ui::Ui;
@@ -76,6 +77,7 @@ pub enum Command {
     /// Write a commented starter Secretfile.yml
     Init(init::InitArgs),
     /// Check the Secretfile and report every problem with its location
+    #[command(after_long_help = VALIDATE_EXAMPLE)]
     Validate(validate::ValidateArgs),
     /// Generate missing values, write every target and update the lockfile
     Sync(sync::SyncArgs),
@@ -91,6 +93,12 @@ pub enum Command {
     Policy(policy::PolicyArgs),
 }
 
+const VALIDATE_EXAMPLE: &str = "\
+Example, in one CI step: SARIF for code scanning, annotations, and a job summary:
+  secretzero validate --format sarif --output secretzero.sarif --format github \\
+    --format markdown --output \"$GITHUB_STEP_SUMMARY\"
+Every format is described in docs/reports.md.";
+
 /// Output formats for commands whose data is a table or a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DataFormat {
@@ -98,24 +106,66 @@ pub enum DataFormat {
     Json,
 }
 
+/// Report formats for findings (`validate`); docs/reports.md describes each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people: each finding with its source excerpt
+    Text,
+    /// For scripts: the documented schema, sorted
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers
+    Sarif,
+    /// GitHub Actions workflow commands: annotations on the lines
+    Github,
+    /// GitLab Code Quality JSON
+    Gitlab,
+    /// A job summary: counts and a table of findings
+    Markdown,
+}
+
+/// Formats of the plan that `sync --dry-run` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// For people: one line per target
+    Text,
+    /// For scripts
+    Json,
+    /// A job summary: the plan as a table
+    Markdown,
+}
+
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    // The matches are kept because pairing each --output with its --format needs the
+    // positions of both, which the derived structs do not record.
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)))
+        .map_err(|error| error.format(&mut Cli::command()));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         // clap prints help and version to stdout with code 0, usage errors with code 2.
         Err(error) => error.exit(),
     };
+    let sub = matches.subcommand().map(|(_, sub)| sub);
     let ui = Ui::new(&cli.global);
     ui.init_logging(cli.global.verbose);
 
     let result = match &cli.command {
         Command::Init(args) => init::run(&cli.global, args, &ui),
-        Command::Validate(args) => validate::run(&cli.global, args, &ui),
-        Command::Sync(args) => sync::run(&cli.global, args, &ui),
+        Command::Validate(args) => report_requested(sub, &args.report)
+            .and_then(|requested| validate::run(&cli.global, args, &requested, &ui)),
+        Command::Sync(args) => {
+            output::Requested::from_matches(sub, &args.formats, &args.outputs, PlanFormat::Text)
+                .and_then(|requested| sync::run(&cli.global, args, &requested, &ui))
+        }
         Command::Status(args) => status::run(&cli.global, args, &ui),
         Command::Show(args) => show::run(&cli.global, args, &ui),
-        Command::Rotate(args) => rotate::run(&cli.global, args, &ui),
-        Command::Drift(args) => drift::run(&cli.global, args, &ui),
-        Command::Policy(args) => policy::run(&cli.global, args, &ui),
+        Command::Rotate(args) => report_requested(sub, &args.report)
+            .and_then(|requested| rotate::run(&cli.global, args, &requested, &ui)),
+        Command::Drift(args) => report_requested(sub, &args.report)
+            .and_then(|requested| drift::run(&cli.global, args, &requested, &ui)),
+        Command::Policy(args) => report_requested(sub, &args.report)
+            .and_then(|requested| policy::run(&cli.global, args, &requested, &ui)),
     };
     match result {
         Ok(exit) => exit.into(),
@@ -124,6 +174,14 @@ pub fn main() -> ExitCode {
             error.exit().into()
         }
     }
+}
+
+/// The reports asked for with `--format`/`--output`, paired by their positions.
+fn report_requested(
+    matches: Option<&clap::ArgMatches>,
+    args: &output::ReportArgs,
+) -> Result<output::Requested<ReportFormat>, CliError> {
+    output::Requested::from_matches(matches, &args.formats, &args.outputs, ReportFormat::Text)
 }
 
 /// What most commands start from: the Secretfile, and the lockfile if there is one.

@@ -1,18 +1,20 @@
 //! `secretzero policy`: the compliance packs and custom policies, checked against the
 //! Secretfile and the lockfile.
 
-use std::io::Write;
-
 use clap::{Args, ValueEnum};
 
-use super::{CliError, Exit, GlobalArgs, Ui, open};
-use crate::report::{Severity, render_text};
+use super::output::{ReportArgs, Requested, deliver};
+use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, open};
+use crate::report::{Check, CheckReport, Root, Severity};
 
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
     /// The least severe finding that fails the check (exit 1)
     #[arg(long, value_enum, default_value_t = FailOn::Error, value_name = "LEVEL")]
     pub fail_on: FailOn,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,10 +37,21 @@ impl FailOn {
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &PolicyArgs, ui: &Ui) -> Result<Exit, CliError> {
+pub fn run(
+    global: &GlobalArgs,
+    args: &PolicyArgs,
+    requested: &Requested<ReportFormat>,
+    ui: &Ui,
+) -> Result<Exit, CliError> {
     let opened = open(global)?;
     let file = &opened.file;
     let report = crate::policy::check(file, opened.lockfile.as_ref());
+
+    // Reports are written even when no policy applies, so that a CI step uploading them finds
+    // its files (an empty SARIF run also closes the alerts of policies since removed).
+    let root = Root::for_secretfile(&global.file);
+    let findings = CheckReport { check: Check::Policy, findings: report.findings.clone() };
+    deliver(requested, findings, &file.masked_source, &root, true, ui)?;
     if report.packs.is_empty() && report.custom == 0 {
         ui.warn(&format!(
             "{} switches on no policy: list packs in `metadata.compliance` (soc2, iso27001) or \
@@ -47,9 +60,6 @@ pub fn run(global: &GlobalArgs, args: &PolicyArgs, ui: &Ui) -> Result<Exit, CliE
         ));
         return Ok(Exit::Success);
     }
-
-    let text = render_text(&report.findings, Some(&file.masked_source), true);
-    let _ = write!(anstream::stdout(), "{text}");
 
     let count = |severity| report.findings.iter().filter(|f| f.severity == severity).count();
     let mut checked: Vec<String> = report.packs.clone();

@@ -3,15 +3,17 @@
 
 use clap::Args;
 use jiff::Timestamp;
-use serde_json::json;
 
+use super::output::{ReportArgs, Requested, deliver_with_text};
 use super::status::stamp;
 use super::sync::{check_writable, report};
-use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, check_selection, now, open};
+use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, now, open};
 use crate::engine::{self, Options, Targets};
+use crate::generate::Spec;
 use crate::lockfile::Lockfile;
+use crate::report::{Check, CheckReport, Finding, Root, Severity};
 use crate::rotation::{Schedule, schedule};
-use crate::secretfile::{Secret, Secretfile};
+use crate::secretfile::{Secret, Secretfile, env_override};
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
@@ -28,10 +30,10 @@ pub struct RotateArgs {
     #[arg(short = 's', long = "secret", value_name = "NAME")]
     pub secrets: Vec<String>,
 
-    /// Format of the list printed by --dry-run
-    #[arg(long, value_enum, default_value_t = DataFormat::Text, value_name = "FORMAT",
-          requires = "dry_run")]
-    pub format: DataFormat,
+    /// Reports of --dry-run: the text view is the list; the other formats carry a finding per
+    /// secret that is due
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// What `rotate` decides for one secret.
@@ -44,7 +46,18 @@ struct Decision<'a> {
     reason: String,
 }
 
-pub fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> Result<Exit, CliError> {
+pub fn run(
+    global: &GlobalArgs,
+    args: &RotateArgs,
+    requested: &Requested<ReportFormat>,
+    ui: &Ui,
+) -> Result<Exit, CliError> {
+    if !args.dry_run && !args.report.formats.is_empty() {
+        return Err(CliError::Usage {
+            message: "--format describes the list of `rotate --dry-run`".into(),
+            hint: Some("add --dry-run, or leave --format out".into()),
+        });
+    }
     let opened = open(global)?;
     let file = &opened.file;
     check_selection(file, &args.secrets)?;
@@ -55,10 +68,9 @@ pub fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> Result<Exit, CliE
 
     let decisions = decide(file, &lock, args, now);
     if args.dry_run {
-        ui.data(&match args.format {
-            DataFormat::Text => list_text(&decisions),
-            DataFormat::Json => list_json(&decisions),
-        });
+        let findings = CheckReport { check: Check::Rotation, findings: findings(file, &decisions) };
+        let root = Root::for_secretfile(&global.file);
+        deliver_with_text(requested, findings, &root, true, ui, |_, _| list_text(&decisions))?;
         return Ok(Exit::Success);
     }
 
@@ -162,23 +174,57 @@ fn list_text(decisions: &[Decision<'_>]) -> String {
     out
 }
 
-fn list_json(decisions: &[Decision<'_>]) -> String {
-    let rows: Vec<serde_json::Value> = decisions
-        .iter()
-        .map(|d| {
-            json!({
-                "name": d.secret.name,
-                "action": if d.rotate { "rotate" } else { "wait" },
-                "rotation_period": d.secret.rotation_period.map(|(p, _)| p.to_string()),
-                "one_time": d.secret.one_time,
-                "due_at": d.schedule.due_at().map(|t| stamp(Some(t))),
-                "due": matches!(d.schedule, Schedule::Due { .. }),
-                "reason": d.reason,
-            })
-        })
-        .collect();
-    let mut text =
-        serde_json::to_string_pretty(&json!({ "secrets": rows })).expect("JSON serializes");
-    text.push('\n');
-    text
+/// A finding for each secret that is due: where its period is, when it fell due, and whether a
+/// rotation can give it a new value at all.
+fn findings(file: &Secretfile, decisions: &[Decision<'_>]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for decision in decisions {
+        let Schedule::Due { since } = decision.schedule else { continue };
+        let secret = decision.secret;
+        let loc = secret.rotation_period.map_or(secret.loc, |(_, loc)| loc);
+        let period = secret.rotation_period.map(|(p, _)| p.to_string()).unwrap_or_default();
+        let since = stamp(Some(since));
+        let finding = |rule, severity, message: String| {
+            Finding::new(rule, severity, file.path.clone(), Some(loc), message)
+                .with_secret(&secret.name)
+        };
+        let fixed = secret.fields.iter().all(|field| {
+            matches!(field.generator, Spec::Static(_)) || env_override(field).is_some()
+        });
+        if fixed && decision.rotate {
+            findings.push(
+                finding(
+                    "rotation/fixed-value",
+                    Severity::Warning,
+                    format!(
+                        "secret `{}` is due for rotation since {since}, but its value comes from \
+                         the Secretfile or the environment, so a rotation cannot change it",
+                        secret.name
+                    ),
+                )
+                .with_help("change the value where it comes from, or make it generated"),
+            );
+            continue;
+        }
+        let (severity, message, help) = match decision.rotate {
+            true => (
+                Severity::Warning,
+                format!(
+                    "secret `{}` is due for rotation since {since} (every {period})",
+                    secret.name
+                ),
+                "run `secretzero rotate`".to_string(),
+            ),
+            false => (
+                Severity::Info,
+                format!(
+                    "secret `{}` is due for rotation since {since}, but {}",
+                    secret.name, decision.reason
+                ),
+                format!("run `secretzero rotate -s {}` to rotate it", secret.name),
+            ),
+        };
+        findings.push(finding("rotation/due", severity, message).with_help(help));
+    }
+    findings
 }

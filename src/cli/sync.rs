@@ -3,10 +3,11 @@
 use clap::Args;
 use tracing::debug;
 
-use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, check_selection, now, open};
+use super::output::Requested;
+use super::{CliError, Exit, GlobalArgs, PlanFormat, Ui, check_selection, now, open};
 use crate::engine::{self, Action, Options, Outcome, Targets};
 use crate::lockfile::Lockfile;
-use crate::report::{error_chain, plan_json, plan_text};
+use crate::report::{error_chain, plan_json, plan_markdown, plan_text};
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -23,13 +24,24 @@ pub struct SyncArgs {
     #[arg(short = 's', long = "secret", value_name = "NAME")]
     pub secrets: Vec<String>,
 
-    /// Format of the plan printed by --dry-run
-    #[arg(long, value_enum, default_value_t = DataFormat::Text, value_name = "FORMAT",
-          requires = "dry_run")]
-    pub format: DataFormat,
+    /// Format of the plan that --dry-run prints; repeat `--format F [--output FILE]` for
+    /// several. The text plan goes to standard output unless another format takes it, then to
+    /// standard error [default: text]
+    #[arg(long = "format", value_enum, value_name = "FORMAT", requires = "dry_run")]
+    pub formats: Vec<PlanFormat>,
+
+    /// Write the plan in the --format just before it to FILE (replaced atomically); a format
+    /// without --output goes to standard output, which takes one format at most
+    #[arg(long = "output", value_name = "FILE", requires = "dry_run")]
+    pub outputs: Vec<std::path::PathBuf>,
 }
 
-pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliError> {
+pub fn run(
+    global: &GlobalArgs,
+    args: &SyncArgs,
+    requested: &Requested<PlanFormat>,
+    ui: &Ui,
+) -> Result<Exit, CliError> {
     let opened = open(global)?;
     let file = &opened.file;
     check_selection(file, &args.secrets)?;
@@ -43,10 +55,11 @@ pub fn run(global: &GlobalArgs, args: &SyncArgs, ui: &Ui) -> Result<Exit, CliErr
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
 
     if args.dry_run {
-        ui.data(&match args.format {
-            DataFormat::Text => plan_text(&plan),
-            DataFormat::Json => plan_json(&plan),
-        });
+        requested.deliver(PlanFormat::Text, true, ui, |format, _| match format {
+            PlanFormat::Text => plan_text(&plan),
+            PlanFormat::Json => plan_json(&plan),
+            PlanFormat::Markdown => plan_markdown(&plan),
+        })?;
         let blocked =
             plan.count(Action::Skip) > 0 || plan.secrets.iter().any(|s| s.conflict.is_some());
         return Ok(if blocked { Exit::Failure } else { Exit::Success });

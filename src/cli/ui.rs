@@ -109,6 +109,14 @@ impl Ui {
         }
     }
 
+    /// A report meant for people, on standard error, unless `--quiet`: the text view when
+    /// standard output carries another format.
+    pub fn human(&self, text: &str) {
+        if !self.quiet {
+            let _ = write!(anstream::stderr(), "{text}");
+        }
+    }
+
     /// Data for standard output.
     pub fn data(&self, text: &str) {
         let mut out = anstream::stdout().lock();

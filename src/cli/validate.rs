@@ -1,28 +1,45 @@
-//! `secretzero validate`: every problem in the Secretfile at once, each at its place.
-
-use std::io::Write;
+//! `secretzero validate`: every problem in the Secretfile at once, each at its place, in every
+//! report format a CI system reads.
 
 use clap::Args;
 
-use super::{CliError, Exit, GlobalArgs, Ui, open};
+use super::output::{ReportArgs, Requested, deliver};
+use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, open};
 use crate::generate::Spec;
 use crate::lockfile::Lockfile;
-use crate::report::{Finding, render_text};
+use crate::report::{Check, CheckReport, Finding, Root};
 use crate::secretfile::{LoadError, Secretfile, env_override};
 
 #[derive(Debug, Args)]
-pub struct ValidateArgs {}
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
 
-pub fn run(global: &GlobalArgs, _: &ValidateArgs, ui: &Ui) -> Result<Exit, CliError> {
-    // The findings are this command's report, so they go to standard output.
+fn check(findings: Vec<Finding>) -> CheckReport {
+    CheckReport { check: Check::Validate, findings }
+}
+
+pub fn run(
+    global: &GlobalArgs,
+    _: &ValidateArgs,
+    requested: &Requested<ReportFormat>,
+    ui: &Ui,
+) -> Result<Exit, CliError> {
+    let root = Root::for_secretfile(&global.file);
     let opened = match open(global) {
         Err(CliError::Load(LoadError::Invalid { path, findings, masked_source })) => {
-            let text = render_text(&findings, Some(&masked_source), true);
-            let _ = write!(anstream::stdout(), "{text}");
             let count = findings.len();
+            deliver(requested, check(findings), &masked_source, &root, true, ui)?;
             let noun = if count == 1 { "problem" } else { "problems" };
             ui.failure(&format!("{} has {count} {noun}", path.display()), None);
             return Ok(Exit::Failure);
+        }
+        // The reports still carry the syntax error, so CI shows it at its line; the excerpt
+        // (on standard error) and the exit code stay those of a file that cannot be loaded.
+        Err(CliError::Load(LoadError::Syntax { path, finding, source_text })) => {
+            deliver(requested, check(vec![(*finding).clone()]), &source_text, &root, false, ui)?;
+            return Err(CliError::Load(LoadError::Syntax { path, finding, source_text }));
         }
         other => other?,
     };
@@ -32,10 +49,7 @@ pub fn run(global: &GlobalArgs, _: &ValidateArgs, ui: &Ui) -> Result<Exit, CliEr
     let file = &opened.file;
     let errors = missing_static_values(file, opened.lockfile.as_ref());
     let findings: Vec<Finding> = errors.iter().chain(&file.warnings).cloned().collect();
-    if !findings.is_empty() {
-        let text = render_text(&findings, Some(&file.masked_source), true);
-        let _ = write!(anstream::stdout(), "{text}");
-    }
+    deliver(requested, check(findings), &file.masked_source, &root, true, ui)?;
     if !errors.is_empty() {
         let count = errors.len();
         let noun = if count == 1 { "problem" } else { "problems" };

@@ -82,7 +82,8 @@ pub fn check(
             if entry.targets.len() == 1 { "" } else { "s" },
         );
         report.findings.push(
-            warning(rule::REMOVED, lockfile_path.to_path_buf(), None, message)
+            Finding::warning(rule::REMOVED, lockfile_path.to_path_buf(), None, message)
+                .with_secret(name)
                 .with_help("remove the value from its targets, then run `secretzero sync`"),
         );
     }
@@ -100,12 +101,13 @@ struct Check<'a> {
 impl Check<'_> {
     fn never_synced(&mut self) {
         let name = &self.secret.name;
-        let finding = warning(
+        let finding = Finding::warning(
             rule::NOT_SYNCED,
             self.file.path.clone(),
             Some(self.secret.loc),
             format!("secret `{name}` has never been synced"),
         )
+        .with_secret(name)
         .with_label("not in the lockfile")
         .with_help(format!("run `secretzero sync -s {name}`"));
         self.findings.push(finding);
@@ -119,12 +121,13 @@ impl Check<'_> {
                 true => "its generator".to_string(),
                 false => format!("the generator of field `{field}`"),
             };
-            let finding = warning(
+            let finding = Finding::warning(
                 rule::DEFINITION_CHANGED,
                 self.file.path.clone(),
                 loc.or(Some(secret.loc)),
                 format!("secret `{}`: {what} changed since the last sync", secret.name),
             )
+            .with_secret(&secret.name)
             .with_label("changed since the lockfile recorded it")
             .with_help(format!("`secretzero sync -s {}` makes a value that fits it", secret.name));
             self.findings.push(finding);
@@ -141,7 +144,7 @@ impl Check<'_> {
             .filter(|id| !secret.targets.iter().any(|t| &t.id == *id))
             .collect();
         for id in removed {
-            let finding = warning(
+            let finding = Finding::warning(
                 rule::TARGET_REMOVED,
                 self.file.path.clone(),
                 Some(secret.loc),
@@ -150,6 +153,7 @@ impl Check<'_> {
                     secret.name
                 ),
             )
+            .with_secret(&secret.name)
             .with_help("remove the value from that target if nothing reads it there any more");
             self.findings.push(finding);
         }
@@ -232,8 +236,9 @@ impl Check<'_> {
                 }
             }
         };
-        let mut finding = Finding::error(rule, self.file.path.clone(), Some(target.loc), message);
-        finding.severity = severity;
+        let mut finding =
+            Finding::new(rule, severity, self.file.path.clone(), Some(target.loc), message)
+                .with_secret(name);
         if let Some(help) = help {
             finding.set_help(help);
         }
@@ -265,15 +270,4 @@ impl Check<'_> {
             self.hasher.matches(recorded, name, &field.name, value.expose_secret().as_bytes())
         })
     }
-}
-
-fn warning(
-    rule: &'static str,
-    file: std::path::PathBuf,
-    loc: Option<crate::secretfile::Loc>,
-    message: String,
-) -> Finding {
-    let mut finding = Finding::error(rule, file, loc, message);
-    finding.severity = Severity::Warning;
-    finding
 }

@@ -2,6 +2,10 @@
 //! policies under `policies:`. Each check yields [`Finding`]s at the place in the Secretfile
 //! that breaks the rule; nothing here reads a target or prints.
 //!
+//! The rules and their texts are in the catalogue, `crate::report::RULES`; custom policies of
+//! one kind share a rule (`custom/rotation`, `custom/access`, `custom/generator`) and their
+//! findings name the policy.
+//!
 //! Periods are compared by their nominal length (a day is 1, a week 7, a month 30 and a year
 //! 365 days), so `3m` meets a 90-day limit and `1y` a 365-day one, as people mean them.
 
@@ -12,80 +16,6 @@ use crate::rotation::{Period, Unit};
 use crate::secretfile::{
     CharClass, Field, Policy, PolicyRule, Secret, Secretfile, TargetDef, TargetKind,
 };
-
-/// A rule: its stable id and what the documentation and SARIF say about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
-    pub id: &'static str,
-    pub short: &'static str,
-    pub full: &'static str,
-    pub help: &'static str,
-}
-
-pub const SOC2_ROTATION_REQUIRED: Rule = Rule {
-    id: "soc2/rotation-required",
-    short: "Every secret has a rotation period",
-    full: "SOC 2 expects credentials to be changed on a schedule: every secret needs a \
-           `rotation_period`.",
-    help: "add `rotation_period: 90d` (or shorter) to the secret",
-};
-pub const SOC2_ROTATION_MAX: Rule = Rule {
-    id: "soc2/rotation-max-90d",
-    short: "Rotation periods are at most 90 days",
-    full: "Under the soc2 pack a secret rotates at least every 90 days.",
-    help: "shorten `rotation_period` to 90d, 12w or 3m at most",
-};
-pub const SOC2_TRACKED: Rule = Rule {
-    id: "soc2/tracked",
-    short: "Every secret is tracked in the lockfile",
-    full: "A secret that the lockfile does not record has no audit trail: when it was created, \
-           written and rotated.",
-    help: "run `secretzero sync` and commit the lockfile",
-};
-pub const SOC2_NO_LITERAL: Rule = Rule {
-    id: "soc2/no-literal-values",
-    short: "No secret value is written in the Secretfile",
-    full: "A `static` value in the Secretfile is committed with it. Values that are not secret \
-           (a user name, a URL) are marked `sensitive: false`.",
-    help: "generate the value, supply it through its environment variable, or mark the secret \
-           or field `sensitive: false` if it is not secret",
-};
-pub const ISO_ROTATION_REQUIRED: Rule = Rule {
-    id: "iso27001/rotation-required",
-    short: "Every secret has a rotation period",
-    full: "ISO/IEC 27001 (A.5.17) expects authentication information to be changed \
-           periodically: every secret needs a `rotation_period`.",
-    help: "add `rotation_period: 1y` (or shorter) to the secret",
-};
-pub const ISO_ROTATION_MAX: Rule = Rule {
-    id: "iso27001/rotation-max-365d",
-    short: "Rotation periods are at most 365 days",
-    full: "Under the iso27001 pack a secret rotates at least once a year.",
-    help: "shorten `rotation_period` to 1y or 365d at most",
-};
-pub const ISO_PASSWORD_LENGTH: Rule = Rule {
-    id: "iso27001/password-length",
-    short: "Generated passwords have at least 16 characters",
-    full: "Under the iso27001 pack every random-password and random-string generator draws at \
-           least 16 characters.",
-    help: "set `length: 16` or more",
-};
-
-/// Every built-in rule, for documentation and SARIF rule lists.
-pub const BUILT_IN: &[Rule] = &[
-    SOC2_ROTATION_REQUIRED,
-    SOC2_ROTATION_MAX,
-    SOC2_TRACKED,
-    SOC2_NO_LITERAL,
-    ISO_ROTATION_REQUIRED,
-    ISO_ROTATION_MAX,
-    ISO_PASSWORD_LENGTH,
-];
-
-/// The rule id of a custom policy.
-pub fn custom_rule_id(policy: &Policy) -> String {
-    format!("custom/{}", policy.name)
-}
 
 /// What `secretzero policy` found.
 #[derive(Debug, Default)]
@@ -127,22 +57,34 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
+    #[expect(clippy::too_many_arguments, reason = "a finding has this many parts")]
     fn push(
         &mut self,
         rule: &'static str,
         severity: Severity,
+        secret: &Secret,
         loc: crate::secretfile::Loc,
         message: String,
-        help: &str,
+        help: String,
+        note: Option<String>,
     ) {
-        let mut finding = Finding::error(rule, self.file.path.clone(), Some(loc), message);
-        finding.severity = severity;
-        finding.set_help(help);
+        let mut finding = Finding::new(rule, severity, self.file.path.clone(), Some(loc), message)
+            .with_secret(&secret.name)
+            .with_help(help);
+        finding.notes.extend(note);
         self.findings.push(finding);
     }
 
-    fn builtin(&mut self, rule: &Rule, loc: crate::secretfile::Loc, message: String) {
-        self.push(rule.id, Severity::Error, loc, message, rule.help);
+    /// A finding of a built-in rule, with the catalogue's fix.
+    fn builtin(
+        &mut self,
+        rule: &'static str,
+        secret: &Secret,
+        loc: crate::secretfile::Loc,
+        message: String,
+    ) {
+        let help = crate::report::rule(rule).map_or("", |r| r.help).to_string();
+        self.push(rule, Severity::Error, secret, loc, message, help, None);
     }
 }
 
@@ -158,16 +100,18 @@ fn nominal_days(period: Period) -> u64 {
 }
 
 /// The rotation period rules that both packs share: a period, no longer than `max_days`.
-fn rotation_rules(out: &mut Out<'_>, required: &Rule, max: &Rule, max_days: u64) {
+fn rotation_rules(out: &mut Out<'_>, required: &'static str, max: &'static str, max_days: u64) {
     for secret in out.file.secrets.values() {
         match secret.rotation_period {
             None => out.builtin(
                 required,
+                secret,
                 secret.loc,
                 format!("secret `{}` has no rotation period", secret.name),
             ),
             Some((period, loc)) if nominal_days(period) > max_days => out.builtin(
                 max,
+                secret,
                 loc,
                 format!(
                     "secret `{}` rotates every {period} ({} days), more than {max_days} days",
@@ -181,11 +125,12 @@ fn rotation_rules(out: &mut Out<'_>, required: &Rule, max: &Rule, max_days: u64)
 }
 
 fn soc2(out: &mut Out<'_>, lock: Option<&Lockfile>) {
-    rotation_rules(out, &SOC2_ROTATION_REQUIRED, &SOC2_ROTATION_MAX, 90);
+    rotation_rules(out, "soc2/rotation-required", "soc2/rotation-max-90d", 90);
     for secret in out.file.secrets.values() {
         if !lock.is_some_and(|l| l.secrets.contains_key(&secret.name)) {
             out.builtin(
-                &SOC2_TRACKED,
+                "soc2/tracked",
+                secret,
                 secret.loc,
                 format!("secret `{}` is not tracked in the lockfile", secret.name),
             );
@@ -196,7 +141,8 @@ fn soc2(out: &mut Out<'_>, lock: Option<&Lockfile>) {
                 && field.sensitive
             {
                 out.builtin(
-                    &SOC2_NO_LITERAL,
+                    "soc2/no-literal-values",
+                    secret,
                     field.loc,
                     format!("{} has its value written in the Secretfile", owner(secret, field)),
                 );
@@ -206,14 +152,15 @@ fn soc2(out: &mut Out<'_>, lock: Option<&Lockfile>) {
 }
 
 fn iso27001(out: &mut Out<'_>) {
-    rotation_rules(out, &ISO_ROTATION_REQUIRED, &ISO_ROTATION_MAX, 365);
+    rotation_rules(out, "iso27001/rotation-required", "iso27001/rotation-max-365d", 365);
     for secret in out.file.secrets.values() {
         for field in &secret.fields {
             if let Some(length) = random_length(&field.generator)
                 && length < 16
             {
                 out.builtin(
-                    &ISO_PASSWORD_LENGTH,
+                    "iso27001/password-length",
+                    secret,
                     field.loc,
                     format!(
                         "{} draws {length} characters; at least 16 are required",
@@ -226,9 +173,11 @@ fn iso27001(out: &mut Out<'_>) {
 }
 
 fn custom(out: &mut Out<'_>, policy: &Policy) {
-    // Findings carry `&'static str` rule ids; a run evaluates each policy once, so leaking
-    // one short id per custom policy costs a few bytes for the life of the process.
-    let rule: &'static str = Box::leak(custom_rule_id(policy).into_boxed_str());
+    let rule = match policy.rule {
+        PolicyRule::Rotation { .. } => "custom/rotation",
+        PolicyRule::Access { .. } => "custom/access",
+        PolicyRule::Generator { .. } => "custom/generator",
+    };
     let selected = out
         .file
         .secrets
@@ -241,6 +190,7 @@ fn custom(out: &mut Out<'_>, policy: &Policy) {
             for secret in selected {
                 match (secret.rotation_period, max_age) {
                     (None, _) if *require => found.push((
+                        secret,
                         secret.loc,
                         format!("secret `{}` has no rotation period", secret.name),
                         match max_age {
@@ -252,6 +202,7 @@ fn custom(out: &mut Out<'_>, policy: &Policy) {
                         if nominal_days(period) > nominal_days(*max) =>
                     {
                         found.push((
+                            secret,
                             loc,
                             format!(
                                 "secret `{}` rotates every {period}, longer than the {max} that \
@@ -297,6 +248,7 @@ fn custom(out: &mut Out<'_>, policy: &Policy) {
                                 _ => "remove this target".to_string(),
                             };
                             found.push((
+                                secret,
                                 target.loc,
                                 format!(
                                     "secret `{}` may not be written to a {kind} target{context}",
@@ -317,24 +269,24 @@ fn custom(out: &mut Out<'_>, policy: &Policy) {
             }
         }
     }
-    for (loc, message, fix) in found {
-        let help = match &policy.description {
-            Some(why) => format!("{fix} (policy `{name}`: {why})"),
-            None => format!("{fix} (policy `{name}`)"),
+    for (secret, loc, message, fix) in found {
+        let note = match &policy.description {
+            Some(why) => format!("policy `{name}`: {why}"),
+            None => format!("policy `{name}`"),
         };
-        out.push(rule, policy.severity, loc, message, &help);
+        out.push(rule, policy.severity, secret, loc, message, fix, Some(note));
     }
 }
 
-/// A custom policy's finding before it is recorded: where, what, and the fix.
-type Found = (crate::secretfile::Loc, String, String);
+/// A custom policy's finding before it is recorded: about what, where, what, and the fix.
+type Found<'a> = (&'a Secret, crate::secretfile::Loc, String, String);
 
-fn generator_rule(
-    secret: &Secret,
+fn generator_rule<'a>(
+    secret: &'a Secret,
     field: &Field,
     min_length: Option<usize>,
     classes: &[CharClass],
-    found: &mut Vec<Found>,
+    found: &mut Vec<Found<'a>>,
 ) {
     // Static and script values are not drawn here, so their shape is not ours to promise.
     let Some(length) = random_length(&field.generator) else { return };
@@ -343,6 +295,7 @@ fn generator_rule(
         && length < min
     {
         found.push((
+            secret,
             field.loc,
             format!("{who} draws {length} characters; at least {min} needed"),
             format!("set `length: {min}` or more"),
@@ -362,6 +315,7 @@ fn generator_rule(
             _ => "turn the class on and leave some of its characters out of exclude_characters",
         };
         found.push((
+            secret,
             field.loc,
             format!("{who} does not guarantee {} characters", missing.join(", ")),
             fix.to_string(),

@@ -17,7 +17,7 @@ fn describe(source: &Source) -> String {
     }
 }
 
-fn describe_fields(fields: &[FieldPlan]) -> String {
+pub(super) fn describe_fields(fields: &[FieldPlan]) -> String {
     match fields {
         [only] if only.name == crate::secretfile::SINGLE_FIELD => describe(&only.source),
         _ => fields

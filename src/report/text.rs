@@ -51,6 +51,10 @@ fn report<'a>(finding: &'a Finding, source: Option<&'a str>) -> Vec<Group<'a>> {
         }
     };
 
+    let mut group = group;
+    for note in &finding.notes {
+        group = group.element(Level::NOTE.message(note.as_str()));
+    }
     match &finding.help {
         Some(help) => vec![group.element(Level::HELP.message(help.as_str()))],
         None => vec![group],
@@ -97,6 +101,26 @@ mod tests {
              | ^^^^^^^ not a top-level key\n  \
              |\n  \
              = help: did you mean `secrets`?\n\n"
+        );
+    }
+
+    #[test]
+    fn info_findings_show_their_notes_before_the_help() {
+        let finding = Finding::new(
+            "secretfile/type",
+            Severity::Info,
+            "Secretfile.yml".into(),
+            None,
+            "nothing is wrong".into(),
+        )
+        .with_note("a note")
+        .with_help("a help");
+        assert_eq!(
+            render_text(&[finding], None, false),
+            "info[secretfile/type]: nothing is wrong\n\
+             --> Secretfile.yml\n \
+             = note: a note\n \
+             = help: a help\n\n"
         );
     }
 }

@@ -79,6 +79,7 @@ pub(crate) fn load_str(
         dir: folder_of(path),
         findings: Vec::new(),
         templater,
+        current_secret: None,
     };
     let file = walker.secretfile(&root);
     let masked_source = mask(text, &sensitive);
@@ -205,6 +206,8 @@ struct Walker {
     warnings: Vec<Finding>,
     /// The last password settings found valid, so identical settings are checked once.
     last_valid_password: Option<PasswordSpec>,
+    /// The secret being walked, which every finding made meanwhile is about.
+    current_secret: Option<String>,
 }
 
 /// A mapping whose keys were checked: no duplicates, none unknown.
@@ -224,7 +227,9 @@ impl<'n> Object<'n> {
 
 impl Walker {
     fn error(&mut self, rule: &'static str, loc: Loc, message: String) -> &mut Finding {
-        self.findings.push(Finding::error(rule, self.file.clone(), Some(loc), message));
+        let mut finding = Finding::error(rule, self.file.clone(), Some(loc), message);
+        finding.secret = self.current_secret.clone();
+        self.findings.push(finding);
         self.findings.last_mut().expect("just pushed")
     }
 

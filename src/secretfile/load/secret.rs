@@ -26,6 +26,7 @@ impl Walker {
             if secrets.contains_key(&key.name) {
                 continue;
             }
+            self.current_secret = Some(key.name.clone());
             if !valid_secret_name(&key.name) {
                 self.error(
                     "secretfile/secret-name",
@@ -43,6 +44,7 @@ impl Walker {
                 secrets.insert(key.name.clone(), secret);
             }
         }
+        self.current_secret = None;
         secrets
     }
 
@@ -310,7 +312,7 @@ impl Walker {
         if !AMBIENT.contains(&field.env_var.as_str()) {
             return;
         }
-        let mut warning = Finding::error(
+        let warning = Finding::warning(
             "secretfile/ambient-variable",
             self.file.clone(),
             Some(loc),
@@ -320,8 +322,8 @@ impl Walker {
                 field.env_var
             ),
         )
+        .with_secret(secret)
         .with_help("rename the secret or the field");
-        warning.severity = crate::report::Severity::Warning;
         self.warnings.push(warning);
     }
 }

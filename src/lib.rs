@@ -8,6 +8,7 @@ pub mod cli;
 pub mod drift;
 pub mod engine;
 pub mod generate;
+pub mod git;
 pub mod lockfile;
 pub mod policy;
 pub mod report;

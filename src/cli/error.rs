@@ -33,8 +33,16 @@ pub enum CliError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Lockfile(#[from] LockfileError),
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
     #[error("{} already exists; not overwriting it", path.display())]
     Exists { path: PathBuf },
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot write {}", path.display())]
     Write {
         path: PathBuf,
@@ -51,6 +59,9 @@ impl CliError {
             CliError::Lockfile(LockfileError::Write { .. }) => Exit::Failure,
             CliError::Load(_) | CliError::Lockfile(_) => Exit::Load,
             CliError::Exists { .. } | CliError::Write { .. } => Exit::Failure,
+            CliError::Read { .. } => Exit::Load,
+            CliError::Git(crate::git::GitError::NoBranch) => Exit::Usage,
+            CliError::Git(_) => Exit::Failure,
         }
     }
 
@@ -58,6 +69,7 @@ impl CliError {
         match self {
             CliError::Usage { hint, .. } => hint.clone(),
             CliError::Lockfile(error) => error.hint().map(str::to_string),
+            CliError::Git(error) => error.hint().map(str::to_string),
             CliError::Load(LoadError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {

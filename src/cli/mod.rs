@@ -6,6 +6,7 @@
 mod drift;
 mod error;
 mod init;
+mod lockfile;
 mod output;
 mod policy;
 mod rotate;
@@ -91,6 +92,8 @@ pub enum Command {
     Drift(drift::DriftArgs),
     /// Check the compliance packs and custom policies; exit 1 when a finding fails the check
     Policy(policy::PolicyArgs),
+    /// The lockfile in git: commit it back from CI, merge it between branches
+    Lockfile(lockfile::LockfileArgs),
 }
 
 const VALIDATE_EXAMPLE: &str = "\
@@ -166,6 +169,7 @@ pub fn main() -> ExitCode {
             .and_then(|requested| drift::run(&cli.global, args, &requested, &ui)),
         Command::Policy(args) => report_requested(sub, &args.report)
             .and_then(|requested| policy::run(&cli.global, args, &requested, &ui)),
+        Command::Lockfile(args) => lockfile::run(&cli.global, args, &ui),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -11,6 +11,7 @@ mod format;
 mod hash;
 mod legacy;
 mod load;
+mod merge;
 mod save;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use hash::HashParams;
 pub use hash::{Hasher, KEY_ENV, MIN_KEY_LEN};
+pub use merge::{MergeError, Merged, merge, with_conflict_markers};
 
 /// The lockfile's default name, next to the Secretfile.
 pub const FILE_NAME: &str = ".gitsecrets.lock";

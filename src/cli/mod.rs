@@ -7,6 +7,7 @@ mod drift;
 mod error;
 mod init;
 mod lockfile;
+mod mask;
 mod output;
 mod policy;
 mod rotate;

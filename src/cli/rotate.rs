@@ -88,7 +88,15 @@ pub fn run(
     let options = Options { only: rotating.clone(), rotate: rotating, ..Options::default() };
     let mut targets = Targets::new(&file.path, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
-    let outcome = engine::apply(plan, file, &mut lock, &hasher, &mut targets, now);
+    let outcome = engine::apply(
+        plan,
+        file,
+        &mut lock,
+        &hasher,
+        &mut targets,
+        now,
+        &mut super::mask::observer(ui),
+    );
     for name in &outcome.rotated {
         ui.done(&format!("Rotated {name}"));
     }

@@ -71,7 +71,15 @@ pub fn run(
 
     let pending = plan.count(Action::Create) + plan.count(Action::Update);
     debug!(secrets = plan.secrets.len(), pending, "planned");
-    let outcome = engine::apply(plan, file, &mut lock, &hasher, &mut targets, now);
+    let outcome = engine::apply(
+        plan,
+        file,
+        &mut lock,
+        &hasher,
+        &mut targets,
+        now,
+        &mut super::mask::observer(ui),
+    );
     report(&outcome, file, ui);
 
     let must_save = outcome.lockfile_changed || !existed || lock.read_older_format();

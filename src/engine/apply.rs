@@ -60,10 +60,19 @@ pub fn apply(
     hasher: &Hasher,
     targets: &mut Targets,
     now: Timestamp,
+    observe: &mut dyn FnMut(&Secret, &SecretData),
 ) -> Outcome {
     let mut outcome = Outcome::default();
     let mut ready = Vec::new();
     let values = complete_all(file, &plan.secrets);
+
+    // Every value is shown to the caller before any target is written, so that a CI log can
+    // mask it before anything else could print it.
+    for (secret_plan, value) in plan.secrets.iter().zip(&values) {
+        if let Ok(Some(value)) = value {
+            observe(&file.secrets[&secret_plan.name], value);
+        }
+    }
 
     // Stage every write first; local files are written once, in flush.
     for (secret_plan, value) in plan.secrets.into_iter().zip(values) {

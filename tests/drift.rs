@@ -197,3 +197,47 @@ secrets:
          targets checked\n"
     );
 }
+
+/// The help for a value changed by hand says what a sync will really do: restore the recorded
+/// value from a target that still holds it, or, when none does, record the new one.
+#[test]
+fn a_changed_value_gets_help_that_sync_bears_out() {
+    let project = synced();
+    let json_value = || common::json(&project.path("config.json"))["api_key"].clone();
+    let recorded = json_value();
+
+    // One of two targets edited: sync restores it from the other.
+    let env = project.read(".env");
+    let line = env.lines().find(|l| l.starts_with("API_KEY=")).unwrap().to_string();
+    project.write(".env", &env.replace(&line, "API_KEY=edited-by-hand"));
+    let run = drift(&project, &["--format", "json"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["checks"][0]["findings"][0]["help"],
+        "`secretzero sync -s api_key` writes the recorded value back from the targets that still \
+         hold it; to keep the new value instead, supply it in API_KEY when you run that sync"
+    );
+    assert_eq!(project.run(&["sync", "-s", "api_key"]).code, 0);
+    assert_eq!(common::dotenv_value(&project.path(".env"), "API_KEY").unwrap(), recorded);
+    assert_eq!(drift(&project, &[]).code, 0);
+
+    // The only target edited: sync records the new value.
+    let env = project.read(".env");
+    let line = env.lines().find(|l| l.starts_with("PLAIN=")).unwrap().to_string();
+    project.write(".env", &env.replace(&line, "PLAIN=edited-by-hand"));
+    let run = drift(&project, &["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["checks"][0]["findings"][0]["help"],
+        "no target holds the recorded value any more: `secretzero sync -s plain` records the \
+         value the targets hold now, and `secretzero sync --force -s plain` replaces it with a \
+         new one"
+    );
+    assert_eq!(project.run(&["sync", "-s", "plain"]).code, 0);
+    assert_eq!(
+        common::dotenv_value(&project.path(".env"), "PLAIN").as_deref(),
+        Some("edited-by-hand")
+    );
+    assert_eq!(drift(&project, &[]).code, 0);
+}

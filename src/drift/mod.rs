@@ -133,9 +133,16 @@ impl Check<'_> {
             self.findings.push(finding);
         }
 
-        for target in &secret.targets {
-            let readback = targets.for_target(target).read(secret, target);
-            self.target(entry, target, readback);
+        let readbacks: Vec<Readback> =
+            secret.targets.iter().map(|t| targets.for_target(t).read(secret, t)).collect();
+        // Whether a sync can put the recorded value back decides what a changed value's help
+        // says: sync restores it from a target that still holds it, and otherwise adopts what
+        // the targets hold now.
+        let restorable = readbacks.iter().any(|readback| {
+            matches!(readback, Readback::Value(held) if self.holds_recorded_value(entry, held))
+        });
+        for (target, readback) in secret.targets.iter().zip(readbacks) {
+            self.target(entry, target, readback, restorable);
         }
 
         let removed: Vec<&String> = entry
@@ -159,7 +166,13 @@ impl Check<'_> {
         }
     }
 
-    fn target(&mut self, entry: &SecretEntry, target: &TargetDef, readback: Readback) {
+    fn target(
+        &mut self,
+        entry: &SecretEntry,
+        target: &TargetDef,
+        readback: Readback,
+        restorable: bool,
+    ) {
         let name = &self.secret.name;
         let id = &target.id;
         let recorded = entry.targets.get(id);
@@ -227,11 +240,7 @@ impl Check<'_> {
                         format!(
                             "{id} of secret `{name}` holds a value the lockfile does not record"
                         ),
-                        Some(format!(
-                            "if the change was intended, `secretzero sync --force -s {name}` \
-                             replaces the value everywhere; otherwise `secretzero sync -s \
-                             {name}` restores the recorded one"
-                        )),
+                        Some(value_changed_help(self.secret, restorable)),
                     )
                 }
             }
@@ -269,5 +278,27 @@ impl Check<'_> {
             };
             self.hasher.matches(recorded, name, &field.name, value.expose_secret().as_bytes())
         })
+    }
+}
+
+/// What to do about a target whose value was changed outside SecretZero. Whether a sync keeps
+/// the new value depends on whether another target still holds the recorded one.
+fn value_changed_help(secret: &Secret, restorable: bool) -> String {
+    let name = &secret.name;
+    match restorable {
+        true => {
+            let vars: Vec<&str> = secret.fields.iter().map(|f| f.env_var.as_str()).collect();
+            format!(
+                "`secretzero sync -s {name}` writes the recorded value back from the targets \
+                 that still hold it; to keep the new value instead, supply it in {} when you run \
+                 that sync",
+                vars.join(", ")
+            )
+        }
+        false => format!(
+            "no target holds the recorded value any more: `secretzero sync -s {name}` records \
+             the value the targets hold now, and `secretzero sync --force -s {name}` replaces \
+             it with a new one"
+        ),
     }
 }

@@ -174,8 +174,9 @@ pub const RULES: &[Rule] = &[
         "A target holds a value the lockfile does not record",
         "The value at the target was changed outside SecretZero (a hand edit, another tool), so \
          it differs from every value the lockfile records.",
-        "If the change was intended, `secretzero sync --force` replaces the value everywhere; \
-         otherwise `secretzero sync` restores the recorded one.",
+        "`secretzero sync` writes the recorded value back when another target still holds it, \
+         and otherwise records the new value; `secretzero sync --force` replaces it with a new \
+         one.",
     ),
     policy(
         "iso27001/password-length",

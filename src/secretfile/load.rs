@@ -159,13 +159,17 @@ fn literal_values(node: &Node, inside: bool, spans: &mut Vec<Loc>) {
     }
 }
 
-/// Replaces literal values with `*` byte for byte, so offsets stay valid for excerpts.
+/// Replaces literal values with `*` byte for byte, so offsets stay valid for excerpts. Line
+/// breaks and other whitespace are kept, so a block scalar keeps its lines and every line
+/// and column after it stays where the findings say.
 fn mask(text: &str, spans: &[Loc]) -> String {
     let mut bytes = text.as_bytes().to_vec();
     for loc in spans {
         let end = (loc.offset + loc.len).min(bytes.len());
         for byte in &mut bytes[loc.offset.min(end)..end] {
-            *byte = b'*';
+            if !byte.is_ascii_whitespace() {
+                *byte = b'*';
+            }
         }
     }
     // Masking whole scalars keeps every multi-byte character either intact or fully replaced,

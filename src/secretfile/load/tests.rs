@@ -407,3 +407,24 @@ fn secrets_named_like_shell_variables_warn() {
          most shells set it"
     );
 }
+
+#[test]
+fn a_masked_block_scalar_keeps_its_lines_so_later_excerpts_stay_in_place() {
+    let text = "version: \"1.0\"\nsecrets:\n  a:\n    generator:\n      type: static\n      \
+                value: |\n        CANARY-b1\n        CANARY-b2\n    bogus: x\n";
+    match load_with_env(text, &[]) {
+        Err(LoadError::Invalid { masked_source, findings, .. }) => {
+            assert_eq!(
+                masked_source,
+                "version: \"1.0\"\nsecrets:\n  a:\n    generator:\n      type: static\n      \
+                 value: |\n        *********\n        *********\n    bogus: x\n"
+            );
+            let loc = findings[0].loc.unwrap();
+            assert_eq!((loc.line, loc.column), (9, 5));
+            let text = crate::report::render_text(&findings, Some(&masked_source), false);
+            assert!(text.contains(" --> Secretfile.yml:9:5\n"), "{text}");
+            assert!(text.contains("9 |     bogus: x\n"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

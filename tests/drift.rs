@@ -124,8 +124,8 @@ fn definition_changes_and_unsynced_or_removed_secrets_are_drift() {
             "drift/target-not-synced: local-file:app.yaml#api_key of secret `api_key` has never \
              been written @ Secretfile.yml:8:9",
             "drift/not-synced: secret `fresh` has never been synced @ Secretfile.yml:17:3",
-            "drift/removed: secret `plain` is in the lockfile but no longer in Secretfile.yml; \
-             1 target may still hold its value @ .gitsecrets.lock",
+            "drift/removed: secret `plain` is in the lockfile but no longer in the \
+             Secretfile; 1 target may still hold its value @ .gitsecrets.lock",
         ]
     );
     assert!(run.stdout.starts_with("warning[drift/definition-changed]"), "{run:?}");

@@ -408,3 +408,22 @@ fn policy_writes_its_reports_even_when_no_policy_applies() {
     assert_eq!(log["runs"][0]["automationDetails"]["id"], "secretzero/policy/");
     assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
 }
+
+#[test]
+fn reports_do_not_depend_on_how_the_secretfile_is_named() {
+    let project = every_check();
+    // A secret removed from the Secretfile gives a finding about the lockfile too.
+    project.write("Secretfile.yml", &EVERY_CHECK.replace("  token:", "  renamed:"));
+    let absolute = project.path("Secretfile.yml").display().to_string();
+    let mut reports = Vec::new();
+    for file in ["Secretfile.yml", "./Secretfile.yml", ".//Secretfile.yml", absolute.as_str()] {
+        let run = project.run(&["-f", file, "drift", "--format", "sarif"]);
+        assert_eq!(run.code, 4, "{file}: {run:?}");
+        reports.push(run.stdout);
+    }
+    assert!(reports[0].contains("no longer in the Secretfile"), "{}", reports[0]);
+    assert!(!reports[0].contains(&absolute));
+    for (i, report) in reports.iter().enumerate() {
+        assert_eq!(report, &reports[0], "spelling {i}");
+    }
+}

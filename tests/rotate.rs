@@ -186,6 +186,37 @@ fn an_environment_override_that_keeps_the_value_is_reported_not_counted() {
     let key = env_value(&project, "API_KEY");
     let now = ("SECRETZERO_NOW", "2028-03-01T00:00:00Z");
 
+    // The dry run says so before the real run does, in the table and in the findings.
+    let run = project.run_env(&["rotate", "--dry-run", "-s", "api_key"], &[now, ("API_KEY", &key)]);
+    assert_eq!(
+        run.stdout,
+        "SECRET   ACTION  PERIOD  WHY\n\
+         api_key  fixed   1m      due since 2028-02-29T10:00:00Z, but its value comes from the \
+         Secretfile or the environment and is still the recorded one\n\
+         \n\
+         0 to rotate.\n\
+         1 due but fixed: set a new value where it comes from, then run rotate.\n"
+    );
+    let findings = |env: &[(&str, &str)]| {
+        let run = project.run_env(&["rotate", "--dry-run", "--format", "json"], env);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        report["checks"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["secret"].as_str().unwrap(), f["rule"].as_str().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        findings(&[now, ("API_KEY", &key)]),
+        ["api_key rotation/fixed-value", "weekly rotation/due"]
+    );
+    assert_eq!(
+        findings(&[now, ("API_KEY", "n3w-v4lue")]),
+        ["api_key rotation/due", "weekly rotation/due"],
+        "a new value in the variable rotates"
+    );
+
     let run = project.run_env(&["rotate", "-s", "api_key"], &[now, ("API_KEY", &key)]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(

@@ -764,3 +764,38 @@ fn excluding_characters_no_class_holds_is_no_change() {
     let run = project.run(&["sync", "--dry-run"]);
     assert!(run.stdout.contains("password: keep the recorded value"), "{run:?}");
 }
+
+/// A target whose write of a new value failed still holds the older value: status and show
+/// say so rather than calling the secret synced.
+#[test]
+fn a_target_left_with_an_older_value_is_pending_in_status_and_show() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  k:\n    generator: {type: random-string}\n    targets:\n      \
+         - {type: local-file, path: .env}\n      - {type: local-file, path: c.json}\n",
+    );
+    let at = |now: &str, args: &[&str]| project.run_env(args, &[("SECRETZERO_NOW", now)]);
+    assert_eq!(at("2027-01-01T00:00:00Z", &["sync"]).code, 0);
+    assert!(at("2027-01-01T00:00:00Z", &["status"]).stdout.contains("k       synced  2/2"));
+    project.write("c.json", "{broken");
+    assert_eq!(at("2027-01-02T00:00:00Z", &["sync", "--force"]).code, 1);
+
+    let status = at("2027-01-02T00:00:00Z", &["status", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows["secrets"][0]["state"], "targets pending", "{status:?}");
+    assert_eq!(rows["secrets"][0]["pending_targets"], serde_json::json!(["local-file:c.json#k"]));
+    let show = at("2027-01-02T00:00:00Z", &["show", "k"]);
+    assert!(
+        show.stdout.ends_with(
+            "targets:\n  local-file:.env#K  2027-01-02T00:00:00Z\n  local-file:c.json#k  \
+             2027-01-01T00:00:00Z  (holds an older value: the last write failed)\n"
+        ),
+        "{show:?}"
+    );
+
+    // Once the file is repaired, a sync writes it and the secret is synced again.
+    project.write("c.json", "{}");
+    assert_eq!(at("2027-01-03T00:00:00Z", &["sync"]).code, 0);
+    let status = at("2027-01-03T00:00:00Z", &["status", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows["secrets"][0]["state"], "synced", "{status:?}");
+}

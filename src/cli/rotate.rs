@@ -10,10 +10,11 @@ use super::sync::{check_writable, report};
 use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, now, open};
 use crate::engine::{self, Options, Targets};
 use crate::generate::Spec;
-use crate::lockfile::Lockfile;
+use crate::lockfile::{Hasher, Lockfile, SecretEntry};
 use crate::report::{Check, CheckReport, Finding, Root, Severity};
 use crate::rotation::{Schedule, schedule};
 use crate::secretfile::{Secret, Secretfile, env_override};
+use secrecy::ExposeSecret;
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
@@ -42,6 +43,9 @@ struct Decision<'a> {
     secret: &'a Secret,
     schedule: Schedule,
     rotate: bool,
+    /// Every field's value comes from a static value or the environment and is still the
+    /// recorded one, so rotating cannot give the secret a new value.
+    fixed: bool,
     /// Why the secret rotates or waits.
     reason: String,
 }
@@ -66,7 +70,7 @@ pub fn run(
     let mut lock = opened.lockfile.unwrap_or_else(Lockfile::new);
     let hasher = lock.hasher()?;
 
-    let decisions = decide(file, &lock, args, now);
+    let decisions = decide(file, &lock, &hasher, args, now);
     if args.dry_run {
         let findings = CheckReport { check: Check::Rotation, findings: findings(file, &decisions) };
         let root = Root::for_secretfile(&global.file);
@@ -117,6 +121,7 @@ pub fn run(
 fn decide<'a>(
     file: &'a Secretfile,
     lock: &Lockfile,
+    hasher: &Hasher,
     args: &RotateArgs,
     now: Timestamp,
 ) -> Vec<Decision<'a>> {
@@ -126,7 +131,9 @@ fn decide<'a>(
         .filter(|secret| args.secrets.is_empty() || named(secret))
         .filter(|secret| secret.rotation_period.is_some() || named(secret))
         .map(|secret| {
-            let schedule = schedule(secret, lock.secrets.get(&secret.name), now);
+            let entry = lock.secrets.get(&secret.name);
+            let schedule = schedule(secret, entry, now);
+            let fixed = entry.is_some_and(|entry| fixed_and_recorded(secret, entry, hasher));
             let (rotate, reason) = match schedule {
                 Schedule::NoPeriod => (false, "it has no rotation_period".to_string()),
                 Schedule::NotSynced => {
@@ -143,7 +150,7 @@ fn decide<'a>(
                     (false, format!("not due until {}", stamp(Some(next))))
                 }
             };
-            Decision { secret, schedule, rotate, reason }
+            Decision { secret, schedule, rotate, fixed, reason }
         })
         .collect()
 }
@@ -157,9 +164,21 @@ fn list_text(decisions: &[Decision<'_>]) -> String {
         .map(|d| {
             [
                 d.secret.name.clone(),
-                if d.rotate { "rotate" } else { "wait" }.to_string(),
+                match (d.rotate, d.fixed) {
+                    (true, true) => "fixed",
+                    (true, false) => "rotate",
+                    (false, _) => "wait",
+                }
+                .to_string(),
                 d.secret.rotation_period.map_or("-".to_string(), |(p, _)| p.to_string()),
-                d.reason.clone(),
+                match d.rotate && d.fixed {
+                    true => format!(
+                        "{}, but its value comes from the Secretfile or the environment and is \
+                         still the recorded one",
+                        d.reason
+                    ),
+                    false => d.reason.clone(),
+                },
             ]
         })
         .collect();
@@ -177,8 +196,14 @@ fn list_text(decisions: &[Decision<'_>]) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    let count = decisions.iter().filter(|d| d.rotate).count();
+    let count = decisions.iter().filter(|d| d.rotate && !d.fixed).count();
     out.push_str(&format!("\n{count} to rotate.\n"));
+    let fixed = decisions.iter().filter(|d| d.rotate && d.fixed).count();
+    if fixed > 0 {
+        out.push_str(&format!(
+            "{fixed} due but fixed: set a new value where it comes from, then run rotate.\n"
+        ));
+    }
     out
 }
 
@@ -196,10 +221,7 @@ fn findings(file: &Secretfile, decisions: &[Decision<'_>]) -> Vec<Finding> {
             Finding::new(rule, severity, file.path.clone(), Some(loc), message)
                 .with_secret(&secret.name)
         };
-        let fixed = secret.fields.iter().all(|field| {
-            matches!(field.generator, Spec::Static(_)) || env_override(field).is_some()
-        });
-        if fixed && decision.rotate {
+        if decision.fixed && decision.rotate {
             findings.push(
                 finding(
                     "rotation/fixed-value",
@@ -235,4 +257,22 @@ fn findings(file: &Secretfile, decisions: &[Decision<'_>]) -> Vec<Finding> {
         findings.push(finding("rotation/due", severity, message).with_help(help));
     }
     findings
+}
+
+/// Whether every field of `secret` takes a fixed value (static, or from the environment) that
+/// the lockfile already records: then a rotation would write the same value again.
+fn fixed_and_recorded(secret: &Secret, entry: &SecretEntry, hasher: &Hasher) -> bool {
+    secret.fields.iter().all(|field| {
+        let value = match (env_override(field), &field.generator) {
+            (Some(value), _) => value,
+            (None, Spec::Static(spec)) => match &spec.value {
+                Some(value) => value.clone(),
+                None => return false,
+            },
+            (None, _) => return false,
+        };
+        entry.fields.get(&field.name).is_some_and(|recorded| {
+            hasher.matches(recorded, &secret.name, &field.name, value.expose_secret().as_bytes())
+        })
+    })
 }

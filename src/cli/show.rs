@@ -40,6 +40,7 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs, ui: &Ui) -> Result<Exit, CliErr
                 json!({
                     "id": t.id,
                     "written_at": recorded.map(|r| stamp(Some(r.updated_at))),
+                    "current": !row.pending_targets.contains(&t.id.as_str()),
                 })
             })
             .collect(),
@@ -107,7 +108,11 @@ fn text(record: &serde_json::Value, fields: &[(String, &'static str)], next: &st
     out.push_str("targets:\n");
     for target in record["targets"].as_array().into_iter().flatten() {
         let written = target["written_at"].as_str().unwrap_or("never written");
-        out.push_str(&format!("  {}  {written}\n", target["id"].as_str().unwrap_or("")));
+        let note = match (target["written_at"].is_string(), target["current"].as_bool()) {
+            (true, Some(false)) => "  (holds an older value: the last write failed)",
+            _ => "",
+        };
+        out.push_str(&format!("  {}  {written}{note}\n", target["id"].as_str().unwrap_or("")));
     }
     out
 }

@@ -75,9 +75,8 @@ pub fn check(
         }
         report.secrets += 1;
         let message = format!(
-            "secret `{name}` is in the lockfile but no longer in {}; {} target{} may still \
-             hold its value",
-            file.path.display(),
+            "secret `{name}` is in the lockfile but no longer in the Secretfile; {} target{} \
+             may still hold its value",
             entry.targets.len(),
             if entry.targets.len() == 1 { "" } else { "s" },
         );

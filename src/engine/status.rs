@@ -39,7 +39,9 @@ pub struct SecretStatus<'a> {
     pub secret: Option<&'a Secret>,
     pub entry: Option<&'a SecretEntry>,
     pub state: State,
-    /// Target ids in the Secretfile with no lockfile record.
+    /// Target ids in the Secretfile that do not hold the recorded value, as far as the
+    /// lockfile knows: never written, or written before the value last changed (the write of
+    /// the new value failed).
     pub pending_targets: Vec<&'a str>,
     /// Where the secret stands against its rotation period at the time given.
     pub schedule: Schedule,
@@ -57,7 +59,7 @@ pub fn statuses<'a>(
         let pending_targets: Vec<&str> = secret
             .targets
             .iter()
-            .filter(|t| !entry.is_some_and(|e| e.targets.contains_key(&t.id)))
+            .filter(|t| !entry.is_some_and(|e| holds_current_value(e, &t.id)))
             .map(|t| t.id.as_str())
             .collect();
         let state = match (entry, hasher) {
@@ -94,4 +96,11 @@ pub fn statuses<'a>(
         }
     }
     out
+}
+
+/// Whether the lockfile records target `id` as holding the secret's current value. The entry's
+/// `updated_at` moves only when the value changes, and every target written with that value
+/// is stamped then or later, so a target stamped earlier kept an older value.
+fn holds_current_value(entry: &SecretEntry, id: &str) -> bool {
+    entry.targets.get(id).is_some_and(|target| target.updated_at >= entry.updated_at)
 }

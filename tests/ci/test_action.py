@@ -1,0 +1,486 @@
+"""The GitHub Action and its installer, run as a runner would run them.
+
+Each test makes a temporary git repository with a bare remote, a local "release" folder holding
+target/debug/secretzero under its Linux asset name with a SHA256SUMS, and runs action.yml's steps
+through runner.py. Nothing here needs GitHub or the network.
+
+Usage: python tests/ci/test_action.py [NAME_SUBSTRING ...]   (SECRETZERO_BIN overrides the binary)
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runner import run_action  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.abspath(os.environ.get("SECRETZERO_BIN", os.path.join(ROOT, "target/debug/secretzero")))
+INSTALL = os.path.join(ROOT, "dist", "install.sh")
+ASSET = "secretzero-x86_64-unknown-linux-musl"
+
+SECRETFILE = """\
+version: "1.0"
+metadata:
+  name: ci-test
+secrets:
+  api_key:
+    generator: {type: random-string, length: 40}
+    rotation_period: 90d
+    targets:
+      - {type: local-file, path: .env}
+  session_secret:
+    generator: {type: random-password, length: 48}
+    rotation_period: 30d
+    targets:
+      - {type: local-file, path: .env}
+      - {type: local-file, path: config.json}
+"""
+
+BROKEN_SECRETFILE = """\
+version: "1.0"
+secrets:
+  api_key:
+    generator: {type: random-pasword, length: 40}
+    targets:
+      - {type: local-file, path: .env}
+"""
+
+TESTS = []
+
+
+def test(function):
+    TESTS.append(function)
+    return function
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message, *details):
+    if not condition:
+        raise Failure("\n".join([message, *[str(d) for d in details]]))
+
+
+def git(cwd, *args, env=None):
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise Failure(f"git {' '.join(args)} failed in {cwd}:\n{done.stderr}")
+    return done.stdout.strip()
+
+
+def binary_version():
+    out = subprocess.run([BIN, "--version"], capture_output=True, text=True, check=True).stdout
+    return out.split()[1]
+
+
+def has_lockfile_commit():
+    done = subprocess.run([BIN, "lockfile", "commit", "--help"], capture_output=True, text=True)
+    return done.returncode == 0
+
+
+class World:
+    """A temporary machine: HOME without git identity, a bare remote, a clone, a release."""
+
+    def __init__(self, secretfile=SECRETFILE):
+        self.dir = tempfile.mkdtemp(prefix="secretzero-ci-")
+        self.home = os.path.join(self.dir, "home")
+        os.makedirs(self.home)
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "HOME": self.home,
+            "LANG": "C.UTF-8",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GITHUB_REF_NAME": "main",
+            "GITHUB_ACTION_REPOSITORY": "example/secretzero",
+            "SECRETZERO_RELEASE_URL": "file://" + os.path.join(self.dir, "release"),
+        }
+        self.release = self.make_release(os.path.join(self.dir, "release"))
+        self.remote = os.path.join(self.dir, "remote.git")
+        git(self.dir, "init", "--quiet", "--bare", "--initial-branch=main", self.remote)
+        seed = self.clone("seed")
+        self.write(seed, "Secretfile.yml", secretfile)
+        self.write(seed, ".gitignore", ".env\nconfig.json\n")
+        git(seed, "add", ".")
+        self.commit(seed, "Add the Secretfile")
+        git(seed, "push", "--quiet", "origin", "main")
+
+    def make_release(self, folder, corrupt=False, listed=True):
+        os.makedirs(folder, exist_ok=True)
+        target = os.path.join(folder, ASSET)
+        if os.path.exists(target):
+            os.remove(target)
+        os.link(BIN, target) if not corrupt else shutil.copyfile(BIN, target)
+        digest = hashlib.sha256(open(target, "rb").read()).hexdigest()
+        if corrupt:
+            with open(target, "ab") as handle:
+                handle.write(b"tampered")
+        lines = [f"{'0' * 64}  secretzero-x86_64-apple-darwin\n"]
+        if listed:
+            lines.append(f"{digest}  {ASSET}\n")
+        with open(os.path.join(folder, "SHA256SUMS"), "w") as handle:
+            handle.writelines(lines)
+        return folder
+
+    def clone(self, name):
+        path = os.path.join(self.dir, name)
+        git(self.dir, "clone", "--quiet", self.remote, path, env=self.env)
+        return path
+
+    def commit(self, repo, message):
+        git(repo, "-c", "user.name=Test", "-c", "user.email=test@example.invalid",
+            "commit", "--quiet", "-m", message, env=self.env)
+
+    @staticmethod
+    def write(repo, name, text):
+        path = os.path.join(repo, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(text)
+
+    def run(self, workspace, runner_name="runner", **inputs):
+        runner_dir = os.path.join(self.dir, runner_name)
+        shutil.rmtree(runner_dir, ignore_errors=True)
+        os.makedirs(runner_dir)
+        env = dict(self.env)
+        env["RUNNER_TOOL_CACHE"] = os.path.join(self.dir, "tool-cache")
+        inputs = {k.replace("_", "-"): v for k, v in inputs.items()}
+        return run_action(ROOT, workspace, inputs, env, runner_dir)
+
+    def install(self, **extra):
+        """Runs dist/install.sh alone, as the install step does; returns the process."""
+        env = dict(self.env)
+        env.update(
+            RUNNER_TOOL_CACHE=os.path.join(self.dir, "tool-cache"),
+            RUNNER_TEMP=self.dir,
+            GITHUB_PATH=os.path.join(self.dir, "github-path"),
+            GITHUB_OUTPUT=os.path.join(self.dir, "github-output"),
+        )
+        env.update(extra)
+        for name in ("github-path", "github-output"):
+            open(os.path.join(self.dir, name), "w").close()
+        return subprocess.run(["bash", INSTALL], env=env, capture_output=True, text=True)
+
+    def read(self, name):
+        path = os.path.join(self.dir, name)
+        return open(path).read() if os.path.exists(path) else ""
+
+    def cache_entries(self):
+        root = os.path.join(self.dir, "tool-cache")
+        return sorted(
+            os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs
+        )
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def show(result):
+    return (f"exit {result.exit_code}\noutputs: {json.dumps(result.outputs, indent=1)}\n"
+            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}\n--- summary\n{result.summary}")
+
+
+# ---- the installer ---------------------------------------------------------------------------
+
+
+@test
+def installer_verifies_caches_and_adds_to_path(world):
+    version = binary_version()
+    done = world.install(SECRETZERO_VERSION="v" + version)
+    check(done.returncode == 0, "a good checksum must install", done.stderr)
+    installed = done.stdout.strip()
+    expected = os.path.join(world.dir, "tool-cache", "secretzero", version, "x86_64-unknown-linux-musl")
+    check(installed == os.path.join(expected, "secretzero"), "wrong install path", installed)
+    check("checksum verified" in done.stderr, "no checksum line", done.stderr)
+    check(world.read("github-path").split("\n")[0] == expected, "GITHUB_PATH", world.read("github-path"))
+    check(f"bin={installed}\n" in world.read("github-output"), "bin output", world.read("github-output"))
+    check(f"version={version}\n" in world.read("github-output"), "version output")
+
+    # The second install of the same version comes from the cache, not the release folder.
+    os.remove(os.path.join(world.release, ASSET))
+    again = world.install(SECRETZERO_VERSION=version)
+    check(again.returncode == 0 and "in the cache" in again.stderr, "cache not used", again.stderr)
+
+
+@test
+def installer_refuses_a_bad_checksum(world):
+    world.make_release(world.release, corrupt=True)
+    done = world.install(SECRETZERO_VERSION="latest")
+    check(done.returncode != 0, "a checksum mismatch must fail", done.stdout, done.stderr)
+    check("checksum mismatch for " + ASSET in done.stderr, "no clear message", done.stderr)
+    check("nothing was installed" in done.stderr, "message must say nothing was installed")
+    check(done.stdout == "", "nothing on stdout", done.stdout)
+    check(world.cache_entries() == [], "the cache must stay empty", world.cache_entries())
+    check(world.read("github-path") == "", "GITHUB_PATH must stay empty", world.read("github-path"))
+    check(world.read("github-output") == "", "no outputs", world.read("github-output"))
+
+
+@test
+def installer_refuses_an_asset_missing_from_sha256sums(world):
+    world.make_release(world.release, listed=False)
+    done = world.install(SECRETZERO_VERSION="latest")
+    check(done.returncode != 0, "an unlisted asset must fail", done.stderr)
+    check("SHA256SUMS of latest has no line for " + ASSET in done.stderr, "message", done.stderr)
+    check(world.cache_entries() == [], "the cache must stay empty", world.cache_entries())
+
+
+@test
+def installer_builds_from_source_when_no_asset_exists(world):
+    # A stand-in cargo records its arguments and "builds" by copying the real binary.
+    stub_dir = os.path.join(world.dir, "stub")
+    os.makedirs(stub_dir)
+    log = os.path.join(world.dir, "cargo-args")
+    with open(os.path.join(stub_dir, "cargo"), "w") as handle:
+        handle.write(
+            "#!/usr/bin/env bash\n"
+            f"printf '%s\\n' \"$@\" > {log}\n"
+            'while [[ $# -gt 0 ]]; do [[ $1 == --root ]] && root=$2; shift; done\n'
+            f'mkdir -p "$root/bin" && cp {BIN} "$root/bin/secretzero"\n'
+        )
+    os.chmod(os.path.join(stub_dir, "cargo"), 0o755)
+    done = world.install(
+        SECRETZERO_VERSION="latest",
+        SECRETZERO_PLATFORM="riscv64gc-unknown-linux-musl",
+        GITHUB_ACTION_PATH=ROOT,
+        PATH=stub_dir + os.pathsep + os.environ["PATH"],
+    )
+    check(done.returncode == 0, "the cargo fallback must install", done.stderr)
+    args = world.read("cargo-args").split("\n")
+    check(args[:5] == ["install", "--locked", "--all-features", "--path", ROOT], "cargo args", args)
+    check("has no asset secretzero-riscv64gc-unknown-linux-musl" in done.stderr, "reason", done.stderr)
+    check(os.path.exists(done.stdout.strip()), "installed binary", done.stdout)
+
+
+@test
+def installer_uses_a_local_binary(world):
+    done = world.install(SECRETZERO_VERSION=os.path.dirname(BIN) + "/")
+    check(done.returncode == 0 and done.stdout.strip() == BIN, "a folder path", done.stdout, done.stderr)
+    done = world.install(SECRETZERO_VERSION="local",
+                         PATH=os.path.dirname(BIN) + os.pathsep + os.environ["PATH"])
+    check(done.returncode == 0 and done.stdout.strip() == BIN, "local", done.stdout, done.stderr)
+    done = world.install(SECRETZERO_VERSION="1.2")
+    check(done.returncode != 0 and "is not `latest`" in done.stderr, "a bad version", done.stderr)
+
+
+# ---- the Action: checks ----------------------------------------------------------------------
+
+
+@test
+def pull_request_checks_write_every_report(world):
+    repo = world.clone("pr")
+    sarif = "reports/secretzero.sarif"
+    result = world.run(repo, command="validate, policy drift,plan", sarif_file=sarif)
+    check(result.exit_code == 0, "drift alone must not fail by default", show(result))
+    out = result.outputs
+    check(out["drift-detected"] == "true", "drift-detected", show(result))
+    check((out["errors"], out["warnings"], out["notes"]) == ("0", "2", "0"), "counts", show(result))
+    check(out["plan-changes"] == "3", "plan-changes (3 targets to create)", show(result))
+    check(out["lockfile-changed"] == "false" and out["commit-sha"] == "", "no writes", show(result))
+    check(out["exit-code"] == "0", "exit-code output", show(result))
+    check(out["sarif-file"] == os.path.join(repo, sarif), "sarif-file output", out["sarif-file"])
+    check(out["version"] == binary_version(), "version output", out["version"])
+
+    doc = json.load(open(out["sarif-file"]))
+    ids = [run["automationDetails"]["id"] for run in doc["runs"]]
+    check(ids == ["secretzero/validate/", "secretzero/policy/", "secretzero/drift/"], "runs", ids)
+    check(doc["version"] == "2.1.0" and "$schema" in doc, "SARIF header", list(doc))
+
+    annotation = "::warning file=Secretfile.yml,line=4,col=3,title=drift/not-synced::"
+    check(annotation in result.stdout, "annotation on the secret's line", result.stdout)
+    for heading in ("secretzero validate", "secretzero policy", "secretzero drift",
+                    "secretzero sync --dry-run"):
+        check(f"::group::{heading}\n" in result.stdout, f"log group {heading}", result.stdout)
+    check("SecretZero sync plan" in result.summary, "plan in the summary", result.summary)
+    check("drift/not-synced" in result.summary, "drift findings in the summary", result.summary)
+    check(result.path and result.path[0].endswith("x86_64-unknown-linux-musl"), "PATH", result.path)
+    check(not os.path.exists(os.path.join(repo, ".env")), "checks must write no target")
+
+
+@test
+def drift_fails_only_when_asked(world):
+    repo = world.clone("pr")
+    result = world.run(repo, command="drift", fail_on_drift="true", annotations="off",
+                       summary="off")
+    check(result.exit_code == 4, "fail-on-drift: true must exit 4", show(result))
+    check(result.outputs["exit-code"] == "4", "exit-code output", show(result))
+    check("::warning" not in result.stdout, "annotations off", result.stdout)
+    check(result.summary == "", "summary off", result.summary)
+
+
+@test
+def a_failing_stage_does_not_stop_the_others(world):
+    repo = world.clone("pr")
+    World.write(repo, "Secretfile.yml", BROKEN_SECRETFILE)
+    result = world.run(repo, command="validate policy drift")
+    check(result.exit_code in (1, 5), "must fail with the validation's code", show(result))
+    check(int(result.outputs["errors"]) >= 1, "errors counted", show(result))
+    doc = json.load(open(result.outputs["sarif-file"]))
+    check(len(doc["runs"]) == 3, "every stage still wrote its SARIF", [r.get("automationDetails") for r in doc["runs"]])
+    check("::error file=Secretfile.yml,line=4" in result.stdout, "error annotation", result.stdout)
+    check(result.stdout.count("::group::") == 3, "three stages ran", result.stdout)
+
+
+@test
+def bad_inputs_are_refused_before_anything_runs(world):
+    repo = world.clone("pr")
+    result = world.run(repo, command="validate deploy")
+    check(result.exit_code == 2, "an unknown stage is a usage error", show(result))
+    check("::error title=SecretZero::unknown command `deploy`" in result.stdout, "message", result.stdout)
+    check("::group::" not in result.stdout, "no stage may run", result.stdout)
+    result = world.run(repo, summary="maybe")
+    check(result.exit_code == 2 and "input summary must be on or off" in result.stdout, "switch", show(result))
+
+
+@test
+def args_are_split_but_never_evaluated(world):
+    repo = world.clone("pr")
+    canary = os.path.join(world.dir, "pwned")
+    result = world.run(repo, command="plan",
+                       args=f"-s 'api_key' --secret \"session_secret\" $(touch {canary}) `touch {canary}`")
+    check(not os.path.exists(canary), "args were evaluated by a shell", show(result))
+    check(result.exit_code == 2, "the literal `$(touch` is an unknown argument", show(result))
+
+    result = world.run(repo, command="plan", args="-s api_key")
+    check(result.exit_code == 0 and result.outputs["plan-changes"] == "1", "-s api_key", show(result))
+    result = world.run(repo, command="plan", args="-s 'api_key")
+    check(result.exit_code == 2 and "could not be split" in result.stdout, "unmatched quote", show(result))
+
+
+@test
+def working_directory_and_secretfile(world):
+    repo = world.clone("pr")
+    os.makedirs(os.path.join(repo, "deploy"))
+    os.rename(os.path.join(repo, "Secretfile.yml"), os.path.join(repo, "deploy", "secrets.yml"))
+    result = world.run(repo, command="validate", working_directory="deploy", secretfile="secrets.yml")
+    check(result.exit_code == 0, "validate in a subfolder", show(result))
+    result = world.run(repo, command="validate", working_directory="deploy")
+    check(result.exit_code == 5, "the default Secretfile.yml is missing there", show(result))
+
+
+# ---- the Action: sync, rotate and commit-back -----------------------------------------------
+
+
+def env_values(repo):
+    values = {}
+    for line in open(os.path.join(repo, ".env")):
+        if "=" in line:
+            key, value = line.rstrip("\n").split("=", 1)
+            values[key] = value.strip("'\"")
+    return values
+
+
+@test
+def sync_masks_values_and_commits_the_lockfile(world):
+    if not has_lockfile_commit():
+        raise Skip("this build has no `secretzero lockfile commit`")
+    repo = world.clone("main")
+    result = world.run(repo, command="sync", commit_lockfile="true")
+    check(result.exit_code == 0, "sync with commit-back", show(result))
+    out = result.outputs
+    check(out["lockfile-changed"] == "true", "lockfile-changed", show(result))
+    head = git(world.remote, "rev-parse", "main")
+    check(out["commit-sha"] == head, "commit-sha is the remote's head", out["commit-sha"], head)
+    files = git(world.remote, "show", "--name-only", "--format=", head).split("\n")
+    check(files == [".gitsecrets.lock"], "only the lockfile is committed", files)
+    subject = git(world.remote, "log", "-1", "--format=%s", head)
+    check(subject == "Update .gitsecrets.lock [skip ci]", "default message", subject)
+    author = git(world.remote, "log", "-1", "--format=%an <%ae>", head)
+    check("github-actions[bot]" in author, "GitHub's bot identity without a git identity", author)
+    check(f"Committed and pushed {head}" in result.summary, "commit in the summary", result.summary)
+
+    # Every value is masked before anything else, and appears nowhere but in its mask line.
+    values = env_values(repo)
+    check(len(values) == 2, ".env holds both values", values)
+    sync_out = result.steps[1]["stdout"].split("::group::secretzero sync\n", 1)[1]
+    masks = [line for line in sync_out.split("\n") if line.startswith("::add-mask::")]
+    check(sync_out.startswith("::add-mask::"), "masks come first", sync_out)
+    for value in values.values():
+        check(f"::add-mask::{value}" in masks, "value not masked", value)
+        check(value not in result.stderr, "a value leaked to stderr")
+        check(result.stdout.count(value) == 1, "a value leaked to stdout beyond its mask")
+        check(value not in result.summary, "a value leaked to the summary")
+
+    # Nothing changed: no commit, no output.
+    again = world.run(repo, command="sync", commit_lockfile="true")
+    check(again.exit_code == 0 and again.outputs["lockfile-changed"] == "false", "rerun", show(again))
+    check(again.outputs["commit-sha"] == "", "no commit when unchanged", show(again))
+    check(git(world.remote, "rev-parse", "main") == head, "the remote must not move")
+
+
+@test
+def concurrent_rotations_of_different_secrets_both_land(world):
+    if not has_lockfile_commit():
+        raise Skip("this build has no `secretzero lockfile commit`")
+    base = world.clone("base")
+    first = world.run(base, command="sync", commit_lockfile="true", commit_message="Sync [skip ci]")
+    check(first.exit_code == 0, "initial sync", show(first))
+    check(git(world.remote, "log", "-1", "--format=%s", "main") == "Sync [skip ci]", "commit-message")
+    a, b = world.clone("a"), world.clone("b")
+    ra = world.run(a, "runner-a", command="rotate", args="--force -s api_key", commit_lockfile="true")
+    check(ra.exit_code == 0 and ra.outputs["commit-sha"], "first rotation", show(ra))
+    rb = world.run(b, "runner-b", command="rotate", args="--force -s session_secret",
+                   commit_lockfile="true")
+    check(rb.exit_code == 0 and rb.outputs["commit-sha"], "second rotation after a rebase", show(rb))
+    check(git(world.remote, "rev-parse", "main") == rb.outputs["commit-sha"], "b's commit on top")
+    lock = json.loads(git(world.remote, "show", "main:.gitsecrets.lock"))
+    text = json.dumps(lock)
+    check(text.count('"rotation_count": 1') == 2 or text.count('"rotation_count":1') == 2,
+          "both rotations must be recorded", text[:2000])
+
+
+@test
+def concurrent_rotations_of_the_same_secret_fail_cleanly(world):
+    if not has_lockfile_commit():
+        raise Skip("this build has no `secretzero lockfile commit`")
+    base = world.clone("base")
+    check(world.run(base, command="sync", commit_lockfile="true").exit_code == 0, "initial sync")
+    a, b = world.clone("a"), world.clone("b")
+    ra = world.run(a, "runner-a", command="rotate", args="--force -s api_key", commit_lockfile="true")
+    check(ra.exit_code == 0, "first rotation", show(ra))
+    rb = world.run(b, "runner-b", command="rotate", args="--force -s api_key", commit_lockfile="true")
+    check(rb.exit_code == 1, "the second run must fail", show(rb))
+    check("api_key" in rb.stderr, "the failure names the secret", rb.stderr)
+    check(rb.outputs["commit-sha"] == "", "nothing pushed", show(rb))
+    check(git(world.remote, "rev-parse", "main") == ra.outputs["commit-sha"], "the remote keeps a's")
+
+
+class Skip(Exception):
+    pass
+
+
+def main():
+    if not os.access(BIN, os.X_OK):
+        print(f"no binary at {BIN}: run cargo build first", file=sys.stderr)
+        return 1
+    wanted = sys.argv[1:]
+    passed = failed = skipped = 0
+    for function in TESTS:
+        if wanted and not any(w in function.__name__ for w in wanted):
+            continue
+        world = World()
+        try:
+            function(world)
+            passed += 1
+            print(f"ok      {function.__name__}")
+        except Skip as reason:
+            skipped += 1
+            print(f"skipped {function.__name__}: {reason}")
+        except Exception as error:  # noqa: BLE001 - every failure is reported, then counted
+            failed += 1
+            print(f"FAILED  {function.__name__}")
+            detail = str(error) if isinstance(error, Failure) else traceback.format_exc()
+            print("    " + detail.replace("\n", "\n    "))
+        finally:
+            world.close()
+    print(f"action: {passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

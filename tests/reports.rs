@@ -427,3 +427,54 @@ fn reports_do_not_depend_on_how_the_secretfile_is_named() {
         assert_eq!(report, &reports[0], "spelling {i}");
     }
 }
+
+#[test]
+fn a_secretfile_that_cannot_load_still_gets_its_reports() {
+    let project = Project::new(INVALID);
+    for (args, run_id) in [
+        (&["policy"][..], "secretzero/policy/"),
+        (&["drift"], "secretzero/drift/"),
+        (&["rotate", "--dry-run"], "secretzero/rotation/"),
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--format", "sarif", "--output", "r.sarif", "--format", "gitlab"]);
+        let run = project.run(&all);
+        assert_eq!(run.code, 1, "{args:?}: {run:?}");
+        let issues: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(issues[0]["check_name"], "secretfile/unknown-key", "{args:?}");
+        // The excerpts go to standard error once, with the error.
+        assert_eq!(run.stderr, format!("{EXCERPTS}error: Secretfile.yml has 2 problems\n"));
+        let log = json(&project.path("r.sarif"));
+        assert_eq!(log["runs"][0]["automationDetails"]["id"], run_id, "{args:?}");
+        assert_eq!(log["runs"][0]["results"].as_array().unwrap().len(), 2, "{args:?}");
+    }
+    // Not YAML at all: exit 5, and the reports carry the syntax error.
+    let project = Project::new("version: \"1.0\"\nsecrets: [\n");
+    let run = project.run(&["drift", "--format", "json", "--output", "r.json"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(
+        json(&project.path("r.json"))["checks"][0]["findings"][0]["rule"],
+        "secretfile/syntax"
+    );
+}
+
+#[test]
+fn one_file_spelled_two_ways_is_one_file() {
+    let project = Project::new(WARNS);
+    let run = project.run(&[
+        "validate",
+        "--format",
+        "json",
+        "--output",
+        "a.json",
+        "--format",
+        "sarif",
+        "--output",
+        "./sub/../a.json",
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: --output ./sub/../a.json is given twice\nhint: write each report to its own file\n"
+    );
+}

@@ -2,8 +2,8 @@
 
 use clap::Args;
 
-use super::output::{ReportArgs, Requested, deliver};
-use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, open};
+use super::output::{ReportArgs, Requested, deliver, open_or_report};
+use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection};
 use crate::engine::Targets;
 use crate::lockfile::Lockfile;
 use crate::report::{Check, CheckReport, Root};
@@ -23,7 +23,7 @@ pub fn run(
     requested: &Requested<ReportFormat>,
     ui: &Ui,
 ) -> Result<Exit, CliError> {
-    let opened = open(global)?;
+    let opened = open_or_report(global, requested, Check::Drift, ui)?;
     let file = &opened.file;
     let only: Vec<String> = args.name.iter().cloned().collect();
     if opened

@@ -13,8 +13,8 @@ use clap::{ArgMatches, Args};
 
 use super::{CliError, ReportFormat, Ui};
 use crate::report::{
-    CheckReport, Root, render_github, render_gitlab, render_json, render_markdown, render_sarif,
-    render_text,
+    Check, CheckReport, Root, render_github, render_gitlab, render_json, render_markdown,
+    render_sarif, render_text,
 };
 
 /// `--format` and `--output` for commands whose report is a list of findings.
@@ -65,6 +65,35 @@ pub fn deliver_with_text(
         ReportFormat::Gitlab => render_gitlab(&reports, root),
         ReportFormat::Markdown => render_markdown(&reports, root),
     })
+}
+
+/// Opens the Secretfile for a check; when it cannot be loaded, every requested report is
+/// still written with the problems found (the check's SARIF run, annotations, summary), so a CI
+/// step that uploads it finds its file, and the error is returned as it was.
+pub fn open_or_report(
+    global: &super::GlobalArgs,
+    requested: &Requested<ReportFormat>,
+    check: Check,
+    ui: &Ui,
+) -> Result<super::Opened, CliError> {
+    use crate::secretfile::LoadError;
+    let error = match super::open(global) {
+        Ok(opened) => return Ok(opened),
+        Err(error) => error,
+    };
+    let (findings, source) = match &error {
+        CliError::Load(LoadError::Invalid { findings, masked_source, .. }) => {
+            (findings.clone(), masked_source.as_str())
+        }
+        CliError::Load(LoadError::Syntax { finding, source_text, .. }) => {
+            (vec![(**finding).clone()], source_text.as_str())
+        }
+        _ => return Err(error),
+    };
+    let root = Root::for_secretfile(&global.file);
+    // The text view is left out: the error shows the same findings on standard error.
+    deliver(requested, CheckReport { check, findings }, source, &root, false, ui)?;
+    Err(error)
 }
 
 /// Where one report goes.
@@ -122,10 +151,15 @@ impl<F: Copy + PartialEq> Requested<F> {
                 hint: Some("add --output FILE after all but one of them".into()),
             });
         }
+        // Two spellings of one file (`a.json`, `./a.json`) are one file.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let file_of = |destination: &Destination| match destination {
+            Destination::File(path) => Some(super::comparable(&cwd, path)),
+            Destination::Stdout => None,
+        };
         for (i, (_, destination)) in reports.iter().enumerate() {
-            if destination != &Destination::Stdout
-                && reports[..i].iter().any(|r| &r.1 == destination)
-            {
+            let Some(file) = file_of(destination) else { continue };
+            if reports[..i].iter().any(|r| file_of(&r.1).as_ref() == Some(&file)) {
                 let Destination::File(path) = destination else { continue };
                 return Err(CliError::Usage {
                     message: format!("--output {} is given twice", path.display()),

@@ -3,8 +3,8 @@
 
 use clap::{Args, ValueEnum};
 
-use super::output::{ReportArgs, Requested, deliver};
-use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, open};
+use super::output::{ReportArgs, Requested, deliver, open_or_report};
+use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui};
 use crate::report::{Check, CheckReport, Root, Severity};
 
 #[derive(Debug, Args)]
@@ -43,7 +43,7 @@ pub fn run(
     requested: &Requested<ReportFormat>,
     ui: &Ui,
 ) -> Result<Exit, CliError> {
-    let opened = open(global)?;
+    let opened = open_or_report(global, requested, Check::Policy, ui)?;
     let file = &opened.file;
     let report = crate::policy::check(file, opened.lockfile.as_ref());
 

@@ -4,10 +4,10 @@
 use clap::Args;
 use jiff::Timestamp;
 
-use super::output::{ReportArgs, Requested, deliver_with_text};
+use super::output::{ReportArgs, Requested, deliver_with_text, open_or_report};
 use super::status::stamp;
 use super::sync::{check_writable, report};
-use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, now, open};
+use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, now};
 use crate::engine::{self, Options, Targets};
 use crate::generate::Spec;
 use crate::lockfile::{Hasher, Lockfile, SecretEntry};
@@ -62,7 +62,7 @@ pub fn run(
             hint: Some("add --dry-run, or leave --format out".into()),
         });
     }
-    let opened = open(global)?;
+    let opened = open_or_report(global, requested, Check::Rotation, ui)?;
     let file = &opened.file;
     check_selection(file, &args.secrets)?;
     let now = now()?;

@@ -28,8 +28,16 @@ pub struct Period {
     pub unit: Unit,
 }
 
-/// The longest period we accept; longer ones are almost certainly typos.
-const MAX_DAYS: u64 = 100 * 366;
+/// The longest period we accept, 100 years, in each unit (a year of 365.25 days); longer
+/// ones are almost certainly typos.
+fn max_count(unit: Unit) -> u32 {
+    match unit {
+        Unit::Day => 36_525,
+        Unit::Week => 5_217,
+        Unit::Month => 1_200,
+        Unit::Year => 100,
+    }
+}
 
 impl Period {
     /// Parses `<n><unit>` with unit d, w, m or y, in either case.
@@ -60,21 +68,13 @@ impl Period {
         if count == 0 {
             return Err(format!("`{text}` is not a rotation period: it must be at least 1"));
         }
-        if period.approx_days() > MAX_DAYS {
-            return Err(format!("`{text}` is longer than the 100-year limit"));
+        if count > max_count(period.unit) {
+            return Err(format!(
+                "`{text}` is longer than 100 years, the longest period: 36525d, 5217w, 1200m or \
+                 100y"
+            ));
         }
         Ok(period)
-    }
-
-    /// Roughly how many days the period spans, for limits and comparisons.
-    pub fn approx_days(self) -> u64 {
-        let per_unit = match self.unit {
-            Unit::Day => 1,
-            Unit::Week => 7,
-            Unit::Month => 31,
-            Unit::Year => 366,
-        };
-        u64::from(self.count) * per_unit
     }
 }
 
@@ -201,6 +201,22 @@ mod tests {
             "", "d", "90", "90x", "-1d", "1.5d", "0d", "ninety d", "9 0d", "200y", "1dd", "1é", "é",
         ] {
             assert!(Period::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_100_year_limit_is_the_same_in_every_unit() {
+        for (longest, too_long) in
+            [("36525d", "36526d"), ("5217w", "5218w"), ("1200m", "1201m"), ("100y", "101y")]
+        {
+            assert!(Period::parse(longest).is_ok(), "{longest}");
+            assert_eq!(
+                Period::parse(too_long).unwrap_err(),
+                format!(
+                    "`{too_long}` is longer than 100 years, the longest period: 36525d, 5217w, \
+                     1200m or 100y"
+                )
+            );
         }
     }
 }

@@ -230,9 +230,17 @@ pub(crate) fn prepare<'a>(report: &'a CheckReport, root: &Root) -> Vec<Entry<'a>
 }
 
 fn sort_key<'e>(entry: &'e Entry<'_>) -> (&'e str, (usize, usize), &'e str, &'e str, Severity) {
-    let finding = entry.finding;
+    let (_, at, rule, message, severity) = finding_order(entry.finding);
+    (&entry.path, at, rule, message, severity)
+}
+
+/// The order of findings in every format: by file, line, column, rule and message; a finding
+/// with no line comes first in its file.
+pub(crate) fn finding_order(
+    finding: &Finding,
+) -> (&std::path::Path, (usize, usize), &str, &str, Severity) {
     let at = finding.loc.map_or((0, 0), |l| (l.line, l.column));
-    (&entry.path, at, finding.rule, &finding.message, finding.severity)
+    (&finding.file, at, finding.rule, &finding.message, finding.severity)
 }
 
 /// A finding's message with its help and notes, one per line, for formats with one text field.

@@ -4,12 +4,15 @@ use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 use super::{Finding, Severity};
 
-/// Renders findings one after another. `source` is the text of the file the findings point
-/// into, already masked where it holds values (see `Secretfile::masked_source`).
+/// Renders findings one after another, in the order every machine format uses (file, line,
+/// column, rule, message). `source` is the text of the file the findings point into, already
+/// masked where it holds values (see `Secretfile::masked_source`).
 pub fn render_text(findings: &[Finding], source: Option<&str>, color: bool) -> String {
     let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by(|a, b| super::finding_order(a).cmp(&super::finding_order(b)));
     let mut out = String::new();
-    for finding in findings {
+    for finding in sorted {
         out.push_str(&renderer.render(&report(finding, source)).to_string());
         out.push_str("\n\n");
     }
@@ -122,5 +125,32 @@ mod tests {
              = note: a note\n \
              = help: a help\n\n"
         );
+    }
+
+    #[test]
+    fn findings_come_in_the_order_of_the_machine_formats() {
+        let at = |line, message: &str| {
+            let loc = crate::secretfile::Loc { line, column: 1, offset: 0, len: 0 };
+            Finding::error("custom/access", "Secretfile.yml".into(), Some(loc), message.into())
+        };
+        let findings = [at(3, "b"), at(3, "a"), at(1, "c")];
+        let text = render_text(&findings, None, false);
+        let messages: Vec<&str> =
+            text.lines().filter_map(|l| l.strip_prefix("error[custom/access]: ")).collect();
+        assert_eq!(messages, ["c", "a", "b"]);
+        let report = crate::report::CheckReport {
+            check: crate::report::Check::Policy,
+            findings: findings.to_vec(),
+        };
+        let root = crate::report::Root::fixed("/repo", "/repo");
+        let json: serde_json::Value =
+            serde_json::from_str(&crate::report::render_json(&[report], &root)).unwrap();
+        let order: Vec<&str> = json["checks"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, messages);
     }
 }

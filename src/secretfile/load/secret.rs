@@ -37,6 +37,8 @@ impl Walker {
                         key.name
                     ),
                 );
+                // The body is still checked, so that every problem is reported at once.
+                let _ = self.secret(&key.name, key.loc, value, providers);
                 continue;
             }
             if let Some(secret) = self.secret(&key.name, key.loc, value, providers) {

@@ -428,3 +428,21 @@ fn a_masked_block_scalar_keeps_its_lines_so_later_excerpts_stay_in_place() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_secret_with_an_invalid_name_still_has_its_body_checked() {
+    let text = format!(
+        "{HEAD}  \"bad name!\": {{generator: {{type: random-sting}}, rotation_period: 9q, \
+         targets: [{{type: local-fil}}]}}\n"
+    );
+    let rules: Vec<&str> = findings(&text).iter().map(|f| f.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            "secretfile/secret-name",
+            "secretfile/unknown-generator",
+            "secretfile/rotation-period",
+            "secretfile/unknown-target"
+        ]
+    );
+}

@@ -722,13 +722,36 @@ fn nested_fields_merge_into_a_mapping_with_other_entries() {
 }
 
 #[test]
-fn a_key_written_twice_is_replaced_once() {
+fn a_key_written_twice_with_different_values_is_left_alone() {
     let project = Project::new(TWO_TARGETS);
-    project.write(".env", "API_KEY=a\nAPI_KEY=b\n");
+    // Copies that agree are one value, adopted; the file already holds it.
+    project.write(".env", "API_KEY=same\nAPI_KEY=same\n");
     let run = project.run(&["sync", "-s", "api_key"]);
     assert_eq!(run.code, 0, "{run:?}");
-    let env = project.read(".env");
-    assert_eq!(env.matches("API_KEY=").count(), 1, "{env}");
+    assert_eq!(project.read(".env"), "API_KEY=same\nAPI_KEY=same\n");
+    assert_eq!(common::json(&project.path("config.json"))["api_key"], "same");
+
+    // Copies that differ: no reader agrees which wins, so neither is adopted, kept or replaced.
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let env = format!("{}API_KEY=handadded\n", project.read(".env"));
+    project.write(".env", &env);
+    let lock = project.read(".gitsecrets.lock");
+    let run = project.run(&["sync", "--dry-run", "-s", "api_key"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "! skip      local-file:.env#API_KEY (key `API_KEY` is written more than once with \
+             different values; keep one copy)"
+        ),
+        "{run:?}"
+    );
+    let run = project.run(&["sync", "-s", "api_key"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(project.read(".env"), env);
+    assert_eq!(project.read(".gitsecrets.lock"), lock);
+    let run = project.run(&["drift", "api_key"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stdout.contains("error[drift/target-broken]"), "{run:?}");
 }
 
 #[test]

@@ -154,15 +154,21 @@ fn local(target: &TargetDef) -> &LocalFile {
 }
 
 /// What a secret's string may replace: a placeholder number or `null` is not user data worth
-/// refusing over, and of a key written twice with different values the first is replaced and
-/// the rest removed, as the docs say. Lists, mappings and anything ambiguous are kept.
+/// refusing over. Lists, mappings and anything ambiguous are kept.
 fn replaceable(kind: &str) -> bool {
-    matches!(kind, "number" | "boolean" | "null" | "conflicting duplicates")
+    matches!(kind, "number" | "boolean" | "null")
 }
 
 /// A read-back of a key that holds something other than a secret's value.
 fn other(key: &str, kind: &str, expected: &str) -> Readback {
-    if replaceable(kind) {
+    if kind == "conflicting duplicates" {
+        // Readers disagree on which copy wins (python-dotenv and shells take the last, dotenvy's
+        // `dotenv()` the first), so neither copy can be adopted or kept as the recorded value,
+        // and replacing both could destroy the one an application uses.
+        Readback::Broken(format!(
+            "key `{key}` is written more than once with different values; keep one copy"
+        ))
+    } else if replaceable(kind) {
         Readback::Missing
     } else {
         Readback::Broken(format!("key `{key}` holds {} {kind}, not {expected}", article(kind)))

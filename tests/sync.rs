@@ -624,10 +624,39 @@ fn read_only_files_are_refused_not_replaced() {
     let project = Project::new(TWO_TARGETS);
     project.write(".env", "OTHER=1\n");
     std::fs::set_permissions(project.path(".env"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    // The dry run already shows the write as skipped, with the reason.
+    let run = project.run(&["sync", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "! skip      local-file:.env#API_KEY (.env is read-only; make it writable to let \
+             SecretZero update it)"
+        ),
+        "{run:?}"
+    );
     let run = project.run(&["sync"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("cannot write .env: the file is read-only"), "{run:?}");
+    assert!(run.stderr.contains(".env is read-only; make it writable"), "{run:?}");
     assert_eq!(project.read(".env"), "OTHER=1\n");
+}
+
+#[test]
+fn a_yaml_key_with_an_anchor_is_a_skip_in_the_plan_and_left_alone() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  k:\n    generator: {type: random-string}\n    targets: \
+         [{type: local-file, path: c.yaml}]\n",
+    );
+    project.write("c.yaml", "k: &a old\nref: *a\n");
+    for args in [&["sync", "--dry-run", "--force"][..], &["sync", "--force"]] {
+        let run = project.run(args);
+        assert_eq!(run.code, 1, "{args:?} {run:?}");
+        assert!(
+            run.all_output()
+                .contains("c.yaml: key `k`: it holds a YAML anchor (&) that aliases may refer to"),
+            "{args:?} {run:?}"
+        );
+    }
+    assert_eq!(project.read("c.yaml"), "k: &a old\nref: *a\n");
 }
 
 #[cfg(unix)]

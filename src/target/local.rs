@@ -248,6 +248,28 @@ impl Target for LocalFiles {
         if fields.is_empty() { Readback::Missing } else { Readback::Value(SecretData { fields }) }
     }
 
+    /// A file that is read-only, or a key that must not be replaced, refuses any write; the
+    /// plan shows it as skipped rather than promising a write that would fail.
+    fn available(&self, target: &TargetDef) -> Result<(), String> {
+        let file = local(target);
+        let Some(state) = self.files.get(&file.resolved) else { return Ok(()) };
+        if let (Ok(path), Some(_)) = (&state.real, &state.original)
+            && std::fs::metadata(path).is_ok_and(|meta| meta.permissions().readonly())
+        {
+            return Err(format!(
+                "{} is read-only; make it writable to let SecretZero update it",
+                file.path
+            ));
+        }
+        match &state.document {
+            Ok(document) => match document.refuses(&file.key) {
+                Some(reason) => Err(format!("{}: {reason}", file.path)),
+                None => Ok(()),
+            },
+            Err(_) => Ok(()),
+        }
+    }
+
     fn check(&self, secret: &Secret, target: &TargetDef, value: &SecretData) -> Result<(), String> {
         let file = local(target);
         // Only one-value keys are checked here: nested fields go into formats that escape

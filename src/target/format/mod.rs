@@ -187,6 +187,15 @@ impl Document {
         }
     }
 
+    /// Why `key` must not be replaced, whatever the value: a YAML key that carries an anchor,
+    /// which aliases elsewhere may refer to. `None` when it may be.
+    pub fn refuses(&self, key: &str) -> Option<String> {
+        match &self.inner {
+            Inner::Yaml(doc) => doc.refuses(key).map(|reason| format!("key `{key}`: {reason}")),
+            _ => None,
+        }
+    }
+
     /// Sets or replaces a top-level key. A `Value::Map` set on a key that holds a mapping is
     /// merged into it: the given fields are set or replaced, the other entries stay as they
     /// were. Refuses values the format cannot carry exactly, and values of another shape than

@@ -117,10 +117,18 @@ impl Yaml {
         }
     }
 
+    /// Why `key` must not be replaced whatever the value, if it must not.
+    pub(super) fn refuses(&self, key: &str) -> Option<&'static str> {
+        let first = self.splice.occurrences(key).first().copied();
+        first
+            .is_some_and(|index| self.entries[index].info.anchored)
+            .then_some("it holds a YAML anchor (&) that aliases may refer to")
+    }
+
     pub(super) fn set(&mut self, key: &str, value: &Value<'_>) -> Result<(), FormatError> {
         let first = self.splice.occurrences(key).first().copied();
-        if first.is_some_and(|index| self.entries[index].info.anchored) {
-            return Err(invalid(key, "it holds a YAML anchor (&) that aliases may refer to"));
+        if let Some(reason) = self.refuses(key) {
+            return Err(invalid(key, reason));
         }
         // A key serde-saphyr reads as something else than a string is known by its shape.
         let existing = self.get(key).or_else(|| {

@@ -53,11 +53,10 @@ pub(super) fn save(text: &str, path: &Path) -> Result<bool, LockfileError> {
 }
 
 /// Saving through a symlink updates the file it points at instead of replacing the link.
+/// A link whose file does not exist yet is followed too: the lockfile is created where it
+/// points, as the check before a sync expects.
 fn resolve_symlink(path: &Path) -> io::Result<PathBuf> {
-    match fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.file_type().is_symlink() => fs::canonicalize(path),
-        _ => Ok(path.to_path_buf()),
-    }
+    crate::target::follow_links(path)
 }
 
 /// The temporary file is created private; the lockfile holds no secret and is meant to be
@@ -147,6 +146,18 @@ mod tests {
         assert!(save(TEXT, &link).unwrap());
         assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(fs::read_to_string(&real).unwrap(), TEXT);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_link_gets_its_file_created_where_it_points() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("real")).unwrap();
+        let link = dir.path().join(".gitsecrets.lock");
+        std::os::unix::fs::symlink("real/l.lock", &link).unwrap();
+        assert!(save(TEXT, &link).unwrap());
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read_to_string(dir.path().join("real/l.lock")).unwrap(), TEXT);
     }
 
     #[cfg(unix)]

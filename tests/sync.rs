@@ -851,3 +851,32 @@ fn a_target_left_with_an_older_value_is_pending_in_status_and_show() {
     let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(rows["secrets"][0]["state"], "synced", "{status:?}");
 }
+
+/// A dotenv value that readers expand (`${A}`, `$A`) is not what applications read, so it is
+/// never adopted, copied elsewhere or overwritten (the file is reported and left alone, like one
+/// that does not parse); a single-quoted `$` is plain text.
+#[test]
+fn a_dotenv_value_that_readers_expand_is_not_adopted() {
+    let secretfile = "version: \"1.0\"\nsecrets:\n  k:\n    generator: {type: random-string}\n    \
+                      targets: [{type: local-file, path: .env}, {type: local-file, path: c.json}]\n";
+    for env in ["A=1\nK=${A}x\n", "A=1\nK=\"$A-x\"\nB=2\n", "K='pre${A}post'\n"] {
+        let project = Project::new(secretfile);
+        project.write(".env", env);
+        let run = project.run(&["sync"]);
+        assert_eq!(run.code, 1, "{env}: {run:?}");
+        assert!(
+            run.stderr.contains(
+                "key `K` refers to another variable with `$`, which dotenv readers expand; \
+                 SecretZero does not, so it cannot tell the value an application reads"
+            ),
+            "{env}: {run:?}"
+        );
+        assert_eq!(project.read(".env"), env);
+        let json = project.read("c.json");
+        assert!(!json.contains("${A}") && !json.contains("$A"), "{env}: not adopted: {json}");
+    }
+    let project = Project::new(secretfile);
+    project.write(".env", "K='pa$word'\n");
+    assert_eq!(project.run(&["sync"]).code, 0);
+    assert_eq!(common::json(&project.path("c.json"))["k"], "pa$word");
+}

@@ -168,6 +168,11 @@ fn other(key: &str, kind: &str, expected: &str) -> Readback {
         Readback::Broken(format!(
             "key `{key}` is written more than once with different values; keep one copy"
         ))
+    } else if kind == "variable reference" {
+        Readback::Broken(format!(
+            "key `{key}` refers to another variable with `$`, which dotenv readers expand; \
+             SecretZero does not, so it cannot tell the value an application reads"
+        ))
     } else if replaceable(kind) {
         Readback::Missing
     } else {

@@ -94,6 +94,9 @@ impl Dotenv {
         if values.len() < occurrences.len() {
             return Some(Stored::Other("conflicting duplicates"));
         }
+        if values.iter().any(|value| expands(&text[(*value).clone()])) {
+            return Some(Stored::Other("variable reference"));
+        }
         let values = values
             .into_iter()
             .map(|value| Stored::Str(SecretString::from(decode(&text[value.clone()]))));
@@ -296,6 +299,22 @@ fn comment_after(text: &str, value: &Range<usize>, content_end: usize) -> Option
     let trimmed = rest.trim_start_matches(is_blank);
     let blanks = rest.len() - trimmed.len();
     (trimmed.starts_with('#') && (blanks > 0 || value.is_empty())).then_some(value.end..content_end)
+}
+
+/// Whether readers expand a variable in this raw value text, so that what an application
+/// reads is not the text: `${NAME}` in any quotes (python-dotenv), `$NAME` or `${…}` unquoted
+/// or in double quotes (dotenvy and compose). SecretZero does not expand variables, so such a value
+/// is never read as the secret's.
+fn expands(raw: &str) -> bool {
+    if python_expands(&decode(raw)) {
+        return true;
+    }
+    if raw.starts_with('\'') {
+        return false;
+    }
+    raw.as_bytes().windows(2).any(|pair| {
+        pair[0] == b'$' && (pair[1].is_ascii_alphabetic() || pair[1] == b'_' || pair[1] == b'{')
+    })
 }
 
 /// The value a raw value text stands for, read as dotenvy and compose read it, without

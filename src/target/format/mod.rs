@@ -142,7 +142,8 @@ pub enum Stored {
     Map(Vec<(String, SecretString)>),
     /// Anything else, named by its kind: "number", "boolean", "null", "list", "mapping",
     /// "datetime", "binary", "expression" (tfvars), "conflicting duplicates" (a key written
-    /// more than once with different values), or "ambiguous plain scalar" (unquoted YAML text
+    /// more than once with different values), "variable reference" (a dotenv value that
+    /// readers expand, such as `${NAME}`), or "ambiguous plain scalar" (unquoted YAML text
     /// that a YAML 1.1 reader would not read as a string).
     Other(&'static str),
 }

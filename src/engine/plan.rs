@@ -57,6 +57,18 @@ fn plan_secret(
 ) -> SecretPlan {
     let readbacks: Vec<Readback> =
         secret.targets.iter().map(|t| targets.for_target(t).read(secret, t)).collect();
+    for (target, readback) in secret.targets.iter().zip(&readbacks) {
+        let held = match readback {
+            Readback::Value(value) => {
+                let names: Vec<&str> = value.fields.iter().map(|(n, _)| n.as_str()).collect();
+                format!("a value (fields {})", names.join(", "))
+            }
+            Readback::Missing => "nothing".to_string(),
+            Readback::Unreadable(why) => format!("unreadable: {why}"),
+            Readback::Broken(why) => format!("broken: {why}"),
+        };
+        tracing::trace!(secret = %secret.name, target = %target.id, %held, "read back");
+    }
     let field_bytes: Vec<Vec<u8>> = secret.fields.iter().map(field_definition_bytes).collect();
     let definition = hasher.hash_definition(&secret.name, &whole_definition(secret, &field_bytes));
     let definitions = secret

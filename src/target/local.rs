@@ -340,8 +340,10 @@ impl Target for LocalFiles {
             }
             let bytes = document.render();
             if state.original.as_deref() == Some(bytes.as_slice()) {
+                tracing::trace!(file = %state.shown, "unchanged; not rewritten");
                 continue;
             }
+            tracing::trace!(file = %state.shown, secrets = staged.len(), "rewriting");
             match write_atomically(path, &bytes, state.original.is_none()) {
                 Ok(()) => state.original = Some(bytes),
                 Err(source) => {

@@ -245,5 +245,8 @@ pub(crate) fn plain_path(path: &str) -> Result<String, String> {
     if parts.is_empty() {
         return Err(format!("`{path}` names the Secretfile's folder, not a file"));
     }
+    if path.ends_with(['/', '\\']) || path.ends_with("/.") || path.ends_with("/..") {
+        return Err(format!("`{path}` names a folder, not a file"));
+    }
     Ok(parts.join("/"))
 }

@@ -242,6 +242,8 @@ fn target_paths_stay_inside_the_secretfile_folder() {
         ("/etc/x.env", "`/etc/x.env` is absolute"),
         ("~/home.env", "`~/home.env` starts with `~`, which is not expanded"),
         ("./", "`./` names the Secretfile's folder, not a file"),
+        ("dir/", "`dir/` names a folder, not a file"),
+        ("dir/sub/..", "`dir/sub/..` names a folder, not a file"),
     ] {
         let all =
             summary(&with_target(&format!("{{type: local-file, path: '{path}', format: dotenv}}")));

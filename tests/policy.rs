@@ -142,7 +142,7 @@ fn custom_access_policy_per_environment() {
     );
     assert!(
         run.stdout.contains(
-            "secret `api_key` may not be written to a local-file target in environment \
+            "secret `api_key` may not be written to local-file targets in environment \
              `production`"
         ),
         "{run:?}"

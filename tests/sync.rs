@@ -264,7 +264,7 @@ fn one_failing_target_does_not_stop_the_others() {
     project.write("config.json", "{ not json");
     let run = project.run(&["sync"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("Failed to write api_key to local-file:config.json#api_key: config.json cannot be parsed, so it was not overwritten"), "{run:?}");
+    assert!(run.stderr.contains("Failed to write api_key to local-file:config.json#api_key: config.json cannot be parsed, so SecretZero leaves it as it is"), "{run:?}");
     assert!(
         run.stderr.contains("Summary: generated 2, targets updated 2, unchanged 0, failed 2"),
         "{run:?}"

@@ -187,7 +187,7 @@ impl Check<'_> {
                 rule::UNREADABLE,
                 Severity::Warning,
                 format!("{id} of secret `{name}` cannot be read back, so drift is unknown: {why}"),
-                None,
+                Some("check the target by other means, or make it readable".to_string()),
             ),
             (Readback::Broken(why), _) => (
                 rule::TARGET_BROKEN,

@@ -251,7 +251,7 @@ fn custom(out: &mut Out<'_>, policy: &Policy) {
                                 secret,
                                 target.loc,
                                 format!(
-                                    "secret `{}` may not be written to a {kind} target{context}",
+                                    "secret `{}` may not be written to {kind} targets{context}",
                                     secret.name
                                 ),
                                 help,

@@ -82,7 +82,7 @@ pub enum TargetError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} cannot be parsed, so it was not overwritten")]
+    #[error("{path} cannot be parsed, so SecretZero leaves it as it is")]
     Parse {
         path: String,
         #[source]

@@ -7,22 +7,21 @@ through runner.py. Nothing here needs GitHub or the network.
 Usage: python tests/ci/test_action.py [NAME_SUBSTRING ...]   (SECRETZERO_BIN overrides the binary)
 """
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import traceback
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (  # noqa: E402
+    ASSET, BIN, ROOT, Skip, binary_version, check, clean_env, git, has_lockfile_commit,
+    make_release, run_tests, write,
+)
 from runner import run_action  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.path.abspath(os.environ.get("SECRETZERO_BIN", os.path.join(ROOT, "target/debug/secretzero")))
 INSTALL = os.path.join(ROOT, "dist", "install.sh")
-ASSET = "secretzero-x86_64-unknown-linux-musl"
 
 SECRETFILE = """\
 version: "1.0"
@@ -59,74 +58,28 @@ def test(function):
     return function
 
 
-class Failure(Exception):
-    pass
-
-
-def check(condition, message, *details):
-    if not condition:
-        raise Failure("\n".join([message, *[str(d) for d in details]]))
-
-
-def git(cwd, *args, env=None):
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        raise Failure(f"git {' '.join(args)} failed in {cwd}:\n{done.stderr}")
-    return done.stdout.strip()
-
-
-def binary_version():
-    out = subprocess.run([BIN, "--version"], capture_output=True, text=True, check=True).stdout
-    return out.split()[1]
-
-
-def has_lockfile_commit():
-    done = subprocess.run([BIN, "lockfile", "commit", "--help"], capture_output=True, text=True)
-    return done.returncode == 0
-
-
 class World:
     """A temporary machine: HOME without git identity, a bare remote, a clone, a release."""
 
-    def __init__(self, secretfile=SECRETFILE):
-        self.dir = tempfile.mkdtemp(prefix="secretzero-ci-")
+    def __init__(self, folder, secretfile=SECRETFILE):
+        self.dir = folder
         self.home = os.path.join(self.dir, "home")
         os.makedirs(self.home)
-        self.env = {
-            "PATH": os.environ["PATH"],
-            "HOME": self.home,
-            "LANG": "C.UTF-8",
-            "GIT_CONFIG_NOSYSTEM": "1",
+        self.env = clean_env(self.home)
+        self.env.update({
             "GITHUB_REF_NAME": "main",
             "GITHUB_ACTION_REPOSITORY": "example/secretzero",
             "SECRETZERO_RELEASE_URL": "file://" + os.path.join(self.dir, "release"),
-        }
-        self.release = self.make_release(os.path.join(self.dir, "release"))
+        })
+        self.release = make_release(os.path.join(self.dir, "release"))
         self.remote = os.path.join(self.dir, "remote.git")
         git(self.dir, "init", "--quiet", "--bare", "--initial-branch=main", self.remote)
         seed = self.clone("seed")
-        self.write(seed, "Secretfile.yml", secretfile)
-        self.write(seed, ".gitignore", ".env\nconfig.json\n")
+        write(seed, "Secretfile.yml", secretfile)
+        write(seed, ".gitignore", ".env\nconfig.json\n")
         git(seed, "add", ".")
         self.commit(seed, "Add the Secretfile")
         git(seed, "push", "--quiet", "origin", "main")
-
-    def make_release(self, folder, corrupt=False, listed=True):
-        os.makedirs(folder, exist_ok=True)
-        target = os.path.join(folder, ASSET)
-        if os.path.exists(target):
-            os.remove(target)
-        os.link(BIN, target) if not corrupt else shutil.copyfile(BIN, target)
-        digest = hashlib.sha256(open(target, "rb").read()).hexdigest()
-        if corrupt:
-            with open(target, "ab") as handle:
-                handle.write(b"tampered")
-        lines = [f"{'0' * 64}  secretzero-x86_64-apple-darwin\n"]
-        if listed:
-            lines.append(f"{digest}  {ASSET}\n")
-        with open(os.path.join(folder, "SHA256SUMS"), "w") as handle:
-            handle.writelines(lines)
-        return folder
 
     def clone(self, name):
         path = os.path.join(self.dir, name)
@@ -136,13 +89,6 @@ class World:
     def commit(self, repo, message):
         git(repo, "-c", "user.name=Test", "-c", "user.email=test@example.invalid",
             "commit", "--quiet", "-m", message, env=self.env)
-
-    @staticmethod
-    def write(repo, name, text):
-        path = os.path.join(repo, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as handle:
-            handle.write(text)
 
     def run(self, workspace, runner_name="runner", **inputs):
         runner_dir = os.path.join(self.dir, runner_name)
@@ -177,9 +123,6 @@ class World:
             os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs
         )
 
-    def close(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-
 
 def show(result):
     return (f"exit {result.exit_code}\noutputs: {json.dumps(result.outputs, indent=1)}\n"
@@ -210,7 +153,7 @@ def installer_verifies_caches_and_adds_to_path(world):
 
 @test
 def installer_refuses_a_bad_checksum(world):
-    world.make_release(world.release, corrupt=True)
+    make_release(world.release, corrupt=True)
     done = world.install(SECRETZERO_VERSION="latest")
     check(done.returncode != 0, "a checksum mismatch must fail", done.stdout, done.stderr)
     check("checksum mismatch for " + ASSET in done.stderr, "no clear message", done.stderr)
@@ -222,8 +165,20 @@ def installer_refuses_a_bad_checksum(world):
 
 
 @test
+def the_action_stops_on_a_bad_checksum(world):
+    make_release(world.release, corrupt=True)
+    repo = world.clone("pr")
+    result = world.run(repo, command="validate")
+    check(result.exit_code != 0, "the job must fail", show(result))
+    check([step["id"] for step in result.steps] == ["install"], "no step after the install")
+    check("checksum mismatch for " + ASSET in result.stderr, "message", result.stderr)
+    check(result.path == [], "nothing added to PATH", result.path)
+    check(world.cache_entries() == [], "nothing cached", world.cache_entries())
+
+
+@test
 def installer_refuses_an_asset_missing_from_sha256sums(world):
-    world.make_release(world.release, listed=False)
+    make_release(world.release, listed=False)
     done = world.install(SECRETZERO_VERSION="latest")
     check(done.returncode != 0, "an unlisted asset must fail", done.stderr)
     check("SHA256SUMS of latest has no line for " + ASSET in done.stderr, "message", done.stderr)
@@ -255,6 +210,32 @@ def installer_builds_from_source_when_no_asset_exists(world):
     check(args[:5] == ["install", "--locked", "--all-features", "--path", ROOT], "cargo args", args)
     check("has no asset secretzero-riscv64gc-unknown-linux-musl" in done.stderr, "reason", done.stderr)
     check(os.path.exists(done.stdout.strip()), "installed binary", done.stdout)
+
+
+@test
+def action_downloads_its_own_release_and_falls_back_to_source(world):
+    # Stand-ins record what they were asked: curl answers 404 (no asset in that release), cargo
+    # "builds" by copying the real binary. The Action's tag picks the release.
+    stubs = os.path.join(world.dir, "stubs")
+    os.makedirs(stubs)
+    write(stubs, "curl", f"#!/usr/bin/env bash\nprintf '%s\\n' \"$@\" >> {world.dir}/curl-args\n"
+          "printf 404\n")
+    write(stubs, "cargo", "#!/usr/bin/env bash\n"
+          'while [[ $# -gt 0 ]]; do [[ $1 == --root ]] && root=$2; shift; done\n'
+          f'mkdir -p "$root/bin" && cp {BIN} "$root/bin/secretzero"\n')
+    for name in ("curl", "cargo"):
+        os.chmod(os.path.join(stubs, name), 0o755)
+    del world.env["SECRETZERO_RELEASE_URL"]
+    world.env["PATH"] = stubs + os.pathsep + world.env["PATH"]
+    world.env["GITHUB_ACTION_REF"] = "v" + binary_version()
+    repo = world.clone("pr")
+    result = world.run(repo, command="validate")
+    check(result.exit_code == 0, "the Action must run with the source build", show(result))
+    url = (f"https://github.com/example/secretzero/releases/download/v{binary_version()}/"
+           f"{ASSET}")
+    check(url in world.read("curl-args").split("\n"), "the release URL", world.read("curl-args"))
+    check("building from source with cargo install" in result.stderr, "fallback", result.stderr)
+    check(result.outputs["version"] == binary_version(), "version output", show(result))
 
 
 @test
@@ -291,7 +272,7 @@ def pull_request_checks_write_every_report(world):
     check(ids == ["secretzero/validate/", "secretzero/policy/", "secretzero/drift/"], "runs", ids)
     check(doc["version"] == "2.1.0" and "$schema" in doc, "SARIF header", list(doc))
 
-    annotation = "::warning file=Secretfile.yml,line=4,col=3,title=drift/not-synced::"
+    annotation = "::warning file=Secretfile.yml,line=5,col=3,title=drift/not-synced::"
     check(annotation in result.stdout, "annotation on the secret's line", result.stdout)
     for heading in ("secretzero validate", "secretzero policy", "secretzero drift",
                     "secretzero sync --dry-run"):
@@ -316,14 +297,42 @@ def drift_fails_only_when_asked(world):
 @test
 def a_failing_stage_does_not_stop_the_others(world):
     repo = world.clone("pr")
-    World.write(repo, "Secretfile.yml", BROKEN_SECRETFILE)
+    write(repo, "Secretfile.yml", BROKEN_SECRETFILE)
     result = world.run(repo, command="validate policy drift")
     check(result.exit_code in (1, 5), "must fail with the validation's code", show(result))
     check(int(result.outputs["errors"]) >= 1, "errors counted", show(result))
     doc = json.load(open(result.outputs["sarif-file"]))
-    check(len(doc["runs"]) == 3, "every stage still wrote its SARIF", [r.get("automationDetails") for r in doc["runs"]])
+    ids = [run["automationDetails"]["id"] for run in doc["runs"]]
+    check(ids == ["secretzero/validate/", "secretzero/policy/", "secretzero/drift/"],
+          "every stage still wrote its SARIF run", ids)
     check("::error file=Secretfile.yml,line=4" in result.stdout, "error annotation", result.stdout)
     check(result.stdout.count("::group::") == 3, "three stages ran", result.stdout)
+
+
+@test
+def rotate_dry_run_reports_without_writing(world):
+    repo = world.clone("pr")
+    result = world.run(repo, command="rotate", args="--dry-run", commit_lockfile="true")
+    check(result.exit_code == 0, "rotate --dry-run", show(result))
+    check("::group::secretzero rotate --dry-run\n" in result.stdout, "ran as a dry run", result.stdout)
+    doc = json.load(open(result.outputs["sarif-file"]))
+    ids = [run["automationDetails"]["id"] for run in doc["runs"]]
+    check(ids == ["secretzero/rotation/"], "a rotation SARIF run", ids)
+    check(result.outputs["lockfile-changed"] == "false", "nothing written", show(result))
+    check("lockfile commit" not in result.stdout, "a dry run commits nothing", result.stdout)
+    check(not os.path.exists(os.path.join(repo, ".gitsecrets.lock")), "no lockfile written")
+
+
+@test
+def a_stage_without_a_report_is_named_in_the_summary(world):
+    repo = world.clone("pr")
+    write(repo, "Secretfile.yml", BROKEN_SECRETFILE)
+    result = world.run(repo, command="validate drift")
+    check(result.exit_code != 0, "the broken Secretfile fails", show(result))
+    check("secretfile/unknown-generator" in result.summary, "validate's summary", result.summary)
+    # Its own report, or the Action's line saying it exited before writing one.
+    check("## SecretZero drift\n" in result.summary, "drift is missing from the summary",
+          result.summary)
 
 
 @test
@@ -361,6 +370,9 @@ def working_directory_and_secretfile(world):
     check(result.exit_code == 0, "validate in a subfolder", show(result))
     result = world.run(repo, command="validate", working_directory="deploy")
     check(result.exit_code == 5, "the default Secretfile.yml is missing there", show(result))
+    check("## SecretZero validate\n\nExited with code 5 before writing a report" in result.summary,
+          "a stage without a report is named in the summary", result.summary)
+    check(result.outputs["sarif-file"] == "", "no SARIF file without a report", show(result))
 
 
 # ---- the Action: sync, rotate and commit-back -----------------------------------------------
@@ -435,6 +447,34 @@ def concurrent_rotations_of_different_secrets_both_land(world):
 
 
 @test
+def simultaneous_runs_both_land(world):
+    if not has_lockfile_commit():
+        raise Skip("this build has no `secretzero lockfile commit`")
+    base = world.clone("base")
+    check(world.run(base, command="sync", commit_lockfile="true").exit_code == 0, "initial sync")
+    a, b = world.clone("a"), world.clone("b")
+    results = {}
+
+    def rotate(repo, runner, secret):
+        results[secret] = world.run(repo, runner, command="rotate", args=f"--force -s {secret}",
+                                    commit_lockfile="true")
+
+    threads = [threading.Thread(target=rotate, args=(a, "runner-a", "api_key")),
+               threading.Thread(target=rotate, args=(b, "runner-b", "session_secret"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for secret, result in results.items():
+        check(result.exit_code == 0 and result.outputs["commit-sha"], f"{secret} run", show(result))
+    log = git(world.remote, "log", "--format=%H", "main").split("\n")
+    for result in results.values():
+        check(result.outputs["commit-sha"] in log, "each pushed commit is on main", log)
+    lock = json.dumps(json.loads(git(world.remote, "show", "main:.gitsecrets.lock")))
+    check(lock.count('"rotation_count": 1') == 2, "both rotations are recorded", lock[:2000])
+
+
+@test
 def concurrent_rotations_of_the_same_secret_fail_cleanly(world):
     if not has_lockfile_commit():
         raise Skip("this build has no `secretzero lockfile commit`")
@@ -450,37 +490,5 @@ def concurrent_rotations_of_the_same_secret_fail_cleanly(world):
     check(git(world.remote, "rev-parse", "main") == ra.outputs["commit-sha"], "the remote keeps a's")
 
 
-class Skip(Exception):
-    pass
-
-
-def main():
-    if not os.access(BIN, os.X_OK):
-        print(f"no binary at {BIN}: run cargo build first", file=sys.stderr)
-        return 1
-    wanted = sys.argv[1:]
-    passed = failed = skipped = 0
-    for function in TESTS:
-        if wanted and not any(w in function.__name__ for w in wanted):
-            continue
-        world = World()
-        try:
-            function(world)
-            passed += 1
-            print(f"ok      {function.__name__}")
-        except Skip as reason:
-            skipped += 1
-            print(f"skipped {function.__name__}: {reason}")
-        except Exception as error:  # noqa: BLE001 - every failure is reported, then counted
-            failed += 1
-            print(f"FAILED  {function.__name__}")
-            detail = str(error) if isinstance(error, Failure) else traceback.format_exc()
-            print("    " + detail.replace("\n", "\n    "))
-        finally:
-            world.close()
-    print(f"action: {passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests("action", TESTS, World))

@@ -12,7 +12,7 @@ mod status;
 use secrecy::SecretString;
 
 pub use apply::{Outcome, TargetFailure, apply};
-pub(crate) use plan::changed_fields;
+pub(crate) use plan::{changed_fields, recorded_definitions};
 pub use plan::{Options, plan};
 pub use status::{SecretStatus, State, statuses};
 

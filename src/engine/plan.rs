@@ -58,13 +58,7 @@ fn plan_secret(
     let readbacks: Vec<Readback> =
         secret.targets.iter().map(|t| targets.for_target(t).read(secret, t)).collect();
     let field_bytes: Vec<Vec<u8>> = secret.fields.iter().map(field_definition_bytes).collect();
-    let definition = hasher.hash_definition(&secret.name, &whole_definition(secret, &field_bytes));
-    let definitions = secret
-        .fields
-        .iter()
-        .zip(&field_bytes)
-        .map(|(f, bytes)| (f.name.clone(), hasher.hash_definition(&secret.name, bytes)))
-        .collect();
+    let (definition, definitions) = definition_hashes(secret, &field_bytes, hasher);
     let changed = entry.map(|e| changed_in(secret, e, hasher, &field_bytes)).unwrap_or_default();
     let legacy = entry.and_then(|e| legacy_keeper(secret, e, &readbacks, hasher));
     let former = entry.map(|e| former_targets(dir, secret, e, targets)).unwrap_or_default();
@@ -193,6 +187,33 @@ fn former_targets(
             Some((id.clone(), targets.for_target(&def).read(secret, &def)))
         })
         .collect()
+}
+
+/// The hashes a lockfile entry records for `secret`'s definition: the whole one, and one per
+/// field. `field_bytes` holds [`field_definition_bytes`] of each field, in order.
+fn definition_hashes(
+    secret: &Secret,
+    field_bytes: &[Vec<u8>],
+    hasher: &Hasher,
+) -> (String, std::collections::BTreeMap<String, String>) {
+    let definition = hasher.hash_definition(&secret.name, &whole_definition(secret, field_bytes));
+    let definitions = secret
+        .fields
+        .iter()
+        .zip(field_bytes)
+        .map(|(f, bytes)| (f.name.clone(), hasher.hash_definition(&secret.name, bytes)))
+        .collect();
+    (definition, definitions)
+}
+
+/// [`definition_hashes`] for a secret whose fields' canonical bytes are not at hand: what a
+/// sync would record, so that an entry made elsewhere (a migrated one) reads as unchanged.
+pub(crate) fn recorded_definitions(
+    secret: &Secret,
+    hasher: &Hasher,
+) -> (String, std::collections::BTreeMap<String, String>) {
+    let field_bytes: Vec<Vec<u8>> = secret.fields.iter().map(field_definition_bytes).collect();
+    definition_hashes(secret, &field_bytes, hasher)
 }
 
 /// The fields whose generator changed since the lockfile recorded them.

@@ -51,6 +51,12 @@ pub fn load(path: &Path) -> Result<Secretfile, LoadError> {
     load_str(&text, path, Templater::from_process_env())
 }
 
+/// Validates Secretfile text that is not (yet) on disk, as if it were read from `path`: targets
+/// resolve against `path`'s folder and findings name it.
+pub fn load_text(text: &str, path: &Path) -> Result<Secretfile, LoadError> {
+    load_str(text, path, Templater::from_process_env())
+}
+
 pub(crate) fn load_str(
     text: &str,
     path: &Path,

@@ -83,7 +83,11 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs, ui: &Ui) -> Result<Exit, Cli
             &migration.masked_secretfile
         });
         if let Some((lock, _)) = &migration.lockfile {
-            shown.push_str(&format!("\n==> {} <==\n{}", paths.new_lockfile.display(), lock.render()));
+            shown.push_str(&format!(
+                "\n==> {} <==\n{}",
+                paths.new_lockfile.display(),
+                lock.render()
+            ));
         }
         ui.data(&shown);
         ui.info(&format!("Dry run: {}; nothing was written.", summary(&migration, &paths)));
@@ -99,12 +103,21 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs, ui: &Ui) -> Result<Exit, Cli
     write(&migration, &paths, args.force)?;
     ui.done(&format!("Migrated {}", summary(&migration, &paths)));
     if same(&paths.old_secretfile, &paths.new_secretfile) {
-        ui.info(&format!("The older Secretfile is kept as {}.", backup(&paths.old_secretfile).display()));
+        ui.info(&format!(
+            "The older Secretfile is kept as {}.",
+            backup(&paths.old_secretfile).display()
+        ));
     }
     if migration.lockfile.is_some() && same(&paths.old_lockfile, &paths.new_lockfile) {
-        ui.info(&format!("The older lockfile is kept as {}.", backup(&paths.old_lockfile).display()));
+        ui.info(&format!(
+            "The older lockfile is kept as {}.",
+            backup(&paths.old_lockfile).display()
+        ));
     }
-    ui.info("Next: `secretzero sync --dry-run` should show every target unchanged; then commit both files.");
+    ui.info(
+        "Next: `secretzero sync --dry-run` should show every target unchanged; then commit \
+         both files.",
+    );
     Ok(Exit::Success)
 }
 
@@ -113,7 +126,9 @@ fn summary(migration: &Migration, paths: &Paths) -> String {
     let secrets = plural(migration.secrets, "secret");
     let secretfile = format!("{} ({secrets})", paths.new_secretfile.display());
     match &migration.lockfile {
-        None => format!("{secretfile}; there is no older lockfile at {}", paths.old_lockfile.display()),
+        None => {
+            format!("{secretfile}; there is no older lockfile at {}", paths.old_lockfile.display())
+        }
         Some((_, report)) => {
             format!("{secretfile} and {} ({})", paths.new_lockfile.display(), lock_summary(report))
         }
@@ -121,10 +136,11 @@ fn summary(migration: &Migration, paths: &Paths) -> String {
 }
 
 fn lock_summary(report: &LockfileReport) -> String {
-    let mut parts = vec![format!(
-        "{} confirmed by a target and re-hashed",
-        plural(report.verified.len(), "entry")
-    )];
+    let mut parts = Vec::new();
+    if !report.verified.is_empty() || report.unverified.is_empty() {
+        let entries = plural(report.verified.len(), "entry");
+        parts.push(format!("{entries} confirmed by a target and re-hashed"));
+    }
     if !report.unverified.is_empty() {
         parts.push(format!(
             "{} keeping the older hash ({})",
@@ -174,8 +190,8 @@ fn write(migration: &Migration, paths: &Paths, force: bool) -> Result<(), CliErr
         move |source| CliError::Write { path, source }
     };
     let folder = crate::secretfile::folder_of(&paths.new_secretfile);
-    let mut staged = tempfile::NamedTempFile::new_in(&folder)
-        .map_err(write_error(&paths.new_secretfile))?;
+    let mut staged =
+        tempfile::NamedTempFile::new_in(&folder).map_err(write_error(&paths.new_secretfile))?;
     // The new Secretfile is committed like the older one: it keeps the older one's mode.
     let mode = std::fs::metadata(&paths.old_secretfile).map(|m| m.permissions());
     staged
@@ -192,10 +208,9 @@ fn write(migration: &Migration, paths: &Paths, force: bool) -> Result<(), CliErr
             std::fs::rename(old, backup(old)).map_err(write_error(old))?;
         }
     }
-    staged.persist(&paths.new_secretfile).map_err(|e| CliError::Write {
-        path: paths.new_secretfile.clone(),
-        source: e.error,
-    })?;
+    staged
+        .persist(&paths.new_secretfile)
+        .map_err(|e| CliError::Write { path: paths.new_secretfile.clone(), source: e.error })?;
     if let Some(lock) = lockfile {
         lock.save(&paths.new_lockfile)?;
     }

@@ -328,9 +328,12 @@ fn field_source(
         .or_else(|| secret.is_single().then(|| entry.fields.get(LEGACY_VALUE_FIELD)).flatten());
     let Some(recorded) = recorded else {
         // An upgraded multi-field entry that no target matches: decide as if it were new,
-        // adopting what the targets hold rather than replacing it.
+        // adopting what the targets hold rather than replacing it. With no target readable
+        // at all, nothing says the recorded value is gone: it stands.
         if entry.fields.contains_key(LEGACY_VALUE_FIELD) {
+            let unreadable = readbacks.iter().any(|r| matches!(r, Readback::Unreadable(_)));
             return match distinct(&held) {
+                0 if unreadable => Ok((Source::Recorded, None)),
                 0 => Ok((generate("new secret"), None)),
                 1 => Ok((adopt(&held), Some(held[0].1.clone()))),
                 _ => Err(disagreement(secret, field, &held)),

@@ -8,7 +8,9 @@ use secrecy::ExposeSecret;
 
 use super::{LockfileReport, Origin};
 use crate::engine::{Targets, recorded_definitions};
-use crate::lockfile::{Hasher, LEGACY_VALUE_FIELD, Lockfile, LockfileError, SecretEntry, TargetEntry};
+use crate::lockfile::{
+    Hasher, LEGACY_VALUE_FIELD, Lockfile, LockfileError, SecretEntry, TargetEntry,
+};
 use crate::secretfile::{Secret, Secretfile, TargetKind};
 use crate::target::{Readback, SecretData};
 
@@ -102,7 +104,8 @@ impl Entry<'_> {
         let mut older_targets: BTreeMap<&str, &TargetEntry> = BTreeMap::new();
         for entry in &older {
             for (id, target) in &entry.targets {
-                let later = older_targets.get(id.as_str()).is_none_or(|t| t.updated_at < target.updated_at);
+                let later =
+                    older_targets.get(id.as_str()).is_none_or(|t| t.updated_at < target.updated_at);
                 if later {
                     older_targets.insert(id, target);
                 }
@@ -124,7 +127,8 @@ impl Entry<'_> {
                 }
                 _ => found.hash.clone(),
             };
-            new_targets.insert(target.id.clone(), TargetEntry { hash, updated_at: found.updated_at });
+            new_targets
+                .insert(target.id.clone(), TargetEntry { hash, updated_at: found.updated_at });
         }
 
         let (definition, definitions) = recorded_definitions(secret, self.hasher);
@@ -161,7 +165,8 @@ impl Entry<'_> {
                 held().find_map(|data| {
                     let value = data.field(&field.name)?;
                     let bytes = value.expose_secret().as_bytes();
-                    let confirmed = self.hasher.matches(&recorded, &secret.name, &field.name, bytes);
+                    let confirmed =
+                        self.hasher.matches(&recorded, &secret.name, &field.name, bytes);
                     confirmed.then(|| (field.name.clone(), value.clone()))
                 })
             })
@@ -171,20 +176,26 @@ impl Entry<'_> {
         }
 
         let whole = recorded(self.whole.as_ref()?)?;
-        held().find(|data| {
-            let complete = secret.fields.iter().all(|f| data.field(&f.name).is_some());
-            complete
-                && json_encodings(data).iter().any(|json| {
-                    self.hasher.matches(&whole, &secret.name, LEGACY_VALUE_FIELD, json.as_bytes())
-                })
-        })
-        .map(|data| SecretData {
-            fields: secret
-                .fields
-                .iter()
-                .filter_map(|f| Some((f.name.clone(), data.field(&f.name)?.clone())))
-                .collect(),
-        })
+        held()
+            .find(|data| {
+                let complete = secret.fields.iter().all(|f| data.field(&f.name).is_some());
+                complete
+                    && json_encodings(data).iter().any(|json| {
+                        self.hasher.matches(
+                            &whole,
+                            &secret.name,
+                            LEGACY_VALUE_FIELD,
+                            json.as_bytes(),
+                        )
+                    })
+            })
+            .map(|data| SecretData {
+                fields: secret
+                    .fields
+                    .iter()
+                    .filter_map(|f| Some((f.name.clone(), data.field(&f.name)?.clone())))
+                    .collect(),
+            })
     }
 
     /// Whether an older target record is of the value confirmed now, rather than of an older
@@ -192,8 +203,10 @@ impl Entry<'_> {
     /// multi-field secret is taken as current.
     fn wrote(&self, target: &TargetEntry, value: &SecretData) -> bool {
         match value.fields.as_slice() {
-            [(_, only)] => Hasher::is_legacy(&target.hash)
-                && self.hasher.matches(&target.hash, "", "", only.expose_secret().as_bytes()),
+            [(_, only)] => {
+                Hasher::is_legacy(&target.hash)
+                    && self.hasher.matches(&target.hash, "", "", only.expose_secret().as_bytes())
+            }
             _ => true,
         }
     }

@@ -3,9 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::emit::{
-    Body, Generator, NewFile, NewProvider, NewSecret, NewTarget, Scalar, Section,
-};
+use super::emit::{Body, Generator, NewFile, NewProvider, NewSecret, NewTarget, Scalar, Section};
 use super::{OldTarget, Origin, Untranslated};
 use crate::secretfile::node::{Key, Kind, Node};
 use crate::secretfile::{ProviderKind, RemoteKind, env_var_name};
@@ -59,7 +57,8 @@ fn get<'n>(entries: &'n [(Key, Node)], key: &str) -> Option<&'n Node> {
     entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
 }
 
-const TOP_KEYS: &[&str] = &["version", "metadata", "variables", "providers", "templates", "secrets"];
+const TOP_KEYS: &[&str] =
+    &["version", "metadata", "variables", "providers", "templates", "secrets"];
 const SECRET_KEYS: &[&str] =
     &["name", "kind", "config", "targets", "one_time", "rotation_period", "description"];
 const TARGET_KEYS: &[&str] = &["provider", "kind", "config"];
@@ -234,7 +233,8 @@ impl Reader<'_> {
                             auth.push(("kind".to_string(), text));
                         }
                         if let Some(config) = get(auth_fields, "config") {
-                            let flat = self.string_map(config, &format!("the config of {auth_what}"));
+                            let flat =
+                                self.string_map(config, &format!("the config of {auth_what}"));
                             auth.extend(flat.into_iter().filter(|(k, _)| k != "kind"));
                         }
                     }
@@ -246,7 +246,12 @@ impl Reader<'_> {
                 None => Vec::new(),
             };
             self.providers.insert(alias.name.clone(), kind);
-            out.push(NewProvider { name: alias.name.clone(), kind: kind.name().into(), auth, config });
+            out.push(NewProvider {
+                name: alias.name.clone(),
+                kind: kind.name().into(),
+                auth,
+                config,
+            });
         }
         out
     }
@@ -357,7 +362,7 @@ impl Reader<'_> {
         let has_field_targets = field_nodes
             .iter()
             .any(|(_, f)| entries(f).and_then(|f| get(f, "targets")).is_some_and(non_empty_seq));
-        let writes_files = template_targets.is_some_and(|t| has_file_target(t))
+        let writes_files = template_targets.is_some_and(has_file_target)
             || field_nodes.iter().any(|(_, f)| {
                 entries(f).and_then(|f| get(f, "targets")).is_some_and(has_file_target)
             });
@@ -443,7 +448,13 @@ impl Reader<'_> {
 
     /// A generator kind and its `config`. A kind with no equivalent becomes a `static`
     /// generator without a value, so the value the targets hold is kept (and noted).
-    fn generator(&mut self, kind: &str, config: Option<&Node>, line: usize, what: &str) -> Generator {
+    fn generator(
+        &mut self,
+        kind: &str,
+        config: Option<&Node>,
+        line: usize,
+        what: &str,
+    ) -> Generator {
         let config: Vec<(Key, Node)> = match config {
             Some(node) => match entries(node) {
                 Some(entries) => entries.to_vec(),
@@ -644,7 +655,10 @@ impl Reader<'_> {
         for (key, value) in &config {
             let name = rename_option(remote, &key.name);
             if !required.contains(&name) && !optional.contains(&name) {
-                self.note(key.loc.line, format!("`{}` in {target_what} has no equivalent", key.name));
+                self.note(
+                    key.loc.line,
+                    format!("`{}` in {target_what} has no equivalent", key.name),
+                );
                 continue;
             }
             if let Some(text) = self.string(value, &format!("`{}`", key.name)) {
@@ -680,7 +694,10 @@ impl Reader<'_> {
             _ => "dotenv".to_string(),
         };
         let Some(format) = Format::from_name(&format) else {
-            self.note(node.loc.line, format!("{what} has format `{format}`, which has no equivalent"));
+            self.note(
+                node.loc.line,
+                format!("{what} has format `{format}`, which has no equivalent"),
+            );
             return None;
         };
         let key = match get(config, "key").and_then(|n| self.string(n, "`key`")) {
@@ -727,7 +744,9 @@ fn non_empty_seq(node: &Node) -> bool {
 fn has_file_target(node: &Node) -> bool {
     let Kind::Seq(items) = &node.kind else { return false };
     items.iter().any(|item| {
-        entries(item).and_then(|t| get(t, "kind")).is_some_and(|k| k.kind == Kind::Str("file".into()))
+        entries(item)
+            .and_then(|t| get(t, "kind"))
+            .is_some_and(|k| k.kind == Kind::Str("file".into()))
     })
 }
 

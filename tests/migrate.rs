@@ -75,6 +75,12 @@ Next: `secretzero sync --dry-run` should show every target unchanged; then commi
 #[test]
 fn local_project_migrates_and_the_next_sync_and_drift_find_nothing_to_do() {
     let project = project("local");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o640);
+        std::fs::set_permissions(project.path("Secretfile.yml"), mode).unwrap();
+    }
     let older_secretfile = project.read("Secretfile.yml");
     let older_lockfile = project.read(".gitsecrets.lock");
 
@@ -84,6 +90,12 @@ fn local_project_migrates_and_the_next_sync_and_drift_find_nothing_to_do() {
     assert_eq!(project.read("Secretfile.yml"), expected("local.yml"));
     assert_eq!(project.read("Secretfile.yml.v0"), older_secretfile);
     assert_eq!(project.read(".gitsecrets.lock.v0"), older_lockfile);
+    #[cfg(unix)]
+    for (name, mode) in [("Secretfile.yml", 0o640), (".gitsecrets.lock", 0o644)] {
+        use std::os::unix::fs::PermissionsExt;
+        let found = std::fs::metadata(project.path(name)).unwrap().permissions().mode();
+        assert_eq!(found & 0o777, mode, "{name}");
+    }
 
     // History carried over; provenance gone; every hash keyed.
     let lock = lockfile(&project);
@@ -444,6 +456,28 @@ fn unreadable_older_files_are_load_errors() {
         run.stderr,
         "error: cannot read Secretfile.yml\n  caused by: No such file or directory (os error 2)\n"
     );
+}
+
+#[test]
+fn a_translation_that_does_not_validate_is_shown_and_nothing_written() {
+    let older = "version: '1.0'\nvariables:\n  region: ${AWS_REGION}\nsecrets:\n  - name: \
+                 token\n    kind: random_string\n";
+    let project = Project::new(older);
+    let run = project.run(&["migrate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error[secretfile/undefined-name]: variable `region` uses undefined name \
+         `env.AWS_REGION`\n --> Secretfile.yml:4:11\n  |\n4 |   region: \"{{ env.AWS_REGION \
+         }}\"\n  |           ^^^^^^^^^^^^^^^^^^^^^^\n  |\n  = help: define it under \
+         `variables:`, set the environment variable, or give a default with `or`, as in {{ \
+         env.X or 'default' }}\n\nerror: the translated Secretfile does not validate\n  \
+         caused by: Secretfile.yml has 1 problem\nhint: set the environment variables the \
+         older file interpolated, or fix the older file and migrate again\n"
+    );
+    assert_eq!(project.read("Secretfile.yml"), older);
+    let run = project.run_env(&["migrate"], &[("AWS_REGION", "eu-west-1")]);
+    assert_eq!(run.code, 0, "{run:?}");
 }
 
 #[test]

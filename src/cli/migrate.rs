@@ -167,15 +167,15 @@ fn plural(count: usize, noun: &str) -> String {
 }
 
 /// Writes the new files, after checking that nothing would be overwritten without `--force`.
-/// Each new file is complete on disk (written to a temporary file beside it) before the older
-/// file at its path is moved to its `.v0` copy.
+/// Both new files are complete on disk (in temporary files beside them) before either older
+/// file is moved to its `.v0` copy, so a failed write leaves the older files in place.
 fn write(migration: &Migration, paths: &Paths, force: bool) -> Result<(), CliError> {
-    let lockfile = migration.lockfile.as_ref().map(|(lock, _)| lock);
-    let mut moves = vec![(&paths.old_secretfile, &paths.new_secretfile)];
-    if lockfile.is_some() {
-        moves.push((&paths.old_lockfile, &paths.new_lockfile));
+    let mut files =
+        vec![(&paths.old_secretfile, &paths.new_secretfile, migration.secretfile.clone())];
+    if let Some((lock, _)) = &migration.lockfile {
+        files.push((&paths.old_lockfile, &paths.new_lockfile, lock.render()));
     }
-    for (old, new) in &moves {
+    for (old, new, _) in &files {
         let occupied = match same(old, new) {
             true => backup(old),
             false => new.to_path_buf(),
@@ -185,36 +185,49 @@ fn write(migration: &Migration, paths: &Paths, force: bool) -> Result<(), CliErr
         }
     }
 
-    let write_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| CliError::Write { path, source }
-    };
-    let folder = crate::secretfile::folder_of(&paths.new_secretfile);
-    let mut staged =
-        tempfile::NamedTempFile::new_in(&folder).map_err(write_error(&paths.new_secretfile))?;
-    // The new Secretfile is committed like the older one: it keeps the older one's mode.
-    let mode = std::fs::metadata(&paths.old_secretfile).map(|m| m.permissions());
-    staged
-        .write_all(migration.secretfile.as_bytes())
-        .and_then(|()| match mode {
-            Ok(mode) => staged.as_file().set_permissions(mode),
-            Err(_) => Ok(()),
-        })
-        .and_then(|()| staged.as_file().sync_all())
-        .map_err(write_error(&paths.new_secretfile))?;
-
-    for (old, new) in &moves {
+    let staged = files
+        .iter()
+        .map(|(old, new, text)| stage(old, new, text))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (old, new, _) in &files {
         if same(old, new) {
-            std::fs::rename(old, backup(old)).map_err(write_error(old))?;
+            std::fs::rename(old, backup(old))
+                .map_err(|source| CliError::Write { path: old.to_path_buf(), source })?;
         }
     }
-    staged
-        .persist(&paths.new_secretfile)
-        .map_err(|e| CliError::Write { path: paths.new_secretfile.clone(), source: e.error })?;
-    if let Some(lock) = lockfile {
-        lock.save(&paths.new_lockfile)?;
+    for ((_, new, _), file) in files.iter().zip(staged) {
+        file.persist(new)
+            .map_err(|e| CliError::Write { path: new.to_path_buf(), source: e.error })?;
     }
     Ok(())
+}
+
+/// `text` in a temporary file beside `new`, flushed to disk. The new file is committed like
+/// the older one, so it takes the older one's mode (a lockfile without one gets 0644: it holds
+/// no secret).
+fn stage(old: &Path, new: &Path, text: &str) -> Result<tempfile::NamedTempFile, CliError> {
+    let error = |source| CliError::Write { path: new.to_path_buf(), source };
+    let mut file =
+        tempfile::NamedTempFile::new_in(crate::secretfile::folder_of(new)).map_err(error)?;
+    let mode = std::fs::metadata(old).map(|m| m.permissions()).ok().or_else(readable_by_all);
+    file.write_all(text.as_bytes())
+        .and_then(|()| match mode {
+            Some(mode) => file.as_file().set_permissions(mode),
+            None => Ok(()),
+        })
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(error)?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn readable_by_all() -> Option<std::fs::Permissions> {
+    Some(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn readable_by_all() -> Option<std::fs::Permissions> {
+    None
 }
 
 fn same(a: &Path, b: &Path) -> bool {

@@ -299,15 +299,26 @@ fn what_has_no_equivalent_is_listed_by_line_and_stops_the_write() {
     let run = project.run(&["migrate", "--dry-run"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.starts_with(UNTRANSLATED), "{run:?}");
-    assert!(run.stdout.starts_with("==> Secretfile.yml <==\nversion: \"1.0\"\n"), "{run:?}");
+    let header = "==> Secretfile.yml <==\n# `secretzero migrate` found no equivalent for these \
+                  parts of the older Secretfile:\n#   line 4: `labels` in `metadata` has no \
+                  equivalent\n";
+    assert!(run.stdout.starts_with(header), "{run:?}");
 
     let run = project.run(&["migrate", "--allow-untranslated"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.starts_with(UNTRANSLATED), "{run:?}");
     assert_no_canary(&run);
+    let listed: String = UNTRANSLATED
+        .replace("warning: Secretfile.yml:", "#   line ")
+        .lines()
+        .map(|line| format!("{line}\n"))
+        .collect();
     assert_eq!(
         project.read("Secretfile.yml"),
-        "version: \"1.0\"\n\nmetadata:\n  name: tools\n\nsecrets:\n  github_pat:\n    \
+        "# `secretzero migrate` found no equivalent for these parts of the older Secretfile:\n"
+            .to_string()
+            + &listed
+            + "version: \"1.0\"\n\nmetadata:\n  name: tools\n\nsecrets:\n  github_pat:\n    \
          generator:\n      type: static\n    targets:\n      - type: local-file\n        path: \
          .env\n        key: GITHUB_TOKEN\n\n  npm_token:\n    generator:\n      type: \
          random-string\n      length: 36\n"
@@ -478,6 +489,29 @@ fn a_translation_that_does_not_validate_is_shown_and_nothing_written() {
     assert_eq!(project.read("Secretfile.yml"), older);
     let run = project.run_env(&["migrate"], &[("AWS_REGION", "eu-west-1")]);
     assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn a_secret_declared_twice_is_listed_and_a_named_lockfile_must_exist() {
+    let project = Project::new(
+        "version: '1.0'\nsecrets:\n  - name: token\n    kind: random_string\n  - name: token\n    \
+         kind: static\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "warning: Secretfile.yml:5: secret `token` is declared twice (first at line 3); the \
+             later one is left out\n"
+        ),
+        "{run:?}"
+    );
+
+    let run = project.run(&["migrate", "--lockfile-from", "missing.lock"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (5, "error: cannot read missing.lock\n  caused by: entity not found\n")
+    );
 }
 
 #[test]

@@ -60,6 +60,11 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs, ui: &Ui) -> Result<Exit, Cli
     let text = std::fs::read_to_string(&paths.old_secretfile)
         .map_err(|source| CliError::Read { path: paths.old_secretfile.clone(), source })?;
     let lockfile = Lockfile::load(&paths.old_lockfile)?;
+    // A lockfile named on the command line must be there; the default one may not be.
+    if lockfile.is_none() && args.lockfile_from.is_some() {
+        let source = std::io::Error::from(std::io::ErrorKind::NotFound);
+        return Err(CliError::Read { path: paths.old_lockfile.clone(), source });
+    }
     let migration = migrate(Input {
         secretfile_text: &text,
         secretfile_path: &paths.old_secretfile,

@@ -30,9 +30,20 @@ pub(super) fn translate(text: &str, root: &Node) -> Translated {
         untranslated: Vec::new(),
         providers: HashMap::new(),
     };
-    let file = reader.file(root);
-    let (file, origins) = file;
+    let (mut file, origins) = reader.file(root);
     reader.untranslated.sort_by_key(|u| u.line);
+
+    // Written into the new file too, so that what was left out stays in sight after the
+    // terminal scrolls away.
+    if !reader.untranslated.is_empty() {
+        let lines =
+            reader.untranslated.iter().map(|u| format!("#   line {}: {}", u.line, u.message));
+        file.header.push(
+            "# `secretzero migrate` found no equivalent for these parts of the older Secretfile:"
+                .into(),
+        );
+        file.header.extend(lines);
+    }
     Translated { file, origins, untranslated: reader.untranslated }
 }
 
@@ -62,6 +73,17 @@ const TOP_KEYS: &[&str] =
 const SECRET_KEYS: &[&str] =
     &["name", "kind", "config", "targets", "one_time", "rotation_period", "description"];
 const TARGET_KEYS: &[&str] = &["provider", "kind", "config"];
+/// The older `random_password` options and their current names.
+const PASSWORD_OPTIONS: &[(&str, &str)] = &[
+    ("length", "length"),
+    ("upper", "include_upper"),
+    ("lower", "include_lower"),
+    ("number", "include_numbers"),
+    ("special", "include_symbols"),
+    ("exclude_characters", "exclude_characters"),
+];
+/// The charsets the older `random_string` knew, spelled as the current one spells them.
+const OLDER_CHARSETS: &[&str] = &["alphanumeric", "alpha", "numeric", "hex"];
 
 impl Reader<'_> {
     fn note(&mut self, line: usize, message: String) {
@@ -144,8 +166,19 @@ impl Reader<'_> {
             entries: Vec::new(),
         };
         if let Some(Kind::Seq(items)) = get(top, "secrets").map(|n| &n.kind) {
+            let mut first_lines: HashMap<String, usize> = HashMap::new();
             for item in items {
                 for (secret, origin) in self.secret(item, &templates) {
+                    if let Some(first) = first_lines.get(&secret.name) {
+                        let message = format!(
+                            "secret `{}` is declared twice (first at line {first}); the later \
+                             one is left out",
+                            secret.name
+                        );
+                        self.note(item.loc.line, message);
+                        continue;
+                    }
+                    first_lines.insert(secret.name.clone(), item.loc.line);
                     origins.insert(secret.name.clone(), origin);
                     secrets.entries.push(secret);
                 }
@@ -467,94 +500,91 @@ impl Reader<'_> {
             None => Vec::new(),
         };
         let config_what = format!("the `config` of {what}");
-        let mut options = Vec::new();
-        let kind = match kind {
+        let (kind, options) = match kind {
             "random_password" => {
-                self.unknown_keys(
-                    &config,
-                    &["length", "upper", "lower", "number", "special", "exclude_characters"],
-                    &config_what,
-                );
-                for (old, new) in [
-                    ("length", "length"),
-                    ("upper", "include_upper"),
-                    ("lower", "include_lower"),
-                    ("number", "include_numbers"),
-                    ("special", "include_symbols"),
-                    ("exclude_characters", "exclude_characters"),
-                ] {
-                    if let Some(node) = get(&config, old)
-                        && let Some(value) = self.option(node, old, &config_what)
-                    {
-                        options.push((new.to_string(), value));
-                    }
-                }
-                "random-password"
+                let known: Vec<&str> = PASSWORD_OPTIONS.iter().map(|(old, _)| *old).collect();
+                self.unknown_keys(&config, &known, &config_what);
+                ("random-password", self.renamed_options(&config, PASSWORD_OPTIONS, &config_what))
             }
-            "random_string" => {
-                self.unknown_keys(&config, &["length", "charset"], &config_what);
-                if let Some(node) = get(&config, "length")
-                    && let Some(value) = self.option(node, "length", &config_what)
-                {
-                    options.push(("length".to_string(), value));
-                }
-                // The older tool drew from alphanumerics for any charset name it did not
-                // know, which is what leaving it out means now.
-                if let Some(node) = get(&config, "charset")
-                    && let Some(text) = self.string(node, "`charset`")
-                    && ["alpha", "numeric", "hex", "alphanumeric"].contains(&text.as_str())
-                {
-                    options.push(("charset".to_string(), Scalar::Str(text)));
-                }
-                "random-string"
-            }
-            "static" => {
-                self.unknown_keys(&config, &["value", "default"], &config_what);
-                let value = get(&config, "value").or_else(|| get(&config, "default"));
-                if let Some(node) = value
-                    && let Some(text) = self.string(node, "a static value")
-                {
-                    options.push(("value".to_string(), Scalar::Value(text)));
-                }
-                "static"
-            }
-            "script" => {
-                self.unknown_keys(&config, &["command", "args", "timeout"], &config_what);
-                if let Some(node) = get(&config, "command")
-                    && let Some(text) = self.string(node, "`command`")
-                {
-                    options.push(("command".to_string(), Scalar::Str(text)));
-                }
-                if let Some(node) = get(&config, "args") {
-                    match &node.kind {
-                        Kind::Seq(items) => {
-                            let args = items.iter().filter_map(|i| self.string(i, "an argument"));
-                            let args: Vec<String> = args.collect();
-                            options.push(("args".to_string(), Scalar::List(args)));
-                        }
-                        _ => self.note(node.loc.line, format!("`args` of {what} is not a list")),
-                    }
-                }
-                if let Some(node) = get(&config, "timeout")
-                    && let Some(value) = self.option(node, "timeout", &config_what)
-                {
-                    options.push(("timeout".to_string(), value));
-                }
-                "script"
-            }
+            "random_string" => ("random-string", self.string_options(&config, &config_what)),
+            "static" => ("static", self.static_options(&config, &config_what)),
+            "script" => ("script", self.script_options(&config, &config_what)),
             other => {
+                let what_kind = match other {
+                    "" => "no generator `kind`".to_string(),
+                    _ => format!("generator kind `{other}`, which has no equivalent"),
+                };
                 self.note(
                     line,
                     format!(
-                        "{what} has generator kind `{other}`, which has no equivalent; it \
-                         becomes `static` without a value: the value its targets hold is \
-                         kept, but never generated again"
+                        "{what} has {what_kind}; it becomes `static` without a value: the value \
+                         its targets hold is kept, but never generated again"
                     ),
                 );
-                "static"
+                ("static", Vec::new())
             }
         };
         Generator { kind, options }
+    }
+
+    /// Options that at most changed their names, as (older, current) names.
+    fn renamed_options(
+        &mut self,
+        config: &[(Key, Node)],
+        names: &[(&str, &str)],
+        what: &str,
+    ) -> Vec<(String, Scalar)> {
+        let mut options = Vec::new();
+        for (old, new) in names {
+            if let Some(node) = get(config, old)
+                && let Some(value) = self.option(node, old, what)
+            {
+                options.push((new.to_string(), value));
+            }
+        }
+        options
+    }
+
+    fn string_options(&mut self, config: &[(Key, Node)], what: &str) -> Vec<(String, Scalar)> {
+        self.unknown_keys(config, &["length", "charset"], what);
+        let mut options = self.renamed_options(config, &[("length", "length")], what);
+        // The older tool drew from alphanumerics for any charset name it did not know, which is
+        // what leaving it out means now; `charset` was never a set of characters there.
+        let charset = get(config, "charset").and_then(|n| self.string(n, "`charset`"));
+        if let Some(charset) = charset.filter(|c| OLDER_CHARSETS.contains(&c.as_str())) {
+            options.push(("charset".to_string(), Scalar::Str(charset)));
+        }
+        options
+    }
+
+    fn static_options(&mut self, config: &[(Key, Node)], what: &str) -> Vec<(String, Scalar)> {
+        self.unknown_keys(config, &["value", "default"], what);
+        let node = get(config, "value").or_else(|| get(config, "default"));
+        match node.and_then(|n| self.string(n, "a static value")) {
+            Some(value) => vec![("value".to_string(), Scalar::Value(value))],
+            None => Vec::new(),
+        }
+    }
+
+    fn script_options(&mut self, config: &[(Key, Node)], what: &str) -> Vec<(String, Scalar)> {
+        self.unknown_keys(config, &["command", "args", "timeout"], what);
+        let mut options = self.renamed_options(config, &[("command", "command")], what);
+        if let Some(node) = get(config, "args") {
+            match &node.kind {
+                Kind::Seq(items) => {
+                    let args = items.iter().filter_map(|i| self.string(i, "an argument"));
+                    let args: Vec<String> = args.collect();
+                    options.push(("args".to_string(), Scalar::List(args)));
+                }
+                _ => self.note(node.loc.line, format!("`args` in {what} is not a list")),
+            }
+        }
+        if let Some(node) = get(config, "timeout")
+            && let Some(value) = self.option(node, "timeout", what)
+        {
+            options.push(("timeout".to_string(), value));
+        }
+        options
     }
 
     /// An option value: numbers and booleans as they are, other scalars as strings.

@@ -515,6 +515,26 @@ fn a_secret_declared_twice_is_listed_and_a_named_lockfile_must_exist() {
 }
 
 #[test]
+fn what_a_template_lacks_is_listed_once_whatever_its_fields() {
+    let project = Project::new(
+        "version: '1.0'\ntemplates:\n  login:\n    fields:\n      user:\n        generator: \
+         {kind: static, config: {value: app}}\n      pass:\n        generator: {kind: \
+         random_password}\n    targets:\n      - {provider: local, kind: file, config: {path: \
+         .env, merge: false}}\nsecrets:\n  - {name: db, kind: templates.login}\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "warning: Secretfile.yml:10: `merge: false` in the file target of `db.user` has no \
+         equivalent: files are always merged\nDry run: Secretfile.yml (2 secrets); there is no \
+         older lockfile at .gitsecrets.lock; nothing was written.\nerror: 1 part of \
+         Secretfile.yml has no equivalent; nothing was written\nhint: change the older file \
+         and migrate again, or pass --allow-untranslated to leave those parts out\n"
+    );
+}
+
+#[test]
 fn help_describes_the_command() {
     let run = Project::empty().run(&["migrate", "--help"]);
     assert_eq!(run.code, 0, "{run:?}");

@@ -132,8 +132,10 @@ impl Reader<'_> {
         let mut origins = HashMap::new();
         let Some(top) = entries(root) else { return (file, origins) };
         self.unknown_keys(top, TOP_KEYS, "the top level");
+        // The header is every comment above the first key, blank lines between them or not.
         if let Some((first, _)) = top.first() {
-            file.header = self.comments_above(first.loc.line);
+            file.header =
+                (1..first.loc.line).filter_map(|l| self.comments.get(&l).cloned()).collect();
         }
         let section_comments = |reader: &Self, key: &str| {
             let (k, _) = top.iter().find(|(k, _)| k.name == key)?;
@@ -455,8 +457,17 @@ impl Reader<'_> {
             let secret_name = format!("{name}.{field}");
             let mut origin = Origin::single(&secret_name);
             let mut targets = Vec::new();
-            for node in own_targets.into_iter().chain(template_targets) {
+            if let Some(node) = own_targets {
                 targets.extend(self.targets(node, &secret_name, &field, &mut origin));
+            }
+            if let Some(node) = template_targets {
+                // Every field's secret gets the template's targets; what they lack is
+                // listed once.
+                let noted = self.untranslated.len();
+                targets.extend(self.targets(node, &secret_name, &field, &mut origin));
+                if i > 0 {
+                    self.untranslated.truncate(noted);
+                }
             }
             let mut comments = match i {
                 0 => shared.comments.clone(),
@@ -673,8 +684,8 @@ impl Reader<'_> {
             _ => self.note(
                 node.loc.line,
                 format!(
-                    "{target_what} uses provider `{provider}`, which is not declared as a {} \
-                     provider; the target is kept without one",
+                    "{target_what} uses provider `{provider}`, which is not declared with kind \
+                     `{}`; the target is kept without one",
                     remote.provider_kind().name()
                 ),
             ),

@@ -190,6 +190,10 @@ fn dry_run_prints_the_new_files_with_static_values_masked_and_writes_nothing() {
     assert_eq!(lock["version"], 2);
     assert_eq!(lock["secrets"].as_object().unwrap().len(), 8);
 
+    let run = project.run(&["-vv", "migrate", "--dry-run"]);
+    assert!(run.stderr.contains("lockfile entry converted"), "{run:?}");
+    assert_no_canary(&run);
+
     assert_eq!(["Secretfile.yml", ".gitsecrets.lock"].map(|f| project.read(f)).to_vec(), before);
     assert!(!project.exists("Secretfile.yml.v0") && !project.exists(".gitsecrets.lock.v0"));
 }

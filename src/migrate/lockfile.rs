@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use secrecy::ExposeSecret;
+use tracing::debug;
 
 use super::{LockfileReport, Origin};
 use crate::engine::{Targets, recorded_definitions};
@@ -37,6 +38,12 @@ pub(super) fn convert(
         }
         let entry = Entry { secret, origin, parts, whole, hasher: &hasher };
         let (converted, verified) = entry.convert(targets);
+        debug!(
+            secret = %secret.name,
+            from = ?origin.fields.iter().map(|(_, name)| name).collect::<Vec<_>>(),
+            confirmed = verified,
+            "lockfile entry converted"
+        );
         match verified {
             true => report.verified.push(secret.name.clone()),
             false => report.unverified.push(secret.name.clone()),
@@ -47,6 +54,7 @@ pub(super) fn convert(
     // Entries for secrets the older Secretfile no longer declared: kept as upgraded, so their
     // history stays, and drift reports them as it would have.
     for (name, entry) in older {
+        debug!(entry = %name, "no secret declares this entry; kept as it was");
         report.orphaned.push(name.clone());
         lock.secrets.insert(name, entry);
     }

@@ -868,6 +868,56 @@ pub(super) fn interpolation(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn translated(text: &str) -> (String, Translated) {
+        let root = crate::secretfile::node::parse(text).unwrap();
+        let translated = translate(text, &root);
+        (super::super::emit::render(&translated.file, false), translated)
+    }
+
+    #[test]
+    fn file_targets_spell_out_what_the_older_defaults_meant() {
+        let (text, translated) = translated(
+            "secrets:\n  - name: api_key\n    kind: static\n    targets:\n      - {provider: \
+             local, kind: file, config: {path: out.json}}\n      - {kind: file, config: {path: \
+             vars.tfvars}}\n      - {provider: local, kind: file, config: {key: API_KEY}}\n",
+        );
+        assert!(translated.untranslated.is_empty(), "{:?}", translated.untranslated);
+        assert!(
+            text.ends_with(
+                "    targets:\n      - type: local-file\n        path: out.json\n        format: \
+                 dotenv\n        key: api_key\n      - type: local-file\n        path: \
+                 vars.tfvars\n      - type: local-file\n        path: .env\n"
+            ),
+            "{text}"
+        );
+        let ids: Vec<Vec<String>> =
+            translated.origins["api_key"].targets.iter().map(|t| t.ids(None)).collect();
+        assert_eq!(
+            ids,
+            [
+                vec!["local/file/out.json", "local/file/"],
+                vec!["local/file/vars.tfvars", "local/file/"],
+                vec!["local/file/"],
+            ]
+        );
+    }
+
+    #[test]
+    fn remote_target_ids_use_the_name_as_written_and_rendered() {
+        let old = OldTarget {
+            provider: "aws".into(),
+            kind: "secrets_manager".into(),
+            written: Some("${ENV}/db".into()),
+        };
+        assert_eq!(
+            old.ids(Some("prod/db")),
+            ["aws/secrets_manager/${ENV}/db", "aws/secrets_manager/prod/db"]
+        );
+        let unnamed =
+            OldTarget { provider: "gitlab".into(), kind: "gitlab_variable".into(), written: None };
+        assert_eq!(unnamed.ids(None), ["gitlab/gitlab_variable/"]);
+    }
+
     #[test]
     fn interpolation_becomes_templates() {
         assert_eq!(interpolation("${REGION}"), "{{ env.REGION }}");

@@ -16,11 +16,12 @@ const CANARIES: &[&str] = &[
     "Hv3Rt8Nw2Kx5Pq7M",
     "ghp_CanaryPersonalAccessToken0123456789",
     "billing-app",
+    "Pässwörd-Ünïcode-9",
 ];
 
 /// The local fixture's target files, which nothing after the migration may touch.
 const LOCAL_TARGETS: &[&str] =
-    &[".env", "secrets/db.env", "config.json", "legacy.json", "settings.yaml"];
+    &[".env", "secrets/db.env", "config.json", "legacy.json", "settings.yaml", "mail.env"];
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/migrate").join(name)
@@ -65,7 +66,7 @@ fn lockfile(project: &Project) -> serde_json::Value {
 }
 
 const LOCAL_DONE: &str = "\
-✓ Migrated Secretfile.yml (8 secrets) and .gitsecrets.lock (8 entries confirmed by a target \
+✓ Migrated Secretfile.yml (10 secrets) and .gitsecrets.lock (10 entries confirmed by a target \
 and re-hashed)
 The older Secretfile is kept as Secretfile.yml.v0.
 The older lockfile is kept as .gitsecrets.lock.v0.
@@ -116,6 +117,12 @@ fn local_project_migrates_and_the_next_sync_and_drift_find_nothing_to_do() {
         password["targets"]["local-file:.env#password"]["updated_at"],
         "2025-05-05T05:05:05Z"
     );
+    // A template an older release locked as one JSON entry: each field's secret has its history.
+    let mail = &lock["secrets"]["mail.smtp_pass"];
+    assert_eq!(mail["created_at"], "2024-11-11T11:11:11Z");
+    assert_eq!(mail["rotation_count"], 1);
+    let ids: Vec<&String> = mail["targets"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["local-file:mail.env#smtp_pass"]);
     let names: Vec<&String> = lock["secrets"].as_object().unwrap().keys().collect();
     assert_eq!(
         names,
@@ -127,6 +134,8 @@ fn local_project_migrates_and_the_next_sync_and_drift_find_nothing_to_do() {
             "database.username",
             "db_admin_password",
             "legacy_token",
+            "mail.smtp_pass",
+            "mail.smtp_user",
             "session_secret"
         ]
     );
@@ -145,7 +154,7 @@ fn local_project_migrates_and_the_next_sync_and_drift_find_nothing_to_do() {
     let run = project.run(&["sync"]);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
-        (0, "", "Summary: generated 0, targets updated 0, unchanged 9, failed 0\n")
+        (0, "", "Summary: generated 0, targets updated 0, unchanged 11, failed 0\n")
     );
     assert_no_canary(&run);
     assert_eq!(project.read_bytes(".gitsecrets.lock"), lock_bytes);
@@ -158,12 +167,12 @@ fn local_project_migrates_and_the_next_sync_and_drift_find_nothing_to_do() {
     let run = project.run(&["drift"]);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
-        (0, "", "✓ No drift: 8 secrets and 9 targets checked\n")
+        (0, "", "✓ No drift: 10 secrets and 11 targets checked\n")
     );
     let run = project.run(&["validate"]);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
-        (0, "", "✓ Secretfile.yml is valid: 8 secrets, 9 targets\n")
+        (0, "", "✓ Secretfile.yml is valid: 10 secrets, 11 targets\n")
     );
     assert_eq!(project.read_bytes(".gitsecrets.lock"), lock_bytes);
 }
@@ -177,18 +186,19 @@ fn dry_run_prints_the_new_files_with_static_values_masked_and_writes_nothing() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.stderr,
-        "Dry run: Secretfile.yml (8 secrets) and .gitsecrets.lock (8 entries confirmed by a \
+        "Dry run: Secretfile.yml (10 secrets) and .gitsecrets.lock (10 entries confirmed by a \
          target and re-hashed); nothing was written.\n"
     );
     assert_no_canary(&run);
     let (secretfile, lock) = run.stdout.split_once("\n==> .gitsecrets.lock <==\n").unwrap();
     let masked = expected("local.yml")
         .replace("value: billing-app\n", "value: \"********\"\n")
-        .replace("value: billing\n", "value: \"********\"\n");
+        .replace("value: billing\n", "value: \"********\"\n")
+        .replace("value: mailer\n", "value: \"********\"\n");
     assert_eq!(secretfile, format!("==> Secretfile.yml <==\n{masked}"));
     let lock: serde_json::Value = serde_json::from_str(lock).unwrap();
     assert_eq!(lock["version"], 2);
-    assert_eq!(lock["secrets"].as_object().unwrap().len(), 8);
+    assert_eq!(lock["secrets"].as_object().unwrap().len(), 10);
 
     let run = project.run(&["-vv", "migrate", "--dry-run"]);
     assert!(run.stderr.contains("lockfile entry converted"), "{run:?}");
@@ -389,7 +399,7 @@ fn older_files_elsewhere_are_read_in_place_and_kept_as_they_are() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.stderr,
-        "✓ Migrated Secretfile.yml (8 secrets) and .gitsecrets.lock (8 entries confirmed by a \
+        "✓ Migrated Secretfile.yml (10 secrets) and .gitsecrets.lock (10 entries confirmed by a \
          target and re-hashed)\nNext: `secretzero sync --dry-run` should show every target \
          unchanged; then commit both files.\n"
     );
@@ -410,7 +420,7 @@ fn older_files_elsewhere_are_read_in_place_and_kept_as_they_are() {
         )
     );
     let run = project.run(&["sync"]);
-    assert_eq!(run.stderr, "Summary: generated 0, targets updated 0, unchanged 9, failed 0\n");
+    assert_eq!(run.stderr, "Summary: generated 0, targets updated 0, unchanged 11, failed 0\n");
 }
 
 #[test]
@@ -424,7 +434,7 @@ fn without_an_older_lockfile_the_next_sync_adopts_what_the_targets_hold() {
         (run.code, run.stderr.as_str()),
         (
             0,
-            "✓ Migrated Secretfile.yml (8 secrets); there is no older lockfile at \
+            "✓ Migrated Secretfile.yml (10 secrets); there is no older lockfile at \
              .gitsecrets.lock\nThe older Secretfile is kept as Secretfile.yml.v0.\nNext: \
              `secretzero sync --dry-run` should show every target unchanged; then commit both \
              files.\n"
@@ -446,7 +456,7 @@ fn a_keyed_lockfile_is_made_when_the_key_is_set() {
     assert_eq!(lockfile(&project)["hash"]["keyed"], true);
     let lock = project.read_bytes(".gitsecrets.lock");
     let run = project.run_env(&["sync"], &key);
-    assert_eq!(run.stderr, "Summary: generated 0, targets updated 0, unchanged 9, failed 0\n");
+    assert_eq!(run.stderr, "Summary: generated 0, targets updated 0, unchanged 11, failed 0\n");
     assert_eq!(project.read_bytes(".gitsecrets.lock"), lock);
 }
 

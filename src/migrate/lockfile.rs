@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 use tracing::debug;
 
 use super::{LockfileReport, Origin};
@@ -24,6 +25,7 @@ pub(super) fn convert(
     let hasher = lock.hasher()?;
     let mut older = std::mem::take(&mut lock.secrets);
     let mut report = LockfileReport::default();
+    split_whole_entries(&mut older, file, origins, targets, &hasher);
 
     for secret in file.secrets.values() {
         let Some(origin) = origins.get(&secret.name) else { continue };
@@ -59,6 +61,61 @@ pub(super) fn convert(
         lock.secrets.insert(name, entry);
     }
     Ok((lock, report))
+}
+
+/// For templates whose fields became secrets of their own, where the older lockfile hashed the
+/// template's whole value as one JSON object rather than field by field: when the fields'
+/// targets hold exactly that object, each field gets the entry the older tool would have
+/// recorded for it alone, for [`Entry::convert`] to confirm like any other.
+fn split_whole_entries(
+    older: &mut BTreeMap<String, SecretEntry>,
+    file: &Secretfile,
+    origins: &HashMap<String, Origin>,
+    targets: &mut Targets,
+    hasher: &Hasher,
+) {
+    let mut groups: BTreeMap<&str, Vec<(&Secret, &str)>> = BTreeMap::new();
+    for secret in file.secrets.values() {
+        if let Some((whole, field)) = origins.get(&secret.name).and_then(|o| o.split_from.as_ref())
+        {
+            groups.entry(whole).or_default().push((secret, field));
+        }
+    }
+
+    for (whole, members) in groups {
+        let per_field = members.iter().any(|(secret, _)| older.contains_key(&secret.name));
+        let Some(hash) = older.get(whole).and_then(recorded).filter(|_| !per_field) else {
+            continue;
+        };
+        let read = |(secret, field): &(&Secret, &str), targets: &mut Targets| {
+            secret.targets.iter().find_map(|t| match targets.for_target(t).read(secret, t) {
+                Readback::Value(data) => Some((field.to_string(), data.fields.first()?.1.clone())),
+                _ => None,
+            })
+        };
+        let Some(fields) = members.iter().map(|m| read(m, targets)).collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let value = SecretData { fields };
+        let matched = json_encodings(&value)
+            .iter()
+            .any(|json| hasher.matches(&hash, "", "", json.as_bytes()));
+        if !matched {
+            continue;
+        }
+
+        let entry = older.remove(whole).expect("looked up above");
+        for ((secret, _), (_, field_value)) in members.iter().zip(&value.fields) {
+            let field_hash = hex::encode(Sha256::digest(field_value.expose_secret().as_bytes()));
+            let mut part = entry.clone();
+            part.fields = BTreeMap::from([(LEGACY_VALUE_FIELD.to_string(), field_hash.clone())]);
+            for target in part.targets.values_mut() {
+                target.hash = field_hash.clone();
+            }
+            older.insert(secret.name.clone(), part);
+        }
+    }
 }
 
 /// One new secret and the older entries it comes from.

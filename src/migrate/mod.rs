@@ -77,6 +77,9 @@ pub(crate) struct Origin {
     whole: Option<String>,
     /// Per new target, in order, what the older lockfile's id for it was made of.
     targets: Vec<OldTarget>,
+    /// For a field of a template that became a secret of its own: the template secret's name
+    /// and the field's, should the older lockfile hold one entry for the whole template.
+    split_from: Option<(String, String)>,
 }
 
 /// An older target id is `provider/kind/identifier`: the identifier is the `path` of a file,
@@ -107,7 +110,8 @@ impl OldTarget {
 impl Origin {
     fn single(entry: &str) -> Origin {
         let field = crate::secretfile::SINGLE_FIELD.to_string();
-        Origin { fields: vec![(field, entry.to_string())], whole: None, targets: Vec::new() }
+        let fields = vec![(field, entry.to_string())];
+        Origin { fields, whole: None, targets: Vec::new(), split_from: None }
     }
 }
 

@@ -431,6 +431,7 @@ impl Reader<'_> {
                 fields: fields.iter().map(|(f, _, _)| (f.clone(), format!("{name}.{f}"))).collect(),
                 whole: Some(name.to_string()),
                 targets: Vec::new(),
+                split_from: None,
             };
             let targets = match template_targets {
                 Some(node) => self.targets(node, name, name, &mut origin),
@@ -456,6 +457,7 @@ impl Reader<'_> {
         for (i, (field, generator, own_targets)) in fields.into_iter().enumerate() {
             let secret_name = format!("{name}.{field}");
             let mut origin = Origin::single(&secret_name);
+            origin.split_from = Some((name.to_string(), field.clone()));
             let mut targets = Vec::new();
             if let Some(node) = own_targets {
                 targets.extend(self.targets(node, &secret_name, &field, &mut origin));

@@ -165,36 +165,7 @@ impl Entry<'_> {
             }
         };
 
-        // Targets: renamed from `provider/kind/identifier`, with the latest write of each.
-        let mut older_targets: BTreeMap<&str, &TargetEntry> = BTreeMap::new();
-        for entry in &older {
-            for (id, target) in &entry.targets {
-                let later =
-                    older_targets.get(id.as_str()).is_none_or(|t| t.updated_at < target.updated_at);
-                if later {
-                    older_targets.insert(id, target);
-                }
-            }
-        }
-        let mut new_targets = BTreeMap::new();
-        for (target, old) in secret.targets.iter().zip(&self.origin.targets) {
-            let rendered = match &target.kind {
-                TargetKind::LocalFile(file) => Some(file.path.as_str()),
-                TargetKind::Remote(remote) => remote.options.get("name").map(String::as_str),
-            };
-            let ids = old.ids(rendered);
-            let Some(found) = ids.iter().find_map(|id| older_targets.get(id.as_str())) else {
-                continue;
-            };
-            let hash = match &value {
-                Some(value) if self.wrote(found, value) => {
-                    self.hasher.hash(&secret.name, &target.id, &value.canonical_bytes())
-                }
-                _ => found.hash.clone(),
-            };
-            new_targets
-                .insert(target.id.clone(), TargetEntry { hash, updated_at: found.updated_at });
-        }
+        let new_targets = self.targets(&older, value.as_ref());
 
         let (definition, definitions) = recorded_definitions(secret, self.hasher);
         let entry = SecretEntry {
@@ -209,6 +180,45 @@ impl Entry<'_> {
             targets: new_targets,
         };
         (entry, value.is_some())
+    }
+
+    /// The target records, renamed from `provider/kind/identifier`, each with its latest write:
+    /// keyed hashes of a confirmed value, else the older hashes.
+    fn targets(
+        &self,
+        older: &[&SecretEntry],
+        value: Option<&SecretData>,
+    ) -> BTreeMap<String, TargetEntry> {
+        let mut older_targets: BTreeMap<&str, &TargetEntry> = BTreeMap::new();
+        for entry in older {
+            for (id, target) in &entry.targets {
+                let later =
+                    older_targets.get(id.as_str()).is_none_or(|t| t.updated_at < target.updated_at);
+                if later {
+                    older_targets.insert(id, target);
+                }
+            }
+        }
+
+        let mut targets = BTreeMap::new();
+        for (target, old) in self.secret.targets.iter().zip(&self.origin.targets) {
+            let rendered = match &target.kind {
+                TargetKind::LocalFile(file) => Some(file.path.as_str()),
+                TargetKind::Remote(remote) => remote.options.get("name").map(String::as_str),
+            };
+            let ids = old.ids(rendered);
+            let Some(found) = ids.iter().find_map(|id| older_targets.get(id.as_str())) else {
+                continue;
+            };
+            let hash = match value {
+                Some(value) if self.wrote(found, value) => {
+                    self.hasher.hash(&self.secret.name, &target.id, &value.canonical_bytes())
+                }
+                _ => found.hash.clone(),
+            };
+            targets.insert(target.id.clone(), TargetEntry { hash, updated_at: found.updated_at });
+        }
+        targets
     }
 
     /// The value a target holds that every older hash confirms, field by field or (for an

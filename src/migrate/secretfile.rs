@@ -31,7 +31,9 @@ pub(super) fn translate(text: &str, root: &Node) -> Translated {
         providers: HashMap::new(),
     };
     let (mut file, origins) = reader.file(root);
-    reader.untranslated.sort_by_key(|u| u.line);
+    // A template used by several secrets is read once for each: list what it lacks once.
+    reader.untranslated.sort_by(|a, b| (a.line, &a.message).cmp(&(b.line, &b.message)));
+    reader.untranslated.dedup();
 
     // Written into the new file too, so that what was left out stays in sight after the
     // terminal scrolls away.
@@ -402,29 +404,7 @@ impl Reader<'_> {
                 entries(f).and_then(|f| get(f, "targets")).is_some_and(has_file_target)
             });
 
-        let mut fields = Vec::new();
-        for (field, node) in &field_nodes {
-            let field_what = format!("field `{}` of {what}", field.name);
-            let Some(parts) = entries(node) else {
-                self.note(field.loc.line, format!("{field_what} is not a mapping"));
-                continue;
-            };
-            self.unknown_keys(parts, &["generator", "targets", "description"], &field_what);
-            let generator = match get(parts, "generator").and_then(entries) {
-                Some(generator) => {
-                    let kind_node = get(generator, "kind");
-                    let kind = kind_node.and_then(|n| self.string(n, "`kind`")).unwrap_or_default();
-                    let line = kind_node.map_or(field.loc.line, |n| n.loc.line);
-                    self.unknown_keys(generator, &["kind", "config"], &field_what);
-                    self.generator(&kind, get(generator, "config"), line, &field_what)
-                }
-                None => {
-                    self.note(field.loc.line, format!("{field_what} has no `generator`"));
-                    self.generator("", None, field.loc.line, &field_what)
-                }
-            };
-            fields.push((field.name.clone(), generator, get(parts, "targets")));
-        }
+        let fields = self.template_fields(&field_nodes, &what);
 
         if !(has_field_targets || writes_files) {
             let mut origin = Origin {
@@ -490,6 +470,38 @@ impl Reader<'_> {
             ));
         }
         out
+    }
+
+    /// Each field of a template: its name, generator and own targets.
+    fn template_fields<'n>(
+        &mut self,
+        field_nodes: &'n [(Key, Node)],
+        what: &str,
+    ) -> Vec<(String, Generator, Option<&'n Node>)> {
+        let mut fields = Vec::new();
+        for (field, node) in field_nodes {
+            let field_what = format!("field `{}` of {what}", field.name);
+            let Some(parts) = entries(node) else {
+                self.note(field.loc.line, format!("{field_what} is not a mapping"));
+                continue;
+            };
+            self.unknown_keys(parts, &["generator", "targets", "description"], &field_what);
+            let generator = match get(parts, "generator").and_then(entries) {
+                Some(generator) => {
+                    let kind_node = get(generator, "kind");
+                    let kind = kind_node.and_then(|n| self.string(n, "`kind`")).unwrap_or_default();
+                    let line = kind_node.map_or(field.loc.line, |n| n.loc.line);
+                    self.unknown_keys(generator, &["kind", "config"], &field_what);
+                    self.generator(&kind, get(generator, "config"), line, &field_what)
+                }
+                None => {
+                    self.note(field.loc.line, format!("{field_what} has no `generator`"));
+                    self.generator("", None, field.loc.line, &field_what)
+                }
+            };
+            fields.push((field.name.clone(), generator, get(parts, "targets")));
+        }
+        fields
     }
 
     /// A generator kind and its `config`. A kind with no equivalent becomes a `static`

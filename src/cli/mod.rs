@@ -38,7 +38,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The Secretfile to read (for `init`, to write)
+    /// The Secretfile to read (for `init` and `migrate`, to write)
     #[arg(
         short = 'f',
         long = "file",

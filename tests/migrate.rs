@@ -506,7 +506,7 @@ fn a_translation_that_does_not_validate_is_shown_and_nothing_written() {
 }
 
 #[test]
-fn a_secret_declared_twice_is_listed_and_a_named_lockfile_must_exist() {
+fn duplicates_and_paths_outside_the_folder_are_listed_and_a_named_lockfile_must_exist() {
     let project = Project::new(
         "version: '1.0'\nsecrets:\n  - name: token\n    kind: random_string\n  - name: token\n    \
          kind: static\n",
@@ -517,6 +517,19 @@ fn a_secret_declared_twice_is_listed_and_a_named_lockfile_must_exist() {
         run.stderr.starts_with(
             "warning: Secretfile.yml:5: secret `token` is declared twice (first at line 3); the \
              later one is left out\n"
+        ),
+        "{run:?}"
+    );
+
+    let project = Project::new(
+        "version: '1.0'\nsecrets:\n  - name: token\n    kind: random_string\n    targets:\n      \
+         - {provider: local, kind: file, config: {path: /etc/app.env}}\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert!(
+        run.stderr.starts_with(
+            "warning: Secretfile.yml:6: the file target of `token`: `/etc/app.env` is absolute, \
+             which the current format refuses\n"
         ),
         "{run:?}"
     );

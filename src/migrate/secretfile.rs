@@ -742,6 +742,15 @@ impl Reader<'_> {
             Some(n) => self.string(n, "`path`")?,
             None => ".env".to_string(),
         };
+        // The older tool wrote anywhere on the machine; the current one writes only inside the
+        // Secretfile's folder.
+        if !path.contains("{{")
+            && let Err(reason) = crate::secretfile::plain_path(&path)
+        {
+            let line = get(config, "path").map_or(node.loc.line, |n| n.loc.line);
+            self.note(line, format!("{what}: {reason}, which the current format refuses"));
+            return None;
+        }
         // The older tool wrote dotenv unless told otherwise or the name ended in `.tfvars`.
         let format = match get(config, "format").and_then(|n| self.string(n, "`format`")) {
             Some(name) if !name.trim().is_empty() => name.trim().to_ascii_lowercase(),

@@ -24,6 +24,8 @@ mod policy;
 mod secret;
 mod target;
 
+pub(crate) use target::plain_path;
+
 /// Why a Secretfile could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use secrecy::SecretString;
 
+pub(crate) use load::plain_path;
 pub use load::{LoadError, load, load_text};
 pub use node::Loc;
 

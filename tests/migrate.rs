@@ -506,7 +506,7 @@ fn a_translation_that_does_not_validate_is_shown_and_nothing_written() {
 }
 
 #[test]
-fn duplicates_and_paths_outside_the_folder_are_listed_and_a_named_lockfile_must_exist() {
+fn names_keys_and_paths_the_current_format_refuses_are_listed() {
     let project = Project::new(
         "version: '1.0'\nsecrets:\n  - name: token\n    kind: random_string\n  - name: token\n    \
          kind: static\n",
@@ -530,6 +530,22 @@ fn duplicates_and_paths_outside_the_folder_are_listed_and_a_named_lockfile_must_
         run.stderr.starts_with(
             "warning: Secretfile.yml:6: the file target of `token`: `/etc/app.env` is absolute, \
              which the current format refuses\n"
+        ),
+        "{run:?}"
+    );
+
+    let project = Project::new(
+        "version: '1.0'\nsecrets:\n  - name: 2fa seed\n    kind: random_string\n  - name: ok\n    \
+         kind: random_string\n    targets:\n      - {provider: local, kind: file, config: {path: \
+         .env, key: 'bad key'}}\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert!(
+        run.stderr.starts_with(
+            "warning: Secretfile.yml:3: secret `2fa seed` is left out: a name holds letters, \
+             digits, `_`, `-` and `.`, and starts with a letter or `_`\nwarning: \
+             Secretfile.yml:8: the file target of `ok`: key `bad key`: a dotenv key must match \
+             [A-Za-z_][A-Za-z0-9_.]*; left out\n"
         ),
         "{run:?}"
     );

@@ -305,6 +305,17 @@ impl Reader<'_> {
             return Vec::new();
         };
         let what = format!("secret `{name}`");
+        if !crate::secretfile::valid_secret_name(&name) {
+            let line = get(fields, "name").map_or(item.loc.line, |n| n.loc.line);
+            self.note(
+                line,
+                format!(
+                    "{what} is left out: a name holds letters, digits, `_`, `-` and `.`, and \
+                     starts with a letter or `_`"
+                ),
+            );
+            return Vec::new();
+        }
         self.unknown_keys(fields, SECRET_KEYS, &what);
         let comments = self.comments_above(item.loc.line);
         let description = get(fields, "description").and_then(|n| self.string(n, "`description`"));
@@ -781,6 +792,11 @@ impl Reader<'_> {
         let templated = path.contains("{{");
         if templated || Format::from_path(std::path::Path::new(&path)) != Some(format) {
             options.push(("format".to_string(), Scalar::Str(format.name().to_string())));
+        }
+        if let Err(reason) = format.check_key(&key) {
+            let line = get(config, "key").map_or(node.loc.line, |n| n.loc.line);
+            self.note(line, format!("{what}: key `{key}`: {reason}; left out"));
+            return None;
         }
         let default_key = match format {
             Format::Dotenv => env_var_name(secret, None),

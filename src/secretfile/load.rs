@@ -24,6 +24,7 @@ mod policy;
 mod secret;
 mod target;
 
+pub(crate) use secret::valid_secret_name;
 pub(crate) use target::plain_path;
 
 /// Why a Secretfile could not be used.

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use secrecy::SecretString;
 
-pub(crate) use load::plain_path;
 pub use load::{LoadError, load, load_text};
+pub(crate) use load::{plain_path, valid_secret_name};
 pub use node::Loc;
 
 use crate::generate;

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod generate;
 pub mod git;
 pub mod lockfile;
+pub mod migrate;
 pub mod policy;
 pub mod report;
 pub mod rotation;

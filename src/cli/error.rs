@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::lockfile::LockfileError;
+use crate::migrate::MigrateError;
 use crate::secretfile::LoadError;
 
 /// Exit codes, as the README documents them.
@@ -35,6 +36,17 @@ pub enum CliError {
     Lockfile(#[from] LockfileError),
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
+    #[error(transparent)]
+    Migrate(#[from] crate::migrate::MigrateError),
+    #[error(
+        "{count} {} of {} {} no equivalent; nothing was written",
+        if *count == 1 { "part" } else { "parts" },
+        path.display(),
+        if *count == 1 { "has" } else { "have" }
+    )]
+    Untranslated { path: PathBuf, count: usize },
+    #[error("{} already exists; not replacing it", path.display())]
+    WouldOverwrite { path: PathBuf },
     #[error("{} already exists; not overwriting it", path.display())]
     Exists { path: PathBuf },
     #[error("cannot read {}", path.display())]
@@ -62,6 +74,15 @@ impl CliError {
             CliError::Read { .. } => Exit::Load,
             CliError::Git(crate::git::GitError::NoBranch) => Exit::Usage,
             CliError::Git(_) => Exit::Failure,
+            CliError::Migrate(error) => match error {
+                MigrateError::Syntax { .. } => Exit::Load,
+                MigrateError::Lockfile(LockfileError::Write { .. }) => Exit::Failure,
+                MigrateError::Lockfile(_) => Exit::Load,
+                MigrateError::NotOlderFormat { .. }
+                | MigrateError::LockfileNotOlderFormat { .. }
+                | MigrateError::Invalid(_) => Exit::Failure,
+            },
+            CliError::Untranslated { .. } | CliError::WouldOverwrite { .. } => Exit::Failure,
         }
     }
 
@@ -77,6 +98,15 @@ impl CliError {
             }
             CliError::Exists { .. } => {
                 Some("remove it first, or choose another path with -f".into())
+            }
+            CliError::Migrate(error) => error.hint().map(str::to_string),
+            CliError::Untranslated { .. } => Some(
+                "change the older file and migrate again, or pass --allow-untranslated to \
+                 leave those parts out"
+                    .into(),
+            ),
+            CliError::WouldOverwrite { .. } => {
+                Some("move it away, or pass --force to replace it".into())
             }
             _ => None,
         }

@@ -8,6 +8,7 @@ mod error;
 mod init;
 mod lockfile;
 mod mask;
+mod migrate;
 mod output;
 mod policy;
 mod rotate;
@@ -37,7 +38,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The Secretfile to read (for `init`, to write)
+    /// The Secretfile to read (for `init` and `migrate`, to write)
     #[arg(
         short = 'f',
         long = "file",
@@ -95,7 +96,16 @@ pub enum Command {
     Policy(policy::PolicyArgs),
     /// The lockfile in git: commit it back from CI, merge it between branches
     Lockfile(lockfile::LockfileArgs),
+    /// Convert the older SecretZero's Secretfile and lockfile without regenerating anything
+    #[command(after_long_help = MIGRATE_EXAMPLE)]
+    Migrate(migrate::MigrateArgs),
 }
+
+const MIGRATE_EXAMPLE: &str = "\
+In a project of the older SecretZero, with Secretfile.yml and .gitsecrets.lock in place:
+  secretzero migrate --dry-run   # the new files on standard output, and what has no equivalent
+  secretzero migrate             # writes them; the older ones stay as *.v0
+docs/migrate.md describes the translation.";
 
 const VALIDATE_EXAMPLE: &str = "\
 Example, in one CI step: SARIF for code scanning, annotations, and a job summary:
@@ -171,6 +181,7 @@ pub fn main() -> ExitCode {
         Command::Policy(args) => report_requested(sub, &args.report)
             .and_then(|requested| policy::run(&cli.global, args, &requested, &ui)),
         Command::Lockfile(args) => lockfile::run(&cli.global, args, &ui),
+        Command::Migrate(args) => migrate::run(&cli.global, args, &ui),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -92,6 +92,13 @@ impl Ui {
             CliError::Load(LoadError::Invalid { findings, masked_source, .. }) => {
                 self.findings(findings, Some(masked_source));
             }
+            CliError::Migrate(crate::migrate::MigrateError::Invalid(LoadError::Invalid {
+                findings,
+                masked_source,
+                ..
+            })) => {
+                self.findings(findings, Some(masked_source));
+            }
             CliError::Load(LoadError::Syntax { finding, source_text, .. }) => {
                 self.findings(std::slice::from_ref(finding), Some(source_text));
             }

@@ -12,8 +12,8 @@ mod status;
 use secrecy::SecretString;
 
 pub use apply::{Outcome, TargetFailure, apply};
-pub(crate) use plan::changed_fields;
 pub use plan::{Options, plan};
+pub(crate) use plan::{changed_fields, recorded_definitions};
 pub use status::{SecretStatus, State, statuses};
 
 use crate::secretfile::{TargetDef, TargetKind};

@@ -70,13 +70,7 @@ fn plan_secret(
         tracing::trace!(secret = %secret.name, target = %target.id, %held, "read back");
     }
     let field_bytes: Vec<Vec<u8>> = secret.fields.iter().map(field_definition_bytes).collect();
-    let definition = hasher.hash_definition(&secret.name, &whole_definition(secret, &field_bytes));
-    let definitions = secret
-        .fields
-        .iter()
-        .zip(&field_bytes)
-        .map(|(f, bytes)| (f.name.clone(), hasher.hash_definition(&secret.name, bytes)))
-        .collect();
+    let (definition, definitions) = definition_hashes(secret, &field_bytes, hasher);
     let changed = entry.map(|e| changed_in(secret, e, hasher, &field_bytes)).unwrap_or_default();
     let legacy = entry.and_then(|e| legacy_keeper(secret, e, &readbacks, hasher));
     let former = entry.map(|e| former_targets(dir, secret, e, targets)).unwrap_or_default();
@@ -207,6 +201,33 @@ fn former_targets(
         .collect()
 }
 
+/// The hashes a lockfile entry records for `secret`'s definition: the whole one, and one per
+/// field. `field_bytes` holds [`field_definition_bytes`] of each field, in order.
+fn definition_hashes(
+    secret: &Secret,
+    field_bytes: &[Vec<u8>],
+    hasher: &Hasher,
+) -> (String, std::collections::BTreeMap<String, String>) {
+    let definition = hasher.hash_definition(&secret.name, &whole_definition(secret, field_bytes));
+    let definitions = secret
+        .fields
+        .iter()
+        .zip(field_bytes)
+        .map(|(f, bytes)| (f.name.clone(), hasher.hash_definition(&secret.name, bytes)))
+        .collect();
+    (definition, definitions)
+}
+
+/// [`definition_hashes`] for a secret whose fields' canonical bytes are not at hand: what a
+/// sync would record, so that an entry made elsewhere (a migrated one) reads as unchanged.
+pub(crate) fn recorded_definitions(
+    secret: &Secret,
+    hasher: &Hasher,
+) -> (String, std::collections::BTreeMap<String, String>) {
+    let field_bytes: Vec<Vec<u8>> = secret.fields.iter().map(field_definition_bytes).collect();
+    definition_hashes(secret, &field_bytes, hasher)
+}
+
 /// The fields whose generator changed since the lockfile recorded them.
 pub(crate) fn changed_fields<'a>(
     secret: &'a Secret,
@@ -319,9 +340,12 @@ fn field_source(
         .or_else(|| secret.is_single().then(|| entry.fields.get(LEGACY_VALUE_FIELD)).flatten());
     let Some(recorded) = recorded else {
         // An upgraded multi-field entry that no target matches: decide as if it were new,
-        // adopting what the targets hold rather than replacing it.
+        // adopting what the targets hold rather than replacing it. With no target readable
+        // at all, nothing says the recorded value is gone: it stands.
         if entry.fields.contains_key(LEGACY_VALUE_FIELD) {
+            let unreadable = readbacks.iter().any(|r| matches!(r, Readback::Unreadable(_)));
             return match distinct(&held) {
+                0 if unreadable => Ok((Source::Recorded, None)),
                 0 => Ok((generate("new secret"), None)),
                 1 => Ok((adopt(&held), Some(held[0].1.clone()))),
                 _ => Err(disagreement(secret, field, &held)),

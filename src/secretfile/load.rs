@@ -24,6 +24,9 @@ mod policy;
 mod secret;
 mod target;
 
+pub(crate) use secret::valid_secret_name;
+pub(crate) use target::plain_path;
+
 /// Why a Secretfile could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -49,6 +52,12 @@ pub fn load(path: &Path) -> Result<Secretfile, LoadError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
     load_str(&text, path, Templater::from_process_env())
+}
+
+/// Validates Secretfile text that is not (yet) on disk, as if it were read from `path`: targets
+/// resolve against `path`'s folder and findings name it.
+pub fn load_text(text: &str, path: &Path) -> Result<Secretfile, LoadError> {
+    load_str(text, path, Templater::from_process_env())
 }
 
 pub(crate) fn load_str(

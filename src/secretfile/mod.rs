@@ -4,7 +4,7 @@
 //! every finding at once, so a user fixes a file in one pass.
 
 mod load;
-mod node;
+pub(crate) mod node;
 mod template;
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use secrecy::SecretString;
 
-pub use load::{LoadError, load};
+pub use load::{LoadError, load, load_text};
+pub(crate) use load::{plain_path, valid_secret_name};
 pub use node::Loc;
 
 use crate::generate;

@@ -292,7 +292,7 @@ pub(crate) fn file_keys(secret: &Secret, file: &LocalFile) -> Vec<String> {
     secret.fields.iter().map(|f| format!("{}_{}", file.key, env_var_name(&f.name, None))).collect()
 }
 
-fn valid_secret_name(name: &str) -> bool {
+pub(crate) fn valid_secret_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))

@@ -1,0 +1,593 @@
+//! `secretzero migrate`: projects of the older SecretZero (fixtures/migrate/, written for these
+//! tests, with lockfile hashes made as the older tool made them: bare SHA-256 hex of the value,
+//! and of compact sorted JSON with non-ASCII escaped for a value of several fields) become
+//! projects of the current format that sync and drift leave alone.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Project, Run, mtime};
+use sha2::{Digest, Sha256};
+
+/// Values the fixtures' targets hold; none may ever be printed.
+const CANARIES: &[&str] = &[
+    "CanaryApiKey7Qm2Xw9Lp4Zt",
+    "Hv3Rt8Nw2Kx5Pq7M",
+    "ghp_CanaryPersonalAccessToken0123456789",
+    "billing-app",
+    "Pässwörd-Ünïcode-9",
+];
+
+/// The local fixture's target files, which nothing after the migration may touch.
+const LOCAL_TARGETS: &[&str] =
+    &[".env", "secrets/db.env", "config.json", "legacy.json", "settings.yaml", "mail.env"];
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/migrate").join(name)
+}
+
+/// A temporary copy of one fixture project, so that no test writes into a tracked file.
+fn project(name: &str) -> Project {
+    let project = Project::empty();
+    copy_tree(&fixture(name), project.dir.path());
+    project
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn expected(name: &str) -> String {
+    std::fs::read_to_string(fixture("expected").join(name)).unwrap()
+}
+
+fn assert_no_canary(run: &Run) {
+    for canary in CANARIES {
+        assert!(!run.all_output().contains(canary), "{canary} was printed: {run:?}");
+    }
+}
+
+fn sha256(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn lockfile(project: &Project) -> serde_json::Value {
+    common::json(&project.path(".gitsecrets.lock"))
+}
+
+const LOCAL_DONE: &str = "\
+✓ Migrated Secretfile.yml (10 secrets) and .gitsecrets.lock (10 entries confirmed by a target \
+and re-hashed)
+The older Secretfile is kept as Secretfile.yml.v0.
+The older lockfile is kept as .gitsecrets.lock.v0.
+Next: `secretzero sync --dry-run` should show every target unchanged; then commit both files.
+";
+
+#[test]
+fn local_project_migrates_and_the_next_sync_and_drift_find_nothing_to_do() {
+    let project = project("local");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o640);
+        std::fs::set_permissions(project.path("Secretfile.yml"), mode).unwrap();
+    }
+    let older_secretfile = project.read("Secretfile.yml");
+    let older_lockfile = project.read(".gitsecrets.lock");
+
+    let run = project.run(&["migrate"]);
+    assert_eq!((run.code, run.stdout.as_str(), run.stderr.as_str()), (0, "", LOCAL_DONE));
+    assert_no_canary(&run);
+    assert_eq!(project.read("Secretfile.yml"), expected("local.yml"));
+    assert_eq!(project.read("Secretfile.yml.v0"), older_secretfile);
+    assert_eq!(project.read(".gitsecrets.lock.v0"), older_lockfile);
+    #[cfg(unix)]
+    for (name, mode) in [("Secretfile.yml", 0o640), (".gitsecrets.lock", 0o644)] {
+        use std::os::unix::fs::PermissionsExt;
+        let found = std::fs::metadata(project.path(name)).unwrap().permissions().mode();
+        assert_eq!(found & 0o777, mode, "{name}");
+    }
+
+    // History carried over; provenance gone; every hash keyed.
+    let lock = lockfile(&project);
+    let text = project.read(".gitsecrets.lock");
+    for gone in ["jdoe", "Jane Doe", "jdoe-laptop", "provenance", "sync_identity", "actor"] {
+        assert!(!text.contains(gone), "{gone} is still in the lockfile:\n{text}");
+    }
+    let api_key = &lock["secrets"]["api_key"];
+    assert_eq!(api_key["created_at"], "2025-03-01T10:00:00Z");
+    assert_eq!(api_key["updated_at"], "2025-09-01T08:30:00Z");
+    assert_eq!(api_key["last_rotated"], "2025-09-01T08:30:00Z");
+    assert_eq!(api_key["rotation_count"], 2);
+    assert_eq!(lock["secrets"]["session_secret"]["one_time"], true);
+    let password = &lock["secrets"]["database.password"];
+    let ids: Vec<&String> = password["targets"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["local-file:.env#password", "local-file:secrets/db.env#DB_PASS"]);
+    assert_eq!(
+        password["targets"]["local-file:.env#password"]["updated_at"],
+        "2025-05-05T05:05:05Z"
+    );
+    // A template an older release locked as one JSON entry: each field's secret has its history.
+    let mail = &lock["secrets"]["mail.smtp_pass"];
+    assert_eq!(mail["created_at"], "2024-11-11T11:11:11Z");
+    assert_eq!(mail["rotation_count"], 1);
+    let ids: Vec<&String> = mail["targets"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["local-file:mail.env#smtp_pass"]);
+    let names: Vec<&String> = lock["secrets"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        names,
+        [
+            "api_key",
+            "app_user",
+            "build_id",
+            "database.password",
+            "database.username",
+            "db_admin_password",
+            "legacy_token",
+            "mail.smtp_pass",
+            "mail.smtp_user",
+            "session_secret"
+        ]
+    );
+    let hashes = text.lines().filter(|l| l.contains("\"hash\": \"") || l.contains("\"value\": \""));
+    for line in hashes {
+        assert!(line.contains("hmac-sha256:"), "an older hash is left: {line}");
+    }
+
+    // The next sync writes nothing at all; drift and validate find nothing.
+    let lock_bytes = project.read_bytes(".gitsecrets.lock");
+    let lock_time = mtime(&project.path(".gitsecrets.lock"));
+    let targets: Vec<_> = LOCAL_TARGETS
+        .iter()
+        .map(|name| (project.read_bytes(name), mtime(&project.path(name))))
+        .collect();
+    let run = project.run(&["sync"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "Summary: generated 0, targets updated 0, unchanged 11, failed 0\n")
+    );
+    assert_no_canary(&run);
+    assert_eq!(project.read_bytes(".gitsecrets.lock"), lock_bytes);
+    assert_eq!(mtime(&project.path(".gitsecrets.lock")), lock_time);
+    for (name, (bytes, time)) in LOCAL_TARGETS.iter().zip(&targets) {
+        assert_eq!(&project.read_bytes(name), bytes, "{name} changed");
+        assert_eq!(&mtime(&project.path(name)), time, "{name} was rewritten");
+    }
+
+    let run = project.run(&["drift"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "✓ No drift: 10 secrets and 11 targets checked\n")
+    );
+    let run = project.run(&["validate"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "✓ Secretfile.yml is valid: 10 secrets, 11 targets\n")
+    );
+    assert_eq!(project.read_bytes(".gitsecrets.lock"), lock_bytes);
+}
+
+#[test]
+fn dry_run_prints_the_new_files_with_static_values_masked_and_writes_nothing() {
+    let project = project("local");
+    let before: Vec<_> = ["Secretfile.yml", ".gitsecrets.lock"].map(|f| project.read(f)).into();
+
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "Dry run: Secretfile.yml (10 secrets) and .gitsecrets.lock (10 entries confirmed by a \
+         target and re-hashed); nothing was written.\n"
+    );
+    assert_no_canary(&run);
+    let (secretfile, lock) = run.stdout.split_once("\n==> .gitsecrets.lock <==\n").unwrap();
+    let masked = expected("local.yml")
+        .replace("value: billing-app\n", "value: \"********\"\n")
+        .replace("value: billing\n", "value: \"********\"\n")
+        .replace("value: mailer\n", "value: \"********\"\n");
+    assert_eq!(secretfile, format!("==> Secretfile.yml <==\n{masked}"));
+    let lock: serde_json::Value = serde_json::from_str(lock).unwrap();
+    assert_eq!(lock["version"], 2);
+    assert_eq!(lock["secrets"].as_object().unwrap().len(), 10);
+
+    let run = project.run(&["-vv", "migrate", "--dry-run"]);
+    assert!(run.stderr.contains("lockfile entry converted"), "{run:?}");
+    assert_no_canary(&run);
+
+    assert_eq!(["Secretfile.yml", ".gitsecrets.lock"].map(|f| project.read(f)).to_vec(), before);
+    assert!(!project.exists("Secretfile.yml.v0") && !project.exists(".gitsecrets.lock.v0"));
+}
+
+#[test]
+fn remote_targets_are_translated_and_validate_with_their_history() {
+    let project = project("remote");
+    let run = project.run(&["migrate"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "✓ Migrated Secretfile.yml (6 secrets) and .gitsecrets.lock (6 entries keeping the older \
+         hash (stripe_key, signing_key, vault_token, deploy_token, service, batch), 1 entry for \
+         secrets the older Secretfile did not declare (retired_key))\n\
+         The older Secretfile is kept as Secretfile.yml.v0.\n\
+         The older lockfile is kept as .gitsecrets.lock.v0.\n\
+         Next: `secretzero sync --dry-run` should show every target unchanged; then commit both \
+         files.\n"
+    );
+    assert_eq!(project.read("Secretfile.yml"), expected("remote.yml"));
+
+    let run = project.run(&["validate"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "✓ Secretfile.yml is valid: 6 secrets, 13 targets\n")
+    );
+
+    // No target can be read back here, so the older hashes stay: they still check a value.
+    let lock = lockfile(&project);
+    let stripe = &lock["secrets"]["stripe_key"];
+    let stripe_hash = sha256("sk_live_remote_value_1234567890abcdefghij");
+    assert_eq!(stripe["fields"]["value"], stripe_hash.as_str());
+    assert_eq!(stripe["rotation_count"], 1);
+    let ids: Vec<&String> = stripe["targets"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        ids,
+        [
+            "aws-secretsmanager:aws:prod/stripe/Stripe API key",
+            "aws-ssm:aws:/prod/stripe/SecureString"
+        ]
+    );
+    let vault: Vec<&String> =
+        lock["secrets"]["vault_token"]["targets"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        vault,
+        ["vault-kv:vault:payments/token-copy", "vault-kv:vault:payments/token/secret"]
+    );
+    assert_eq!(lock["secrets"]["deploy_token"]["targets"].as_object().unwrap().len(), 4);
+
+    // A template written to remote stores only is one secret with fields: the older entries
+    // `service.user` and `service.pass` become its fields.
+    let service = &lock["secrets"]["service"];
+    assert_eq!(service["fields"]["user"], sha256("payments").as_str());
+    assert_eq!(service["fields"]["pass"], sha256("service-pass-value").as_str());
+    assert_eq!(service["updated_at"], "2025-08-01T00:00:00Z");
+    // An entry that hashed the whole value as JSON keeps that hash for the engine to check.
+    let batch_json = r#"{"pass":"B\u00e4tch-pass-with-\u00fcnicode-0123456","user":"payments"}"#;
+    assert_eq!(lock["secrets"]["batch"]["fields"]["(legacy value)"], sha256(batch_json).as_str());
+    assert_eq!(
+        lock["secrets"]["retired_key"]["targets"]["aws/secrets_manager/prod/retired"]["hash"],
+        sha256("retired").as_str()
+    );
+    assert!(!project.read(".gitsecrets.lock").contains("jdoe"));
+
+    let run = project.run(&["sync", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.ends_with("Plan: 0 to create, 0 to update, 13 unchanged, 0 skipped.\n"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("generate"), "{run:?}");
+}
+
+const UNTRANSLATED: &str = "\
+warning: Secretfile.yml:4: `labels` in `metadata` has no equivalent
+warning: Secretfile.yml:9: secret `github_pat` has generator kind `github_pat`, which has no \
+equivalent; it becomes `static` without a value: the value its targets hold is kept, but never \
+generated again
+warning: Secretfile.yml:12: `required` in secret `github_pat` has no equivalent
+warning: Secretfile.yml:19: `merge: false` in the file target of `github_pat` has no equivalent: \
+files are always merged
+warning: Secretfile.yml:20: a target of `github_pat` has kind `onepassword_item`, which has no \
+equivalent; left out
+warning: Secretfile.yml:29: `prefix` in the `config` of secret `npm_token` has no equivalent
+warning: Secretfile.yml:31: the file target of `npm_token` has format `ini`, which has no \
+equivalent
+";
+
+#[test]
+fn what_has_no_equivalent_is_listed_by_line_and_stops_the_write() {
+    let project = project("untranslatable");
+    let before = project.read("Secretfile.yml");
+
+    let run = project.run(&["migrate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "{UNTRANSLATED}error: 7 parts of Secretfile.yml have no equivalent; nothing was \
+             written\nhint: change the older file and migrate again, or pass \
+             --allow-untranslated to leave those parts out\n"
+        )
+    );
+    assert_eq!(project.read("Secretfile.yml"), before);
+    assert!(!project.exists("Secretfile.yml.v0"));
+
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.starts_with(UNTRANSLATED), "{run:?}");
+    let header = "==> Secretfile.yml <==\n# `secretzero migrate` found no equivalent for these \
+                  parts of the older Secretfile:\n#   line 4: `labels` in `metadata` has no \
+                  equivalent\n";
+    assert!(run.stdout.starts_with(header), "{run:?}");
+
+    let run = project.run(&["migrate", "--allow-untranslated"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.starts_with(UNTRANSLATED), "{run:?}");
+    assert_no_canary(&run);
+    let listed: String = UNTRANSLATED
+        .replace("warning: Secretfile.yml:", "#   line ")
+        .lines()
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(
+        project.read("Secretfile.yml"),
+        "# `secretzero migrate` found no equivalent for these parts of the older Secretfile:\n"
+            .to_string()
+            + &listed
+            + "version: \"1.0\"\n\nmetadata:\n  name: tools\n\nsecrets:\n  github_pat:\n    \
+         generator:\n      type: static\n    targets:\n      - type: local-file\n        path: \
+         .env\n        key: GITHUB_TOKEN\n\n  npm_token:\n    generator:\n      type: \
+         random-string\n      length: 36\n"
+    );
+
+    // The token the older tool could make and this one cannot stays as the target holds it.
+    let lock = project.read_bytes(".gitsecrets.lock");
+    let env = project.read_bytes(".env");
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_no_canary(&run);
+    assert_eq!(project.read_bytes(".gitsecrets.lock"), lock);
+    assert_eq!(project.read_bytes(".env"), env);
+    let run = project.run(&["drift"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn existing_copies_are_replaced_only_with_force() {
+    let project = project("local");
+    project.write("Secretfile.yml.v0", "an earlier copy\n");
+    let before = project.read("Secretfile.yml");
+
+    let run = project.run(&["migrate"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "error: Secretfile.yml.v0 already exists; not replacing it\n\
+             hint: move it away, or pass --force to replace it\n"
+        )
+    );
+    assert_eq!(project.read("Secretfile.yml"), before);
+    assert_eq!(project.read("Secretfile.yml.v0"), "an earlier copy\n");
+    assert!(!project.exists(".gitsecrets.lock.v0"));
+
+    let run = project.run(&["migrate", "--force"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(project.read("Secretfile.yml.v0"), before);
+
+    // Migrated once, the file is in the current format and is not migrated again.
+    let run = project.run(&["migrate", "--force"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "error: Secretfile.yml is not a Secretfile of the older format: its `secrets` is a \
+             mapping, as in the current format\n\
+             hint: point at the older file with --from or --lockfile-from\n"
+        )
+    );
+    assert_eq!(project.read("Secretfile.yml.v0"), before);
+}
+
+#[test]
+fn older_files_elsewhere_are_read_in_place_and_kept_as_they_are() {
+    let project = project("local");
+    std::fs::rename(project.path("Secretfile.yml"), project.path("Secretfile.old.yml")).unwrap();
+    std::fs::rename(project.path(".gitsecrets.lock"), project.path("old.lock")).unwrap();
+    let (old_secretfile, old_lock) = (project.read("Secretfile.old.yml"), project.read("old.lock"));
+
+    let args = ["migrate", "--from", "Secretfile.old.yml", "--lockfile-from", "old.lock"];
+    let run = project.run(&args);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "✓ Migrated Secretfile.yml (10 secrets) and .gitsecrets.lock (10 entries confirmed by a \
+         target and re-hashed)\nNext: `secretzero sync --dry-run` should show every target \
+         unchanged; then commit both files.\n"
+    );
+    assert_eq!(project.read("Secretfile.yml"), expected("local.yml"));
+    assert_eq!(
+        (project.read("Secretfile.old.yml"), project.read("old.lock")),
+        (old_secretfile, old_lock)
+    );
+    assert!(!project.exists("Secretfile.old.yml.v0") && !project.exists("old.lock.v0"));
+
+    let run = project.run(&args);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "error: Secretfile.yml already exists; not replacing it\n\
+             hint: move it away, or pass --force to replace it\n"
+        )
+    );
+    let run = project.run(&["sync"]);
+    assert_eq!(run.stderr, "Summary: generated 0, targets updated 0, unchanged 11, failed 0\n");
+}
+
+#[test]
+fn without_an_older_lockfile_the_next_sync_adopts_what_the_targets_hold() {
+    let project = project("local");
+    std::fs::remove_file(project.path(".gitsecrets.lock")).unwrap();
+    let env = project.read(".env");
+
+    let run = project.run(&["migrate"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            0,
+            "✓ Migrated Secretfile.yml (10 secrets); there is no older lockfile at \
+             .gitsecrets.lock\nThe older Secretfile is kept as Secretfile.yml.v0.\nNext: \
+             `secretzero sync --dry-run` should show every target unchanged; then commit both \
+             files.\n"
+        )
+    );
+    assert!(!project.exists(".gitsecrets.lock"));
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stderr.contains("Generated"), "{run:?}");
+    assert_eq!(project.read(".env"), env);
+}
+
+#[test]
+fn a_keyed_lockfile_is_made_when_the_key_is_set() {
+    let key = [("SECRETZERO_LOCK_KEY", "0123456789abcdef0123456789abcdef-migrate")];
+    let project = project("local");
+    let run = project.run_env(&["migrate"], &key);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(lockfile(&project)["hash"]["keyed"], true);
+    let lock = project.read_bytes(".gitsecrets.lock");
+    let run = project.run_env(&["sync"], &key);
+    assert_eq!(run.stderr, "Summary: generated 0, targets updated 0, unchanged 11, failed 0\n");
+    assert_eq!(project.read_bytes(".gitsecrets.lock"), lock);
+}
+
+#[test]
+fn unreadable_older_files_are_load_errors() {
+    let project = Project::new("secrets: [unclosed\n");
+    let run = project.run(&["migrate"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: Secretfile.yml is not valid YAML at line 1: unclosed bracket '['\n"
+    );
+
+    let project = Project::new("version: '1.0'\nsecrets: []\n");
+    project.write(".gitsecrets.lock", "{ not json");
+    let run = project.run(&["migrate"]);
+    assert_eq!(run.code, 5, "{run:?}");
+
+    let run = Project::empty().run(&["migrate"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: cannot read Secretfile.yml\n  caused by: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn a_translation_that_does_not_validate_is_shown_and_nothing_written() {
+    let older = "version: '1.0'\nvariables:\n  region: ${AWS_REGION}\nsecrets:\n  - name: \
+                 token\n    kind: random_string\n";
+    let project = Project::new(older);
+    let run = project.run(&["migrate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error[secretfile/undefined-name]: variable `region` uses undefined name \
+         `env.AWS_REGION`\n --> Secretfile.yml:4:11\n  |\n4 |   region: \"{{ env.AWS_REGION \
+         }}\"\n  |           ^^^^^^^^^^^^^^^^^^^^^^\n  |\n  = help: define it under \
+         `variables:`, set the environment variable, or give a default with `or`, as in {{ \
+         env.X or 'default' }}\n\nerror: the translated Secretfile does not validate\n  \
+         caused by: Secretfile.yml has 1 problem\nhint: set the environment variables the \
+         older file interpolated, or fix the older file and migrate again\n"
+    );
+    assert_eq!(project.read("Secretfile.yml"), older);
+    let run = project.run_env(&["migrate"], &[("AWS_REGION", "eu-west-1")]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn names_keys_and_paths_the_current_format_refuses_are_listed() {
+    let project = Project::new(
+        "version: '1.0'\nsecrets:\n  - name: token\n    kind: random_string\n  - name: token\n    \
+         kind: static\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "warning: Secretfile.yml:5: secret `token` is declared twice (first at line 3); the \
+             later one is left out\n"
+        ),
+        "{run:?}"
+    );
+
+    let project = Project::new(
+        "version: '1.0'\nsecrets:\n  - name: token\n    kind: random_string\n    targets:\n      \
+         - {provider: local, kind: file, config: {path: /etc/app.env}}\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert!(
+        run.stderr.starts_with(
+            "warning: Secretfile.yml:6: the file target of `token`: `/etc/app.env` is absolute, \
+             which the current format refuses\n"
+        ),
+        "{run:?}"
+    );
+
+    let project = Project::new(
+        "version: '1.0'\nsecrets:\n  - name: 2fa seed\n    kind: random_string\n  - name: ok\n    \
+         kind: random_string\n    targets:\n      - {provider: local, kind: file, config: {path: \
+         .env, key: 'bad key'}}\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert!(
+        run.stderr.starts_with(
+            "warning: Secretfile.yml:3: secret `2fa seed` is left out: a name holds letters, \
+             digits, `_`, `-` and `.`, and starts with a letter or `_`\nwarning: \
+             Secretfile.yml:8: the file target of `ok`: key `bad key`: a dotenv key must match \
+             [A-Za-z_][A-Za-z0-9_.]*; left out\n"
+        ),
+        "{run:?}"
+    );
+
+    let run = project.run(&["migrate", "--lockfile-from", "missing.lock"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (5, "error: cannot read missing.lock\n  caused by: entity not found\n")
+    );
+}
+
+#[test]
+fn what_a_template_lacks_is_listed_once_whatever_its_fields() {
+    let project = Project::new(
+        "version: '1.0'\ntemplates:\n  login:\n    fields:\n      user:\n        generator: \
+         {kind: static, config: {value: app}}\n      pass:\n        generator: {kind: \
+         random_password}\n    targets:\n      - {provider: local, kind: file, config: {path: \
+         .env, merge: false}}\nsecrets:\n  - {name: db, kind: templates.login}\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "warning: Secretfile.yml:10: `merge: false` in the file target of `db.user` has no \
+         equivalent: files are always merged\nDry run: Secretfile.yml (2 secrets); there is no \
+         older lockfile at .gitsecrets.lock; nothing was written.\nerror: 1 part of \
+         Secretfile.yml has no equivalent; nothing was written\nhint: change the older file \
+         and migrate again, or pass --allow-untranslated to leave those parts out\n"
+    );
+}
+
+#[test]
+fn help_describes_the_command() {
+    let run = Project::empty().run(&["migrate", "--help"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.starts_with(
+            "Convert the older SecretZero's Secretfile and lockfile without regenerating anything"
+        ),
+        "{run:?}"
+    );
+    for option in ["--from", "--lockfile-from", "--dry-run", "--allow-untranslated", "--force"] {
+        assert!(run.stdout.contains(option), "{option}: {run:?}");
+    }
+}

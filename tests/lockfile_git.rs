@@ -295,3 +295,76 @@ fn the_merge_driver_merges_by_secret_in_a_real_git_merge() {
     assert_eq!(status.code, 5, "{status:?}");
     assert!(status.stderr.contains("unresolved merge conflict markers"), "{status:?}");
 }
+
+#[test]
+fn a_lockfile_commit_whose_push_failed_is_pushed_by_the_next_run() {
+    let world = World::new();
+    let clone = changed(&world, "clone", "a");
+    let remote = world.git(&clone, &["remote", "get-url", "origin"]);
+    world.git(&clone, &["remote", "set-url", "origin", "/nonexistent/remote.git"]);
+    let run = world.secretzero(&clone, &["lockfile", "commit"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(world.remote_log(), ["seed"]);
+
+    world.git(&clone, &["remote", "set-url", "origin", remote.trim()]);
+    let run = world.secretzero(&clone, &["lockfile", "commit"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stderr, "✓ Pushed .gitsecrets.lock to origin main\n");
+    assert_eq!(world.remote_log(), ["Update .gitsecrets.lock [skip ci]", "seed"]);
+    assert_eq!(world.remote_entries()["a"], entries(&clone)["a"]);
+
+    // A local commit that changes anything else is never pushed from here.
+    std::fs::write(clone.join("notes.txt"), "x\n").unwrap();
+    world.git(&clone, &["add", "notes.txt"]);
+    world.git(
+        &clone,
+        &["-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "notes"],
+    );
+    let run = world.secretzero(&clone, &["lockfile", "commit"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{run:?}");
+    assert_eq!(world.remote_log().len(), 2);
+}
+
+#[test]
+fn a_pull_request_build_has_no_branch_to_push_to() {
+    let world = World::new();
+    let clone = changed(&world, "clone", "a");
+    world.git(&clone, &["checkout", "--quiet", "--detach"]);
+    let run = run_env(
+        &world,
+        &clone,
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REF", "refs/pull/12/merge"),
+            ("GITHUB_REF_NAME", "12/merge"),
+            ("GITHUB_REF_TYPE", "branch"),
+        ],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: this is a pull request or merge request build, which has no branch to push the \
+         lockfile to\nhint: commit the lockfile back from push or scheduled builds of the \
+         branch, or name the branch with --branch\n"
+    );
+    assert_eq!(world.remote_log(), ["seed"]);
+}
+
+#[test]
+fn staged_changes_stay_staged_through_a_rebase() {
+    let world = World::new();
+    let first = changed(&world, "first", "a");
+    let second = changed(&world, "second", "b");
+    assert_eq!(world.secretzero(&first, &["lockfile", "commit"]).code, 0);
+
+    std::fs::write(second.join(".gitignore"), ".env\n*.tmp\n").unwrap();
+    std::fs::write(second.join("new.txt"), "new\n").unwrap();
+    world.git(&second, &["add", ".gitignore", "new.txt"]);
+    let run = world.secretzero(&second, &["lockfile", "commit"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("(after 1 rejected push)"), "{run:?}");
+    let status = world.git(&second, &["status", "--porcelain"]);
+    assert_eq!(status, "M  .gitignore\nA  new.txt\n");
+    let files = world.git(&second, &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files, ".gitsecrets.lock\n");
+}

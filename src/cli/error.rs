@@ -72,7 +72,9 @@ impl CliError {
             CliError::Load(_) | CliError::Lockfile(_) => Exit::Load,
             CliError::Exists { .. } | CliError::Write { .. } => Exit::Failure,
             CliError::Read { .. } => Exit::Load,
-            CliError::Git(crate::git::GitError::NoBranch) => Exit::Usage,
+            CliError::Git(crate::git::GitError::NoBranch | crate::git::GitError::PullRequest) => {
+                Exit::Usage
+            }
             CliError::Git(_) => Exit::Failure,
             CliError::Migrate(error) => match error {
                 MigrateError::Syntax { .. } => Exit::Load,

@@ -52,6 +52,11 @@ pub enum GitError {
     )]
     NoBranch,
     #[error(
+        "this is a pull request or merge request build, which has no branch to push the \
+         lockfile to"
+    )]
+    PullRequest,
+    #[error(
         "the remote branch `{branch}` changed the same secret{} as this run: {}",
         if names.len() == 1 { "" } else { "s" },
         names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
@@ -78,6 +83,10 @@ impl GitError {
             ),
             GitError::Unrelated { .. } => Some(crate::lockfile::MergeError::Unrelated.hint()),
             GitError::NoBranch => Some("name the branch with --branch"),
+            GitError::PullRequest => Some(
+                "commit the lockfile back from push or scheduled builds of the branch, or name \
+                 the branch with --branch",
+            ),
             GitError::NotARepository { .. } => {
                 Some("run it in a clone of the repository that holds the lockfile")
             }
@@ -104,30 +113,33 @@ pub fn commit_lockfile(request: &CommitRequest) -> Result<Committed, GitError> {
     let name = request.lockfile.file_name().unwrap_or(OsStr::new(crate::lockfile::FILE_NAME));
     let lockfile = git.relative(&folder.join(name))?;
 
-    // Only a lockfile that differs from the checked-out commit is committed.
+    // Only a lockfile that differs from the checked-out commit is committed. An unchanged one
+    // may still sit in an earlier lockfile commit whose push failed: that one is pushed now.
     let status = git.text(["status", "--porcelain", "--", &lockfile])?;
-    if status.trim().is_empty() {
-        return Ok(Committed::Unchanged);
-    }
     let branch = match &request.branch {
         Some(branch) => branch.clone(),
         None => current_branch(&git)?,
     };
-
-    git.run(["add", "--", &lockfile])?;
-    let identity = identity(&git);
-    let mut commit: Vec<&str> = identity.iter().map(String::as_str).collect();
-    commit.extend([
-        "commit",
-        "--quiet",
-        "--no-verify",
-        "--only",
-        "-m",
-        &request.message,
-        "--",
-        &lockfile,
-    ]);
-    git.run(commit)?;
+    if status.trim().is_empty() {
+        if !unpushed_lockfile_commits(&git, request, &branch, &lockfile)? {
+            return Ok(Committed::Unchanged);
+        }
+    } else {
+        git.run(["add", "--", &lockfile])?;
+        let identity = identity(&git);
+        let mut commit: Vec<&str> = identity.iter().map(String::as_str).collect();
+        commit.extend([
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--only",
+            "-m",
+            &request.message,
+            "--",
+            &lockfile,
+        ]);
+        git.run(commit)?;
+    }
 
     let refspec = format!("HEAD:refs/heads/{branch}");
     let mut attempts = 0;
@@ -191,25 +203,57 @@ fn catch_up(
     let attributes_config = format!("core.attributesFile={}", attributes.path().display());
     let identity = identity(git);
     let mut rebase: Vec<&str> = identity.iter().map(String::as_str).collect();
-    rebase.extend([
-        "-c",
-        &driver,
-        "-c",
-        &attributes_config,
-        "rebase",
-        "--quiet",
-        "--autostash",
-        &upstream,
-    ]);
-    if let Err(error) = git.run(rebase) {
-        let _ = git.output(["rebase", "--abort"]);
-        return Err(error);
+    rebase.extend(["-c", &driver, "-c", &attributes_config, "rebase", "--quiet", &upstream]);
+
+    // Other changes in the checkout are set aside and put back as they were, staged ones staged
+    // (a rebase's own autostash would put them back unstaged).
+    let dirty = !git.text(["status", "--porcelain", "--untracked-files=no"])?.trim().is_empty();
+    if dirty {
+        git.run(["stash", "push", "--quiet", "-m", "secretzero lockfile commit"])?;
     }
-    Ok(())
+    let rebased = git.run(rebase);
+    if rebased.is_err() {
+        let _ = git.output(["rebase", "--abort"]);
+    }
+    if dirty {
+        git.run(["stash", "pop", "--quiet", "--index"])?;
+    }
+    rebased.map(drop)
 }
 
-/// The branch to push to: what the CI system checked out, else the current branch.
+/// Whether HEAD holds commits that the remote branch lacks and that change the lockfile
+/// alone: left by an earlier run whose push failed. Commits that change anything else are never
+/// pushed from here.
+fn unpushed_lockfile_commits(
+    git: &Git,
+    request: &CommitRequest,
+    branch: &str,
+    lockfile: &str,
+) -> Result<bool, GitError> {
+    let fetch =
+        git.output(["fetch", "--quiet", &request.remote, &format!("refs/heads/{branch}")])?;
+    if !fetch.status.success() {
+        // No such branch yet, or the remote is out of reach: nothing known to be pending.
+        return Ok(false);
+    }
+    let ahead = git.text(["rev-list", "FETCH_HEAD..HEAD"])?;
+    if ahead.trim().is_empty() {
+        return Ok(false);
+    }
+    let base = git.text(["merge-base", "HEAD", "FETCH_HEAD"])?;
+    let changed = git.text(["diff", "--name-only", base.trim(), "HEAD"])?;
+    Ok(changed.lines().all(|path| path == lockfile))
+}
+
+/// The branch to push to: what the CI system checked out, else the current branch. A pull
+/// request build has none: its ref is a merge GitHub made, not a branch to push to.
 fn current_branch(git: &Git) -> Result<String, GitError> {
+    let pull_request = std::env::var("GITHUB_REF").is_ok_and(|r| r.starts_with("refs/pull/"))
+        || std::env::var("GITHUB_EVENT_NAME").is_ok_and(|e| e.starts_with("pull_request"))
+        || std::env::var_os("CI_MERGE_REQUEST_IID").is_some();
+    if pull_request {
+        return Err(GitError::PullRequest);
+    }
     let from_ci = [("GITHUB_REF_TYPE", "GITHUB_REF_NAME"), ("", "CI_COMMIT_BRANCH")];
     for (kind, name) in from_ci {
         let is_branch = kind.is_empty() || std::env::var(kind).is_ok_and(|k| k == "branch");

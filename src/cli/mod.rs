@@ -197,15 +197,22 @@ pub(crate) struct Opened {
 }
 
 pub(crate) fn open(global: &GlobalArgs) -> Result<Opened, CliError> {
-    let lockfile_path = global
-        .lockfile
-        .clone()
-        .unwrap_or_else(|| crate::secretfile::default_lockfile_path(&global.file));
+    open_at(&global.file, global.lockfile.as_deref())
+}
+
+/// Opens the Secretfile at `path` and its lockfile (`lockfile`, or the default beside it).
+pub(crate) fn open_at(
+    path: &std::path::Path,
+    lockfile: Option<&std::path::Path>,
+) -> Result<Opened, CliError> {
+    let lockfile_path = lockfile
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| crate::secretfile::default_lockfile_path(path));
     // The two files do not depend on each other, and in a large project each takes a good
     // part of a second to read: read them side by side.
     let (file, lockfile) = std::thread::scope(|scope| {
         let lockfile = scope.spawn(|| crate::lockfile::Lockfile::load(&lockfile_path));
-        let file = crate::secretfile::load(&global.file);
+        let file = crate::secretfile::load(path);
         (file, lockfile.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     let file = file?;

@@ -2,18 +2,14 @@
 //! target and recorded as a rotation.
 
 use clap::Args;
-use jiff::Timestamp;
 
 use super::output::{ReportArgs, Requested, deliver_with_text};
-use super::status::stamp;
 use super::sync::{check_writable, report};
 use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, now, open};
 use crate::engine::{self, Options, Targets};
-use crate::generate::Spec;
 use crate::lockfile::Lockfile;
-use crate::report::{Check, CheckReport, Finding, Root, Severity};
-use crate::rotation::{Schedule, schedule};
-use crate::secretfile::{Secret, Secretfile, env_override};
+use crate::report::{Check, CheckReport, Root};
+use crate::rotation::{Decision, decide, findings};
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
@@ -36,16 +32,6 @@ pub struct RotateArgs {
     pub report: ReportArgs,
 }
 
-/// What `rotate` decides for one secret.
-#[derive(Debug)]
-struct Decision<'a> {
-    secret: &'a Secret,
-    schedule: Schedule,
-    rotate: bool,
-    /// Why the secret rotates or waits.
-    reason: String,
-}
-
 pub fn run(
     global: &GlobalArgs,
     args: &RotateArgs,
@@ -66,7 +52,7 @@ pub fn run(
     let mut lock = opened.lockfile.unwrap_or_else(Lockfile::new);
     let hasher = lock.hasher()?;
 
-    let decisions = decide(file, &lock, args, now);
+    let decisions = decide(file, &lock, &args.secrets, args.force, now);
     if args.dry_run {
         let findings = CheckReport { check: Check::Rotation, findings: findings(file, &decisions) };
         let root = Root::for_secretfile(&global.file);
@@ -112,42 +98,6 @@ pub fn run(
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
 }
 
-/// Which secrets rotate, in Secretfile order. Secrets without a period are listed only when
-/// named with -s, so that the list answers what the user asked about.
-fn decide<'a>(
-    file: &'a Secretfile,
-    lock: &Lockfile,
-    args: &RotateArgs,
-    now: Timestamp,
-) -> Vec<Decision<'a>> {
-    let named = |secret: &Secret| args.secrets.contains(&secret.name);
-    file.secrets
-        .values()
-        .filter(|secret| args.secrets.is_empty() || named(secret))
-        .filter(|secret| secret.rotation_period.is_some() || named(secret))
-        .map(|secret| {
-            let schedule = schedule(secret, lock.secrets.get(&secret.name), now);
-            let (rotate, reason) = match schedule {
-                Schedule::NoPeriod => (false, "it has no rotation_period".to_string()),
-                Schedule::NotSynced => {
-                    (false, "it has never been synced; `secretzero sync` creates it".to_string())
-                }
-                _ if secret.one_time && !named(secret) => {
-                    (false, format!("it is one_time; `rotate -s {}` rotates it", secret.name))
-                }
-                Schedule::Due { since } => (true, format!("due since {}", stamp(Some(since)))),
-                Schedule::NotDue { next } if args.force => {
-                    (true, format!("--force (due {})", stamp(Some(next))))
-                }
-                Schedule::NotDue { next } => {
-                    (false, format!("not due until {}", stamp(Some(next))))
-                }
-            };
-            Decision { secret, schedule, rotate, reason }
-        })
-        .collect()
-}
-
 fn list_text(decisions: &[Decision<'_>]) -> String {
     if decisions.is_empty() {
         return "No secret has a rotation period.\n".to_string();
@@ -180,59 +130,4 @@ fn list_text(decisions: &[Decision<'_>]) -> String {
     let count = decisions.iter().filter(|d| d.rotate).count();
     out.push_str(&format!("\n{count} to rotate.\n"));
     out
-}
-
-/// A finding for each secret that is due: where its period is, when it fell due, and whether a
-/// rotation can give it a new value at all.
-fn findings(file: &Secretfile, decisions: &[Decision<'_>]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for decision in decisions {
-        let Schedule::Due { since } = decision.schedule else { continue };
-        let secret = decision.secret;
-        let loc = secret.rotation_period.map_or(secret.loc, |(_, loc)| loc);
-        let period = secret.rotation_period.map(|(p, _)| p.to_string()).unwrap_or_default();
-        let since = stamp(Some(since));
-        let finding = |rule, severity, message: String| {
-            Finding::new(rule, severity, file.path.clone(), Some(loc), message)
-                .with_secret(&secret.name)
-        };
-        let fixed = secret.fields.iter().all(|field| {
-            matches!(field.generator, Spec::Static(_)) || env_override(field).is_some()
-        });
-        if fixed && decision.rotate {
-            findings.push(
-                finding(
-                    "rotation/fixed-value",
-                    Severity::Warning,
-                    format!(
-                        "secret `{}` is due for rotation since {since}, but its value comes from \
-                         the Secretfile or the environment, so a rotation cannot change it",
-                        secret.name
-                    ),
-                )
-                .with_help("change the value where it comes from, or make it generated"),
-            );
-            continue;
-        }
-        let (severity, message, help) = match decision.rotate {
-            true => (
-                Severity::Warning,
-                format!(
-                    "secret `{}` is due for rotation since {since} (every {period})",
-                    secret.name
-                ),
-                "run `secretzero rotate`".to_string(),
-            ),
-            false => (
-                Severity::Info,
-                format!(
-                    "secret `{}` is due for rotation since {since}, but {}",
-                    secret.name, decision.reason
-                ),
-                format!("run `secretzero rotate -s {}` to rotate it", secret.name),
-            ),
-        };
-        findings.push(finding("rotation/due", severity, message).with_help(help));
-    }
-    findings
 }

@@ -96,16 +96,10 @@ pub fn run(
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
 }
 
-/// Creates and removes a temporary file where the lockfile will be written (following a
-/// symbolic link, as saving does).
+/// Whether the lockfile can be written, before any target is.
 pub(super) fn check_writable(lockfile: &std::path::Path) -> Result<(), CliError> {
-    let error = |source| CliError::Write { path: lockfile.to_path_buf(), source };
-    let real = crate::target::follow_links(lockfile).map_err(error)?;
-    let folder = match real.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => std::path::Path::new("."),
-    };
-    tempfile::NamedTempFile::new_in(folder).map(drop).map_err(error)
+    crate::lockfile::check_writable(lockfile)
+        .map_err(|source| CliError::Write { path: lockfile.to_path_buf(), source })
 }
 
 pub(super) fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {

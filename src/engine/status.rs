@@ -2,9 +2,10 @@
 //! so `status` is instant and works offline.
 
 use jiff::Timestamp;
+use serde_json::{Value, json};
 
 use crate::lockfile::{Hasher, Lockfile, SecretEntry};
-use crate::rotation::{Schedule, schedule};
+use crate::rotation::{Schedule, schedule, stamp};
 use crate::secretfile::{Secret, Secretfile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,28 @@ pub struct SecretStatus<'a> {
     pub pending_targets: Vec<&'a str>,
     /// Where the secret stands against its rotation period at the time given.
     pub schedule: Schedule,
+}
+
+impl SecretStatus<'_> {
+    /// The record that `status --format json`, `show` and the HTTP API print: names, states
+    /// and times, never a value or a hash.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "state": self.state.name(),
+            "in_secretfile": self.secret.is_some(),
+            "targets": self.secret.map(|s| s.targets.iter().map(|t| t.id.clone()).collect::<Vec<_>>()),
+            "pending_targets": self.pending_targets,
+            "rotation_period": self.secret.and_then(|s| s.rotation_period.map(|(p, _)| p.to_string())),
+            "one_time": self.secret.map(|s| s.one_time),
+            "created_at": self.entry.map(|e| stamp(Some(e.created_at))),
+            "updated_at": self.entry.map(|e| stamp(Some(e.updated_at))),
+            "last_rotated": self.entry.and_then(|e| e.last_rotated).map(|t| stamp(Some(t))),
+            "rotation_count": self.entry.map(|e| e.rotation_count),
+            "next_rotation": self.schedule.due_at().map(|t| stamp(Some(t))),
+            "rotation_due": matches!(self.schedule, Schedule::Due { .. }),
+        })
+    }
 }
 
 pub fn statuses<'a>(

@@ -49,6 +49,9 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    #[cfg(feature = "api")]
+    #[error(transparent)]
+    Serve(#[from] crate::api::ServeError),
 }
 
 impl CliError {
@@ -62,6 +65,10 @@ impl CliError {
             CliError::Read { .. } => Exit::Load,
             CliError::Git(crate::git::GitError::NoBranch) => Exit::Usage,
             CliError::Git(_) => Exit::Failure,
+            #[cfg(feature = "api")]
+            CliError::Serve(error) if error.is_usage() => Exit::Usage,
+            #[cfg(feature = "api")]
+            CliError::Serve(_) => Exit::Failure,
         }
     }
 
@@ -78,6 +85,8 @@ impl CliError {
             CliError::Exists { .. } => {
                 Some("remove it first, or choose another path with -f".into())
             }
+            #[cfg(feature = "api")]
+            CliError::Serve(error) => error.hint().map(str::to_string),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 //! Standard output carries data (plans, reports, JSON); everything for people goes to
 //! standard error through [`Ui`].
 
+mod audit;
 mod drift;
 mod error;
 mod init;
@@ -11,6 +12,7 @@ mod mask;
 mod output;
 mod policy;
 mod rotate;
+mod serve;
 mod show;
 mod status;
 mod sync;
@@ -95,6 +97,10 @@ pub enum Command {
     Policy(policy::PolicyArgs),
     /// The lockfile in git: commit it back from CI, merge it between branches
     Lockfile(lockfile::LockfileArgs),
+    /// Serve the HTTP API for this Secretfile (builds with the `api` feature)
+    Serve(serve::ServeArgs),
+    /// Read the audit log, filtered
+    Audit(audit::AuditArgs),
 }
 
 const VALIDATE_EXAMPLE: &str = "\
@@ -139,10 +145,19 @@ pub enum PlanFormat {
 }
 
 pub fn main() -> ExitCode {
+    main_from(std::env::args_os())
+}
+
+/// Runs the command line `args` (the first is the program's name).
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     // The matches are kept because pairing each --output with its --format needs the
     // positions of both, which the derived structs do not record.
     let parsed = Cli::command()
-        .try_get_matches()
+        .try_get_matches_from(args)
         .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)))
         .map_err(|error| error.format(&mut Cli::command()));
     let (cli, matches) = match parsed {
@@ -171,6 +186,8 @@ pub fn main() -> ExitCode {
         Command::Policy(args) => report_requested(sub, &args.report)
             .and_then(|requested| policy::run(&cli.global, args, &requested, &ui)),
         Command::Lockfile(args) => lockfile::run(&cli.global, args, &ui),
+        Command::Serve(args) => serve::run(&cli.global, args, &ui),
+        Command::Audit(args) => audit::run(&cli.global, args, &ui),
     };
     match result {
         Ok(exit) => exit.into(),

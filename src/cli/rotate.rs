@@ -4,7 +4,7 @@
 use clap::Args;
 
 use super::output::{ReportArgs, Requested, deliver_with_text};
-use super::sync::{check_writable, report};
+use super::sync::{audit_run, check_writable, report};
 use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, now, open};
 use crate::engine::{self, Options, Targets};
 use crate::lockfile::Lockfile;
@@ -30,6 +30,11 @@ pub struct RotateArgs {
     /// secret that is due
     #[command(flatten)]
     pub report: ReportArgs,
+
+    /// Append a record of the run (not of a dry run) to this audit log, the JSON Lines file
+    /// `secretzero serve` writes and `secretzero audit` reads
+    #[arg(long, env = "SECRETZERO_AUDIT_LOG", value_name = "PATH")]
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 pub fn run(
@@ -65,8 +70,19 @@ pub fn run(
     for decision in decisions.iter().filter(|d| !d.rotate && !args.secrets.is_empty()) {
         ui.info(&format!("Not rotating {}: {}", decision.secret.name, decision.reason));
     }
+    let details = serde_json::json!({"force": args.force, "secrets": args.secrets});
     if rotating.is_empty() {
         ui.info("Nothing to rotate");
+        let nothing = engine::Outcome::default();
+        audit_run(
+            args.audit_log.as_deref(),
+            "rotate",
+            file,
+            &nothing,
+            (&Ok(false), existed),
+            details,
+            ui,
+        );
         return Ok(Exit::Success);
     }
     check_writable(&opened.lockfile_path)?;
@@ -91,7 +107,9 @@ pub fn run(
     }
     report(&outcome, file, ui);
 
-    if outcome.lockfile_changed && lock.save(&opened.lockfile_path)? {
+    let saved = if outcome.lockfile_changed { lock.save(&opened.lockfile_path) } else { Ok(false) };
+    audit_run(args.audit_log.as_deref(), "rotate", file, &outcome, (&saved, existed), details, ui);
+    if saved? {
         let verb = if existed { "Updated" } else { "Created" };
         ui.done(&format!("{verb} lockfile {}", opened.lockfile_path.display()));
     }

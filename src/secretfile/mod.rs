@@ -295,7 +295,12 @@ impl Secretfile {
 
 /// Where the lockfile of the Secretfile at `secretfile` lives by default: beside it.
 pub fn default_lockfile_path(secretfile: &Path) -> PathBuf {
-    join(&folder_of(secretfile), crate::lockfile::FILE_NAME)
+    beside(secretfile, crate::lockfile::FILE_NAME)
+}
+
+/// A file named `name` in the Secretfile's folder.
+pub fn beside(secretfile: &Path, name: &str) -> PathBuf {
+    join(&folder_of(secretfile), name)
 }
 
 /// Joins without a leading `./`, so messages show `.env` rather than `./.env`.

@@ -658,7 +658,7 @@ fn no_value_reaches_a_response_the_audit_log_or_the_server_output() {
 }
 
 #[test]
-fn secretzero_api_is_serve_under_another_name() {
+fn secretzero_api_is_serve_under_another_name_and_sees_changed_files() {
     let project = Project::new(SECRETFILE);
     let server = Server::start_bin(
         env!("CARGO_BIN_EXE_secretzero-api"),
@@ -667,4 +667,13 @@ fn secretzero_api_is_serve_under_another_name() {
         &[("SECRETZERO_API_KEY", KEY)],
     );
     assert_eq!(server.get("/secrets/api_key/status", Some(KEY)).json()["state"], "not synced");
+
+    // What the server read is read again once the lockfile or the Secretfile changes.
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(server.get("/secrets/api_key/status", Some(KEY)).json()["state"], "synced");
+    project.write("Secretfile.yml", &SECRETFILE.replace("length: 24", "length: 25"));
+    let status = server.get("/secrets/api_key/status", Some(KEY)).json();
+    assert_eq!(status["state"], "definition changed");
+    assert_eq!(server.get("/secrets", Some(KEY)).json()["secrets"].as_array().unwrap().len(), 3);
 }

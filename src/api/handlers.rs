@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::OwnedMutexGuard;
 
 use super::audit::{self, Filter, outcome};
-use super::server::{AppState, Caller, error, ok};
+use super::server::{AppState, Caller, FileStamp, error, ok};
 use crate::cli::{CliError, Opened, check_selection, now, open_at};
 use crate::engine::{self, Action, Options, Outcome, Targets, statuses};
 use crate::lockfile::Lockfile;
@@ -200,8 +200,42 @@ fn take_busy(state: &AppState) -> Result<OwnedMutexGuard<()>, ApiError> {
     })
 }
 
+/// The Secretfile and lockfile, read afresh: for the runs that change them.
 fn open(state: &AppState) -> Result<Opened, ApiError> {
     Ok(open_at(&state.secretfile, state.lockfile.as_deref())?)
+}
+
+/// The Secretfile and lockfile as last read, or read again when either file changed since:
+/// for the endpoints that only read them. Parsing a large Secretfile takes far longer than
+/// answering from it, and these endpoints are the ones called often.
+fn cached(state: &AppState) -> Result<Arc<Opened>, ApiError> {
+    let lockfile = state
+        .lockfile
+        .clone()
+        .unwrap_or_else(|| crate::secretfile::default_lockfile_path(&state.secretfile));
+    // Taken before reading, so a change made while the files are read is seen next time.
+    let stamp = (file_stamp(&state.secretfile), file_stamp(&lockfile));
+    let mut cache = state.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((cached_stamp, opened)) = &*cache
+        && stamp.0.is_some()
+        && *cached_stamp == stamp
+    {
+        return Ok(opened.clone());
+    }
+    let opened = Arc::new(open(state)?);
+    *cache = Some((stamp, opened.clone()));
+    Ok(opened)
+}
+
+/// What tells one version of a file from the next: an atomic replace (as every save here
+/// does) changes the inode, an edit in place the size or the modification time.
+fn file_stamp(path: &std::path::Path) -> Option<FileStamp> {
+    let metadata = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((inode, metadata.len(), metadata.modified().ok()?))
 }
 
 fn root_of(state: &AppState) -> Root {
@@ -251,7 +285,7 @@ pub(super) async fn secrets(
     Extension(caller): Extension<Caller>,
 ) -> Response {
     run(state, caller, "secrets.list", None, None, |state| {
-        let opened = open(state)?;
+        let opened = cached(state)?;
         let hasher = opened.lockfile.as_ref().map(Lockfile::hasher).transpose()?;
         let rows = statuses(&opened.file, opened.lockfile.as_ref(), hasher.as_ref(), now()?);
         let rows: Vec<Value> = rows.iter().map(engine::SecretStatus::to_json).collect();
@@ -267,7 +301,7 @@ pub(super) async fn secret_status(
     Path(name): Path<String>,
 ) -> Response {
     run(state, caller, "secrets.status", Some(name.clone()), None, move |state| {
-        let opened = open(state)?;
+        let opened = cached(state)?;
         let hasher = opened.lockfile.as_ref().map(Lockfile::hasher).transpose()?;
         let rows = statuses(&opened.file, opened.lockfile.as_ref(), hasher.as_ref(), now()?);
         let Some(row) = rows.iter().find(|row| row.name == name) else {
@@ -428,11 +462,18 @@ pub(super) async fn rotation_check(
         Err(failure) => return refuse(&state, &caller, "rotation.check", failure),
     };
     run(state, caller, "rotation.check", None, None, move |state| {
-        let opened = open(state)?;
+        let opened = cached(state)?;
         check_selection(&opened.file, &request.secrets)?;
-        let lock = opened.lockfile.unwrap_or_else(Lockfile::new);
+        let empty;
+        let lock = match &opened.lockfile {
+            Some(lock) => lock,
+            None => {
+                empty = Lockfile::new();
+                &empty
+            }
+        };
         let decisions =
-            crate::rotation::decide(&opened.file, &lock, &request.secrets, request.force, now()?);
+            crate::rotation::decide(&opened.file, lock, &request.secrets, request.force, now()?);
         let rows: Vec<Value> = decisions
             .iter()
             .map(|d| {
@@ -541,7 +582,7 @@ pub(super) async fn policy_check(
         Err(failure) => return refuse(&state, &caller, "policy.check", failure),
     };
     run(state, caller, "policy.check", None, None, move |state| {
-        let opened = open(state)?;
+        let opened = cached(state)?;
         let checked = crate::policy::check(&opened.file, opened.lockfile.as_ref());
         let passed = !checked.findings.iter().any(|f| fail_on.fails(f.severity));
         let name = fail_on.to_possible_value().map(|v| v.get_name().to_string());
@@ -577,7 +618,7 @@ pub(super) async fn drift_check(
         Err(failure) => return refuse(&state, &caller, "drift.check", failure),
     };
     run(state, caller, "drift.check", None, None, move |state| {
-        let opened = open(state)?;
+        let opened = cached(state)?;
         let file = &opened.file;
         // As `secretzero drift`: a name the lockfile alone still knows may be checked too.
         let recorded = |name: &String| {
@@ -586,12 +627,19 @@ pub(super) async fn drift_check(
         let unknown: Vec<String> =
             request.secrets.iter().filter(|name| !recorded(name)).cloned().collect();
         check_selection(file, &unknown)?;
-        let lock = opened.lockfile.unwrap_or_else(Lockfile::new);
+        let empty;
+        let lock = match &opened.lockfile {
+            Some(lock) => lock,
+            None => {
+                empty = Lockfile::new();
+                &empty
+            }
+        };
         let hasher = lock.hasher()?;
         let mut targets = Targets::new(&file.path, &opened.lockfile_path);
         let checked = crate::drift::check(
             file,
-            &lock,
+            lock,
             &hasher,
             &mut targets,
             &request.secrets,

@@ -115,8 +115,14 @@ pub(super) struct AppState {
     /// Held by a sync or rotation for its whole run, so a second one is refused (409) rather
     /// than racing the first on the same targets and lockfile.
     pub busy: Arc<tokio::sync::Mutex<()>>,
+    /// The Secretfile and lockfile as last read, with what identified each file's version.
+    pub opened: std::sync::Mutex<Option<(FileStamps, Arc<crate::cli::Opened>)>>,
     limiter: DefaultKeyedRateLimiter<String>,
 }
+
+/// Inode, size and modification time of the Secretfile and of the lockfile (if any).
+pub(super) type FileStamps = (Option<FileStamp>, Option<FileStamp>);
+pub(super) type FileStamp = (u64, u64, std::time::SystemTime);
 
 impl AppState {
     /// Appends an audit record. A record that cannot be written is logged: the request it
@@ -171,6 +177,7 @@ pub fn serve(settings: Settings, ready: impl FnOnce(SocketAddr)) -> Result<(), S
         keys: settings.keys,
         audit: settings.audit,
         busy: Arc::default(),
+        opened: std::sync::Mutex::default(),
         limiter: RateLimiter::keyed(Quota::per_minute(settings.rate_per_minute)),
     });
     let app = router(state.clone(), settings.max_body, settings.timeout);

@@ -98,6 +98,7 @@ pub enum Command {
     /// The lockfile in git: commit it back from CI, merge it between branches
     Lockfile(lockfile::LockfileArgs),
     /// Serve the HTTP API for this Secretfile (builds with the `api` feature)
+    #[command(after_long_help = SERVE_HELP)]
     Serve(serve::ServeArgs),
     /// Read the audit log, filtered
     Audit(audit::AuditArgs),
@@ -108,6 +109,13 @@ Example, in one CI step: SARIF for code scanning, annotations, and a job summary
   secretzero validate --format sarif --output secretzero.sarif --format github \\
     --format markdown --output \"$GITHUB_STEP_SUMMARY\"
 Every format is described in docs/reports.md.";
+
+const SERVE_HELP: &str = "\
+API keys: SECRETZERO_API_KEY holds one (named `default` in the audit log); --api-keys FILE
+names more. Every endpoint but /, /health and /openapi.json needs the X-API-Key header.
+Example:
+  SECRETZERO_API_KEY=$(openssl rand -base64 32) secretzero -f Secretfile.yml serve --port 8080
+The endpoints, limits and audit log are described in docs/api.md.";
 
 /// Output formats for commands whose data is a table or a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -207,6 +215,7 @@ fn report_requested(
 }
 
 /// What most commands start from: the Secretfile, and the lockfile if there is one.
+#[derive(Debug)]
 pub(crate) struct Opened {
     pub file: crate::secretfile::Secretfile,
     pub lockfile_path: PathBuf,

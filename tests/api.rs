@@ -676,4 +676,13 @@ fn secretzero_api_is_serve_under_another_name_and_sees_changed_files() {
     let status = server.get("/secrets/api_key/status", Some(KEY)).json();
     assert_eq!(status["state"], "definition changed");
     assert_eq!(server.get("/secrets", Some(KEY)).json()["secrets"].as_array().unwrap().len(), 3);
+
+    // A secret the lockfile records but the Secretfile no longer declares.
+    let without = SECRETFILE.split("  from_env:").next().unwrap();
+    project.write("Secretfile.yml", without);
+    let removed = server.get("/secrets/from_env/status", Some(KEY));
+    assert_eq!(
+        (removed.status, &removed.json()["state"]),
+        (200, &json!("removed from Secretfile"))
+    );
 }

@@ -303,7 +303,16 @@ pub(super) async fn secret_status(
     run(state, caller, "secrets.status", Some(name.clone()), None, move |state| {
         let opened = cached(state)?;
         let hasher = opened.lockfile.as_ref().map(Lockfile::hasher).transpose()?;
-        let rows = statuses(&opened.file, opened.lockfile.as_ref(), hasher.as_ref(), now()?);
+        let lock = opened.lockfile.as_ref();
+        // One declared secret is looked at alone; only a name the Secretfile no longer
+        // declares needs the whole list, which also holds what the lockfile alone records.
+        let rows = match opened.file.secrets.get(&name) {
+            Some(secret) => {
+                let entry = lock.and_then(|l| l.secrets.get(&name));
+                vec![engine::status(secret, entry, hasher.as_ref(), now()?)]
+            }
+            None => statuses(&opened.file, lock, hasher.as_ref(), now()?),
+        };
         let Some(row) = rows.iter().find(|row| row.name == name) else {
             let hint = check_selection(&opened.file, std::slice::from_ref(&name))
                 .err()

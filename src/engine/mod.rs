@@ -14,7 +14,7 @@ use secrecy::SecretString;
 pub use apply::{Outcome, TargetFailure, apply};
 pub(crate) use plan::changed_fields;
 pub use plan::{Options, plan};
-pub use status::{SecretStatus, State, statuses};
+pub use status::{SecretStatus, State, status, statuses};
 
 use crate::secretfile::{TargetDef, TargetKind};
 use crate::target::{LocalFiles, Target, Unsupported};

@@ -74,34 +74,11 @@ pub fn statuses<'a>(
     hasher: Option<&Hasher>,
     now: Timestamp,
 ) -> Vec<SecretStatus<'a>> {
-    let mut out = Vec::new();
-    for secret in file.secrets.values() {
-        let entry = lock.and_then(|l| l.secrets.get(&secret.name));
-        let pending_targets: Vec<&str> = secret
-            .targets
-            .iter()
-            .filter(|t| !entry.is_some_and(|e| e.targets.contains_key(&t.id)))
-            .map(|t| t.id.as_str())
-            .collect();
-        let state = match (entry, hasher) {
-            (None, _) => State::NotSynced,
-            (Some(entry), Some(hasher))
-                if !super::plan::changed_fields(secret, entry, hasher).is_empty() =>
-            {
-                State::DefinitionChanged
-            }
-            (Some(_), _) if !pending_targets.is_empty() => State::TargetsPending,
-            (Some(_), _) => State::Synced,
-        };
-        out.push(SecretStatus {
-            name: &secret.name,
-            secret: Some(secret),
-            entry,
-            state,
-            pending_targets,
-            schedule: schedule(secret, entry, now),
-        });
-    }
+    let mut out: Vec<SecretStatus<'a>> = file
+        .secrets
+        .values()
+        .map(|secret| status(secret, lock.and_then(|l| l.secrets.get(&secret.name)), hasher, now))
+        .collect();
     if let Some(lock) = lock {
         for (name, entry) in &lock.secrets {
             if !file.secrets.contains_key(name) {
@@ -117,4 +94,37 @@ pub fn statuses<'a>(
         }
     }
     out
+}
+
+/// Where one declared secret stands; `entry` is its lockfile entry, if any.
+pub fn status<'a>(
+    secret: &'a Secret,
+    entry: Option<&'a SecretEntry>,
+    hasher: Option<&Hasher>,
+    now: Timestamp,
+) -> SecretStatus<'a> {
+    let pending_targets: Vec<&str> = secret
+        .targets
+        .iter()
+        .filter(|t| !entry.is_some_and(|e| e.targets.contains_key(&t.id)))
+        .map(|t| t.id.as_str())
+        .collect();
+    let state = match (entry, hasher) {
+        (None, _) => State::NotSynced,
+        (Some(entry), Some(hasher))
+            if !super::plan::changed_fields(secret, entry, hasher).is_empty() =>
+        {
+            State::DefinitionChanged
+        }
+        (Some(_), _) if !pending_targets.is_empty() => State::TargetsPending,
+        (Some(_), _) => State::Synced,
+    };
+    SecretStatus {
+        name: &secret.name,
+        secret: Some(secret),
+        entry,
+        state,
+        pending_targets,
+        schedule: schedule(secret, entry, now),
+    }
 }

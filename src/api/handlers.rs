@@ -141,13 +141,7 @@ where
                 Ok(reply.body)
             }
             Err(failure) => {
-                let outcome = match failure.status.is_client_error() {
-                    true => outcome::REJECTED,
-                    false => outcome::ERROR,
-                };
-                let details = json!({"error": failure.code, "status": failure.status.as_u16()});
-                let record = state.record(&caller, action, &resource, outcome);
-                state.audit(record.with_details(details));
+                audit_failure(&state, &caller, action, &resource, &failure);
                 Err(failure)
             }
         }
@@ -163,10 +157,25 @@ where
 
 /// Answers a request refused before any work, and audits it.
 fn refuse(state: &AppState, caller: &Caller, action: &str, failure: ApiError) -> Response {
-    let resource = state.secretfile.display().to_string();
-    let details = json!({"error": failure.code, "status": failure.status.as_u16()});
-    state.audit(state.record(caller, action, &resource, outcome::REJECTED).with_details(details));
+    audit_failure(state, caller, action, &state.secretfile.display().to_string(), &failure);
     error(failure.status, failure.code, &failure.message, failure.hint.as_deref())
+}
+
+/// Records an error answer: `rejected` for the caller's mistakes (4xx), `error` for the
+/// server's. The message stays out; the code and status say what went wrong.
+fn audit_failure(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    failure: &ApiError,
+) {
+    let outcome = match failure.status.is_client_error() {
+        true => outcome::REJECTED,
+        false => outcome::ERROR,
+    };
+    let details = json!({"error": failure.code, "status": failure.status.as_u16()});
+    state.audit(state.record(caller, action, resource, outcome).with_details(details));
 }
 
 /// A JSON request body; an empty body means every field's default.

@@ -301,7 +301,11 @@ mod tests {
         log.append(&record).unwrap();
         log.append(&record).unwrap();
         let text = std::fs::read_to_string(log.path()).unwrap();
-        let line = r#"{"timestamp":"2026-12-04T08:00:00.500Z","action":"sync","resource":"Secretfile.yml","key_name":"ci","caller":"cli","outcome":"success","details":{"written":2}}"#;
+        let line = concat!(
+            r#"{"timestamp":"2026-12-04T08:00:00.500Z","action":"sync","#,
+            r#""resource":"Secretfile.yml","key_name":"ci","caller":"cli","outcome":"success","#,
+            r#""details":{"written":2}}"#
+        );
         assert_eq!(text, format!("{line}\n{line}\n"));
         #[cfg(unix)]
         {

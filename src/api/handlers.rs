@@ -512,7 +512,11 @@ pub(super) async fn rotation_check(
                 "report": report(state, Check::Rotation, findings),
             }),
             outcome: outcome::SUCCESS,
-            details: json!({"force": request.force, "secrets": request.secrets, "to_rotate": to_rotate}),
+            details: json!({
+                "force": request.force,
+                "secrets": request.secrets,
+                "to_rotate": to_rotate,
+            }),
         })
     })
     .await

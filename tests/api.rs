@@ -336,14 +336,14 @@ fn a_second_sync_while_one_runs_gets_409_and_changes_nothing() {
         r#"version: "1.0"
 secrets:
   slow:
-    generator: {type: script, command: sh, args: ["-c", "sleep 1; echo slow-value-0123"]}
+    generator: {type: script, command: sh, args: ["-c", "sleep 2; echo slow-value-0123"]}
     targets: [{type: local-file, path: .env}]
 "#,
     );
     let server = Server::with_key(&project);
     let (first, second) = std::thread::scope(|scope| {
         let first = scope.spawn(|| server.post("/sync", Some(KEY), ""));
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::thread::sleep(std::time::Duration::from_millis(500));
         let second = server.post("/sync", Some(KEY), "{}");
         (first.join().unwrap(), second)
     });
@@ -368,6 +368,37 @@ secrets:
     let again = server.post("/sync", Some(KEY), "");
     assert_eq!(again.status, 200, "{again:?}");
     assert_eq!(again.json()["lockfile"], "unchanged");
+}
+
+#[test]
+fn a_sync_past_the_timeout_is_answered_503_and_still_finishes_and_is_audited() {
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  slow:
+    generator: {type: script, command: sh, args: ["-c", "sleep 2; echo slow-value-0123"]}
+    targets: [{type: local-file, path: .env}]
+"#,
+    );
+    let server = Server::start(&project, &["--timeout", "1"], &[("SECRETZERO_API_KEY", KEY)]);
+    let cut = server.post("/sync", Some(KEY), "");
+    assert_eq!(cut.status, 503, "{cut:?}");
+    assert_eq!(
+        cut.json(),
+        json!({"error": {"code": "timeout", "message": "the request took too long", "hint": null}})
+    );
+    // The sync goes on, and holds the lock until it ends.
+    assert_eq!(server.post("/sync", Some(KEY), "").status, 409);
+    for _ in 0..100 {
+        if audit(&project).len() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(dotenv_value(&project.path(".env"), "SLOW").as_deref(), Some("slow-value-0123"));
+    let records: Vec<(Value, Value)> =
+        audit(&project).iter().map(|r| (r["action"].clone(), r["outcome"].clone())).collect();
+    assert_eq!(records, [(json!("sync"), json!("rejected")), (json!("sync"), json!("success"))]);
 }
 
 #[test]

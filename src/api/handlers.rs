@@ -236,6 +236,14 @@ fn cached(state: &AppState) -> Result<Arc<Opened>, ApiError> {
     Ok(opened)
 }
 
+/// The lockfile, or a new empty one where there is none yet (as the commands do).
+fn lock_or_new(opened: &Opened) -> std::borrow::Cow<'_, Lockfile> {
+    opened
+        .lockfile
+        .as_ref()
+        .map_or_else(|| std::borrow::Cow::Owned(Lockfile::new()), std::borrow::Cow::Borrowed)
+}
+
 /// What tells one version of a file from the next: an atomic replace (as every save here
 /// does) changes the inode, an edit in place the size or the modification time.
 fn file_stamp(path: &std::path::Path) -> Option<FileStamp> {
@@ -482,16 +490,9 @@ pub(super) async fn rotation_check(
     run(state, caller, "rotation.check", None, None, move |state| {
         let opened = cached(state)?;
         check_selection(&opened.file, &request.secrets)?;
-        let empty;
-        let lock = match &opened.lockfile {
-            Some(lock) => lock,
-            None => {
-                empty = Lockfile::new();
-                &empty
-            }
-        };
+        let lock = lock_or_new(&opened);
         let decisions =
-            crate::rotation::decide(&opened.file, lock, &request.secrets, request.force, now()?);
+            crate::rotation::decide(&opened.file, &lock, &request.secrets, request.force, now()?);
         let rows: Vec<Value> = decisions
             .iter()
             .map(|d| {
@@ -649,19 +650,12 @@ pub(super) async fn drift_check(
         let unknown: Vec<String> =
             request.secrets.iter().filter(|name| !recorded(name)).cloned().collect();
         check_selection(file, &unknown)?;
-        let empty;
-        let lock = match &opened.lockfile {
-            Some(lock) => lock,
-            None => {
-                empty = Lockfile::new();
-                &empty
-            }
-        };
+        let lock = lock_or_new(&opened);
         let hasher = lock.hasher()?;
         let mut targets = Targets::new(&file.path, &opened.lockfile_path);
         let checked = crate::drift::check(
             file,
-            lock,
+            &lock,
             &hasher,
             &mut targets,
             &request.secrets,

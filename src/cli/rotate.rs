@@ -132,19 +132,7 @@ fn list_text(decisions: &[Decision<'_>]) -> String {
         })
         .collect();
     let header = ["SECRET", "ACTION", "PERIOD", "WHY"].map(str::to_string);
-    let mut widths = [0usize; 4];
-    for row in std::iter::once(&header).chain(&rows) {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> =
-            row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = super::output::columns(&[&[header][..], &rows].concat());
     let count = decisions.iter().filter(|d| d.rotate).count();
     out.push_str(&format!("\n{count} to rotate.\n"));
     out

@@ -4,6 +4,7 @@
 //! Data flows one way: load the Secretfile, render and validate it, plan against the lockfile
 //! and the targets, apply, save the lockfile, report. Nothing below `engine` prints.
 
+pub mod api;
 pub mod cli;
 pub mod drift;
 pub mod engine;

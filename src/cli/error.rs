@@ -61,6 +61,9 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    #[cfg(feature = "api")]
+    #[error(transparent)]
+    Serve(#[from] crate::api::ServeError),
 }
 
 impl CliError {
@@ -85,6 +88,10 @@ impl CliError {
                 | MigrateError::Invalid(_) => Exit::Failure,
             },
             CliError::Untranslated { .. } | CliError::WouldOverwrite { .. } => Exit::Failure,
+            #[cfg(feature = "api")]
+            CliError::Serve(error) if error.is_usage() => Exit::Usage,
+            #[cfg(feature = "api")]
+            CliError::Serve(_) => Exit::Failure,
         }
     }
 
@@ -110,6 +117,8 @@ impl CliError {
             CliError::WouldOverwrite { .. } => {
                 Some("move it away, or pass --force to replace it".into())
             }
+            #[cfg(feature = "api")]
+            CliError::Serve(error) => error.hint().map(str::to_string),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 //! Standard output carries data (plans, reports, JSON); everything for people goes to
 //! standard error through [`Ui`].
 
+mod audit;
 mod drift;
 mod error;
 mod init;
@@ -12,6 +13,7 @@ mod migrate;
 mod output;
 mod policy;
 mod rotate;
+mod serve;
 mod show;
 mod status;
 mod sync;
@@ -99,6 +101,11 @@ pub enum Command {
     /// Convert the older SecretZero's Secretfile and lockfile without regenerating anything
     #[command(after_long_help = MIGRATE_EXAMPLE)]
     Migrate(migrate::MigrateArgs),
+    /// Serve the HTTP API for this Secretfile (builds with the `api` feature)
+    #[command(after_long_help = SERVE_HELP)]
+    Serve(serve::ServeArgs),
+    /// Read the audit log, filtered
+    Audit(audit::AuditArgs),
 }
 
 const MIGRATE_EXAMPLE: &str = "\
@@ -112,6 +119,13 @@ Example, in one CI step: SARIF for code scanning, annotations, and a job summary
   secretzero validate --format sarif --output secretzero.sarif --format github \\
     --format markdown --output \"$GITHUB_STEP_SUMMARY\"
 Every format is described in docs/reports.md.";
+
+const SERVE_HELP: &str = "\
+API keys: SECRETZERO_API_KEY holds one (named `default` in the audit log); --api-keys FILE
+names more. Every endpoint but /, /health and /openapi.json needs the X-API-Key header.
+Example:
+  SECRETZERO_API_KEY=$(openssl rand -base64 32) secretzero -f Secretfile.yml serve --port 8080
+The endpoints, limits and audit log are described in docs/api.md.";
 
 /// Output formats for commands whose data is a table or a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,10 +163,19 @@ pub enum PlanFormat {
 }
 
 pub fn main() -> ExitCode {
+    main_from(std::env::args_os())
+}
+
+/// Runs the command line `args` (the first is the program's name).
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     // The matches are kept because pairing each --output with its --format needs the
     // positions of both, which the derived structs do not record.
     let parsed = Cli::command()
-        .try_get_matches()
+        .try_get_matches_from(args)
         .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)))
         .map_err(|error| error.format(&mut Cli::command()));
     let (cli, matches) = match parsed {
@@ -182,6 +205,8 @@ pub fn main() -> ExitCode {
             .and_then(|requested| policy::run(&cli.global, args, &requested, &ui)),
         Command::Lockfile(args) => lockfile::run(&cli.global, args, &ui),
         Command::Migrate(args) => migrate::run(&cli.global, args, &ui),
+        Command::Serve(args) => serve::run(&cli.global, args, &ui),
+        Command::Audit(args) => audit::run(&cli.global, args, &ui),
     };
     match result {
         Ok(exit) => exit.into(),
@@ -201,6 +226,7 @@ fn report_requested(
 }
 
 /// What most commands start from: the Secretfile, and the lockfile if there is one.
+#[derive(Debug)]
 pub(crate) struct Opened {
     pub file: crate::secretfile::Secretfile,
     pub lockfile_path: PathBuf,
@@ -208,15 +234,22 @@ pub(crate) struct Opened {
 }
 
 pub(crate) fn open(global: &GlobalArgs) -> Result<Opened, CliError> {
-    let lockfile_path = global
-        .lockfile
-        .clone()
-        .unwrap_or_else(|| crate::secretfile::default_lockfile_path(&global.file));
+    open_at(&global.file, global.lockfile.as_deref())
+}
+
+/// Opens the Secretfile at `path` and its lockfile (`lockfile`, or the default beside it).
+pub(crate) fn open_at(
+    path: &std::path::Path,
+    lockfile: Option<&std::path::Path>,
+) -> Result<Opened, CliError> {
+    let lockfile_path = lockfile
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| crate::secretfile::default_lockfile_path(path));
     // The two files do not depend on each other, and in a large project each takes a good
     // part of a second to read: read them side by side.
     let (file, lockfile) = std::thread::scope(|scope| {
         let lockfile = scope.spawn(|| crate::lockfile::Lockfile::load(&lockfile_path));
-        let file = crate::secretfile::load(&global.file);
+        let file = crate::secretfile::load(path);
         (file, lockfile.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     let file = file?;

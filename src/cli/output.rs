@@ -267,6 +267,25 @@ fn new_file_permissions() -> Option<std::fs::Permissions> {
     None
 }
 
+/// Rows as aligned columns, two spaces apart, without trailing spaces: the tables of `status`,
+/// `rotate --dry-run` and `audit`. The first row is the header.
+pub(super) fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> =
+            row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,11 @@
 //! `secretzero policy`: the compliance packs and custom policies, checked against the
 //! Secretfile and the lockfile.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use super::output::{ReportArgs, Requested, deliver, open_or_report};
 use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui};
+use crate::policy::FailOn;
 use crate::report::{Check, CheckReport, Root, Severity};
 
 #[derive(Debug, Args)]
@@ -15,26 +16,6 @@ pub struct PolicyArgs {
 
     #[command(flatten)]
     pub report: ReportArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    /// Fail on errors
-    Error,
-    /// Fail on errors and warnings
-    Warning,
-    /// Never fail; report only
-    Never,
-}
-
-impl FailOn {
-    pub fn fails(self, severity: Severity) -> bool {
-        match self {
-            FailOn::Error => severity == Severity::Error,
-            FailOn::Warning => severity <= Severity::Warning,
-            FailOn::Never => false,
-        }
-    }
 }
 
 pub fn run(

@@ -2,19 +2,14 @@
 //! target and recorded as a rotation.
 
 use clap::Args;
-use jiff::Timestamp;
 
 use super::output::{ReportArgs, Requested, deliver_with_text, open_or_report};
-use super::status::stamp;
-use super::sync::{check_writable, report};
+use super::sync::{audit_run, check_writable, report};
 use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, now};
 use crate::engine::{self, Options, Targets};
-use crate::generate::Spec;
-use crate::lockfile::{Hasher, Lockfile, SecretEntry};
-use crate::report::{Check, CheckReport, Finding, Root, Severity};
-use crate::rotation::{Schedule, schedule};
-use crate::secretfile::{Secret, Secretfile, env_override};
-use secrecy::ExposeSecret;
+use crate::lockfile::Lockfile;
+use crate::report::{Check, CheckReport, Root};
+use crate::rotation::{Decision, decide, findings};
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
@@ -35,19 +30,11 @@ pub struct RotateArgs {
     /// secret that is due
     #[command(flatten)]
     pub report: ReportArgs,
-}
 
-/// What `rotate` decides for one secret.
-#[derive(Debug)]
-struct Decision<'a> {
-    secret: &'a Secret,
-    schedule: Schedule,
-    rotate: bool,
-    /// Every field's value comes from a static value or the environment and is still the
-    /// recorded one, so rotating cannot give the secret a new value.
-    fixed: bool,
-    /// Why the secret rotates or waits.
-    reason: String,
+    /// Append a record of the run (not of a dry run) to this audit log, the JSON Lines file
+    /// `secretzero serve` writes and `secretzero audit` reads
+    #[arg(long, env = "SECRETZERO_AUDIT_LOG", value_name = "PATH")]
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 pub fn run(
@@ -70,7 +57,7 @@ pub fn run(
     let mut lock = opened.lockfile.unwrap_or_else(Lockfile::new);
     let hasher = lock.hasher()?;
 
-    let decisions = decide(file, &lock, &hasher, args, now);
+    let decisions = decide(file, &lock, &hasher, &args.secrets, args.force, now);
     if args.dry_run {
         let findings = CheckReport { check: Check::Rotation, findings: findings(file, &decisions) };
         let root = Root::for_secretfile(&global.file);
@@ -83,8 +70,19 @@ pub fn run(
     for decision in decisions.iter().filter(|d| !d.rotate && !args.secrets.is_empty()) {
         ui.info(&format!("Not rotating {}: {}", decision.secret.name, decision.reason));
     }
+    let details = serde_json::json!({"force": args.force, "secrets": args.secrets});
     if rotating.is_empty() {
         ui.info("Nothing to rotate");
+        let nothing = engine::Outcome::default();
+        audit_run(
+            args.audit_log.as_deref(),
+            "rotate",
+            file,
+            &nothing,
+            (&Ok(false), existed),
+            details,
+            ui,
+        );
         return Ok(Exit::Success);
     }
     check_writable(&opened.lockfile_path)?;
@@ -109,50 +107,13 @@ pub fn run(
     }
     report(&outcome, file, ui);
 
-    if outcome.lockfile_changed && lock.save(&opened.lockfile_path)? {
+    let saved = if outcome.lockfile_changed { lock.save(&opened.lockfile_path) } else { Ok(false) };
+    audit_run(args.audit_log.as_deref(), "rotate", file, &outcome, (&saved, existed), details, ui);
+    if saved? {
         let verb = if existed { "Updated" } else { "Created" };
         ui.done(&format!("{verb} lockfile {}", opened.lockfile_path.display()));
     }
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
-}
-
-/// Which secrets rotate, in Secretfile order. Secrets without a period are listed only when
-/// named with -s, so that the list answers what the user asked about.
-fn decide<'a>(
-    file: &'a Secretfile,
-    lock: &Lockfile,
-    hasher: &Hasher,
-    args: &RotateArgs,
-    now: Timestamp,
-) -> Vec<Decision<'a>> {
-    let named = |secret: &Secret| args.secrets.contains(&secret.name);
-    file.secrets
-        .values()
-        .filter(|secret| args.secrets.is_empty() || named(secret))
-        .filter(|secret| secret.rotation_period.is_some() || named(secret))
-        .map(|secret| {
-            let entry = lock.secrets.get(&secret.name);
-            let schedule = schedule(secret, entry, now);
-            let fixed = entry.is_some_and(|entry| fixed_and_recorded(secret, entry, hasher));
-            let (rotate, reason) = match schedule {
-                Schedule::NoPeriod => (false, "it has no rotation_period".to_string()),
-                Schedule::NotSynced => {
-                    (false, "it has never been synced; `secretzero sync` creates it".to_string())
-                }
-                _ if secret.one_time && !named(secret) => {
-                    (false, format!("it is one_time; `rotate -s {}` rotates it", secret.name))
-                }
-                Schedule::Due { since } => (true, format!("due since {}", stamp(Some(since)))),
-                Schedule::NotDue { next } if args.force => {
-                    (true, format!("--force (due {})", stamp(Some(next))))
-                }
-                Schedule::NotDue { next } => {
-                    (false, format!("not due until {}", stamp(Some(next))))
-                }
-            };
-            Decision { secret, schedule, rotate, fixed, reason }
-        })
-        .collect()
 }
 
 fn list_text(decisions: &[Decision<'_>]) -> String {
@@ -183,19 +144,7 @@ fn list_text(decisions: &[Decision<'_>]) -> String {
         })
         .collect();
     let header = ["SECRET", "ACTION", "PERIOD", "WHY"].map(str::to_string);
-    let mut widths = [0usize; 4];
-    for row in std::iter::once(&header).chain(&rows) {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> =
-            row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = super::output::columns(&[&[header][..], &rows].concat());
     let count = decisions.iter().filter(|d| d.rotate && !d.fixed).count();
     out.push_str(&format!("\n{count} to rotate.\n"));
     let fixed = decisions.iter().filter(|d| d.rotate && d.fixed).count();
@@ -205,74 +154,4 @@ fn list_text(decisions: &[Decision<'_>]) -> String {
         ));
     }
     out
-}
-
-/// A finding for each secret that is due: where its period is, when it fell due, and whether a
-/// rotation can give it a new value at all.
-fn findings(file: &Secretfile, decisions: &[Decision<'_>]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for decision in decisions {
-        let Schedule::Due { since } = decision.schedule else { continue };
-        let secret = decision.secret;
-        let loc = secret.rotation_period.map_or(secret.loc, |(_, loc)| loc);
-        let period = secret.rotation_period.map(|(p, _)| p.to_string()).unwrap_or_default();
-        let since = stamp(Some(since));
-        let finding = |rule, severity, message: String| {
-            Finding::new(rule, severity, file.path.clone(), Some(loc), message)
-                .with_secret(&secret.name)
-        };
-        if decision.fixed && decision.rotate {
-            findings.push(
-                finding(
-                    "rotation/fixed-value",
-                    Severity::Warning,
-                    format!(
-                        "secret `{}` is due for rotation since {since}, but its value comes from \
-                         the Secretfile or the environment, so a rotation cannot change it",
-                        secret.name
-                    ),
-                )
-                .with_help("change the value where it comes from, or make it generated"),
-            );
-            continue;
-        }
-        let (severity, message, help) = match decision.rotate {
-            true => (
-                Severity::Warning,
-                format!(
-                    "secret `{}` is due for rotation since {since} (every {period})",
-                    secret.name
-                ),
-                "run `secretzero rotate`".to_string(),
-            ),
-            false => (
-                Severity::Info,
-                format!(
-                    "secret `{}` is due for rotation since {since}, but {}",
-                    secret.name, decision.reason
-                ),
-                format!("run `secretzero rotate -s {}` to rotate it", secret.name),
-            ),
-        };
-        findings.push(finding("rotation/due", severity, message).with_help(help));
-    }
-    findings
-}
-
-/// Whether every field of `secret` takes a fixed value (static, or from the environment) that
-/// the lockfile already records: then a rotation would write the same value again.
-fn fixed_and_recorded(secret: &Secret, entry: &SecretEntry, hasher: &Hasher) -> bool {
-    secret.fields.iter().all(|field| {
-        let value = match (env_override(field), &field.generator) {
-            (Some(value), _) => value,
-            (None, Spec::Static(spec)) => match &spec.value {
-                Some(value) => value.clone(),
-                None => return false,
-            },
-            (None, _) => return false,
-        };
-        entry.fields.get(&field.name).is_some_and(|recorded| {
-            hasher.matches(recorded, &secret.name, &field.name, value.expose_secret().as_bytes())
-        })
-    })
 }

@@ -3,9 +3,10 @@
 use clap::Args;
 use serde_json::json;
 
-use super::status::{next_rotation, row_json, stamp};
+use super::status::next_rotation;
 use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, check_selection, now, open};
 use crate::engine::statuses;
+use crate::rotation::stamp;
 use crate::secretfile::SINGLE_FIELD;
 
 #[derive(Debug, Args)]
@@ -60,7 +61,7 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs, ui: &Ui) -> Result<Exit, CliErr
             .unwrap_or_default(),
     };
 
-    let mut record = row_json(row);
+    let mut record = row.to_json();
     record["description"] = json!(row.secret.and_then(|s| s.description.clone()));
     record["template"] = json!(row.secret.and_then(|s| s.template.clone()));
     record["fields"] =

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{CliError, DataFormat, Exit, GlobalArgs, Ui, now, open};
 use crate::engine::{SecretStatus, statuses};
-use crate::rotation::Schedule;
+use crate::rotation::{Schedule, stamp};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -27,7 +27,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Exit, CliE
     ui.data(&match args.format {
         DataFormat::Text => table(&rows),
         DataFormat::Json => {
-            let rows: Vec<Value> = rows.iter().map(row_json).collect();
+            let rows: Vec<Value> = rows.iter().map(SecretStatus::to_json).collect();
             let mut text = serde_json::to_string_pretty(&json!({ "secrets": rows }))
                 .expect("a JSON value always serializes");
             text.push('\n');
@@ -35,28 +35,6 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Exit, CliE
         }
     });
     Ok(Exit::Success)
-}
-
-pub(super) fn stamp(value: Option<jiff::Timestamp>) -> String {
-    value.map_or_else(|| "-".to_string(), |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-}
-
-pub(super) fn row_json(row: &SecretStatus<'_>) -> Value {
-    json!({
-        "name": row.name,
-        "state": row.state.name(),
-        "in_secretfile": row.secret.is_some(),
-        "targets": row.secret.map(|s| s.targets.iter().map(|t| t.id.clone()).collect::<Vec<_>>()),
-        "pending_targets": row.pending_targets,
-        "rotation_period": row.secret.and_then(|s| s.rotation_period.map(|(p, _)| p.to_string())),
-        "one_time": row.secret.map(|s| s.one_time),
-        "created_at": row.entry.map(|e| stamp(Some(e.created_at))),
-        "updated_at": row.entry.map(|e| stamp(Some(e.updated_at))),
-        "last_rotated": row.entry.and_then(|e| e.last_rotated).map(|t| stamp(Some(t))),
-        "rotation_count": row.entry.map(|e| e.rotation_count),
-        "next_rotation": row.schedule.due_at().map(|t| stamp(Some(t))),
-        "rotation_due": matches!(row.schedule, Schedule::Due { .. }),
-    })
 }
 
 /// When the secret next rotates, for a person.
@@ -87,18 +65,5 @@ fn table(rows: &[SecretStatus<'_>]) -> String {
             next_rotation(row.schedule),
         ]);
     }
-    let mut widths = [0usize; 7];
-    for line in &lines {
-        for (width, cell) in widths.iter_mut().zip(line) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for line in &lines {
-        let cells: Vec<String> =
-            line.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    super::output::columns(&lines)
 }

@@ -1,6 +1,7 @@
 //! `secretzero sync`: generate what is missing, write every target, update the lockfile.
 
 use clap::Args;
+use serde_json::json;
 use tracing::debug;
 
 use super::output::Requested;
@@ -34,6 +35,11 @@ pub struct SyncArgs {
     /// without --output goes to standard output, which takes one format at most
     #[arg(long = "output", value_name = "FILE", requires = "dry_run")]
     pub outputs: Vec<std::path::PathBuf>,
+
+    /// Append a record of the run (not of a dry run) to this audit log, the JSON Lines file
+    /// `secretzero serve` writes and `secretzero audit` reads
+    #[arg(long, env = "SECRETZERO_AUDIT_LOG", value_name = "PATH")]
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 pub fn run(
@@ -83,8 +89,10 @@ pub fn run(
     report(&outcome, file, ui);
 
     let must_save = outcome.lockfile_changed || !existed || lock.read_older_format();
-    let saved = must_save && lock.save(&opened.lockfile_path)?;
-    match (saved, existed) {
+    let saved = if must_save { lock.save(&opened.lockfile_path) } else { Ok(false) };
+    let details = json!({"force": args.force, "secrets": args.secrets});
+    audit_run(args.audit_log.as_deref(), "sync", file, &outcome, (&saved, existed), details, ui);
+    match (saved?, existed) {
         (true, false) => ui.done(&format!("Created lockfile {}", opened.lockfile_path.display())),
         (true, true) => ui.done(&format!("Updated lockfile {}", opened.lockfile_path.display())),
         (false, _) => debug!("lockfile unchanged"),
@@ -96,16 +104,42 @@ pub fn run(
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
 }
 
-/// Creates and removes a temporary file where the lockfile will be written (following a
-/// symbolic link, as saving does).
+/// Whether the lockfile can be written, before any target is.
 pub(super) fn check_writable(lockfile: &std::path::Path) -> Result<(), CliError> {
-    let error = |source| CliError::Write { path: lockfile.to_path_buf(), source };
-    let real = crate::target::follow_links(lockfile).map_err(error)?;
-    let folder = match real.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => std::path::Path::new("."),
+    crate::lockfile::check_writable(lockfile)
+        .map_err(|source| CliError::Write { path: lockfile.to_path_buf(), source })
+}
+
+/// Appends the record of a sync or rotation to `--audit-log`, if given. `saved` is how saving
+/// the lockfile went, and whether it existed before.
+pub(super) fn audit_run(
+    log: Option<&std::path::Path>,
+    action: &str,
+    file: &crate::secretfile::Secretfile,
+    outcome: &Outcome,
+    saved: (&Result<bool, crate::lockfile::LockfileError>, bool),
+    mut details: serde_json::Value,
+    ui: &Ui,
+) {
+    use crate::api::audit::{self, Record, outcome as result};
+    let lockfile = match saved {
+        (Ok(true), false) => "created",
+        (Ok(true), true) => "updated",
+        (Ok(false), _) => "unchanged",
+        (Err(_), _) => "not written",
     };
-    tempfile::NamedTempFile::new_in(folder).map(drop).map_err(error)
+    if let serde_json::Value::Object(map) = &mut details {
+        map.extend(audit::run_details(outcome, lockfile));
+    }
+    let failed = outcome.failed() || saved.0.is_err();
+    let record = Record::new(
+        jiff::Timestamp::now(),
+        action,
+        &file.path.display().to_string(),
+        &audit::cli_caller(),
+        if failed { result::FAILURE } else { result::SUCCESS },
+    );
+    super::audit::append(log, record.with_details(details), ui);
 }
 
 pub(super) fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {

@@ -5,10 +5,8 @@ use clap::Args;
 
 use super::output::{ReportArgs, Requested, deliver};
 use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, open};
-use crate::generate::Spec;
-use crate::lockfile::Lockfile;
 use crate::report::{Check, CheckReport, Finding, Root};
-use crate::secretfile::{LoadError, Secretfile, env_override};
+use crate::secretfile::{LoadError, missing_static_values};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -65,45 +63,4 @@ pub fn run(
         if targets == 1 { "" } else { "s" },
     ));
     Ok(Exit::Success)
-}
-
-/// A `static` generator without `value` needs its environment variable, unless the lockfile
-/// already records the value (then sync keeps what the targets hold). Other commands load such
-/// a file: only a sync that needs the value fails, for that secret alone.
-fn missing_static_values(file: &Secretfile, lock: Option<&Lockfile>) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for secret in file.secrets.values() {
-        let entry = lock.and_then(|l| l.secrets.get(&secret.name));
-        for field in &secret.fields {
-            let Spec::Static(spec) = &field.generator else { continue };
-            let recorded = entry.is_some_and(|e| {
-                e.fields.contains_key(&field.name)
-                    || e.fields.contains_key(crate::lockfile::LEGACY_VALUE_FIELD)
-            });
-            if spec.value.is_some() || recorded || env_override(field).is_some() {
-                continue;
-            }
-            let owner = match secret.is_single() {
-                true => format!("secret `{}`", secret.name),
-                false => format!("field `{}` of secret `{}`", field.name, secret.name),
-            };
-            findings.push(
-                Finding::error(
-                    "secretfile/static-value",
-                    file.path.clone(),
-                    Some(field.loc),
-                    format!(
-                        "the static generator of {owner} has no `value`, {} is not set, and the \
-                         lockfile records no value",
-                        field.env_var
-                    ),
-                )
-                .with_help(format!(
-                    "add `value:`, or set the environment variable {} when you validate and sync",
-                    field.env_var
-                )),
-            );
-        }
-    }
-    findings
 }

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 pub use apply::{Outcome, TargetFailure, apply};
 pub use plan::{Options, plan};
 pub(crate) use plan::{changed_fields, recorded_definitions};
-pub use status::{SecretStatus, State, statuses};
+pub use status::{SecretStatus, State, status, statuses};
 
 use crate::secretfile::{TargetDef, TargetKind};
 use crate::target::{LocalFiles, Target, Unsupported};

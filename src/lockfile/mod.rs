@@ -275,6 +275,18 @@ impl Lockfile {
 
 /// Now, at the second precision the lockfile keeps, so that a value stored in an entry
 /// survives a save and load unchanged.
+/// Creates and removes a temporary file where the lockfile will be written (following a
+/// symbolic link, as saving does), so that a run finds out before writing any target that it
+/// could not record what it wrote.
+pub fn check_writable(lockfile: &Path) -> io::Result<()> {
+    let real = crate::target::follow_links(lockfile)?;
+    let folder = match real.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    tempfile::NamedTempFile::new_in(folder).map(drop)
+}
+
 pub fn now() -> Timestamp {
     format::truncate(Timestamp::now())
 }

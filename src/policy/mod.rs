@@ -26,6 +26,27 @@ pub struct Report {
     pub custom: usize,
 }
 
+/// The least severe finding that fails a policy check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Fail on errors
+    Error,
+    /// Fail on errors and warnings
+    Warning,
+    /// Never fail; report only
+    Never,
+}
+
+impl FailOn {
+    pub fn fails(self, severity: Severity) -> bool {
+        match self {
+            FailOn::Error => severity == Severity::Error,
+            FailOn::Warning => severity <= Severity::Warning,
+            FailOn::Never => false,
+        }
+    }
+}
+
 /// Evaluates every pack that `metadata.compliance` names and every custom policy.
 /// `lock` is `None` when there is no lockfile yet.
 pub fn check(file: &Secretfile, lock: Option<&Lockfile>) -> Report {

@@ -11,6 +11,14 @@ use super::{CheckReport, Root, Severity, prepare};
 pub const SCHEMA_VERSION: u32 = 1;
 
 pub fn render_json(reports: &[CheckReport], root: &Root) -> String {
+    let mut text = serde_json::to_string_pretty(&report_value(reports, root))
+        .expect("a JSON value always serializes");
+    text.push('\n');
+    text
+}
+
+/// The document [`render_json`] prints, for embedding in another (the HTTP API's responses).
+pub fn report_value(reports: &[CheckReport], root: &Root) -> Value {
     let checks: Vec<Value> = reports
         .iter()
         .map(|report| {
@@ -52,14 +60,11 @@ pub fn render_json(reports: &[CheckReport], root: &Root) -> String {
             })
         })
         .collect();
-    let document = json!({
+    json!({
         "checks": checks,
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "secretzero", "version": env!("CARGO_PKG_VERSION")},
-    });
-    let mut text = serde_json::to_string_pretty(&document).expect("a JSON value always serializes");
-    text.push('\n');
-    text
+    })
 }
 
 #[cfg(test)]

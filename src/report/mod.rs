@@ -22,10 +22,10 @@ use sha2::{Digest, Sha256};
 
 pub use github::render_github;
 pub use gitlab::render_gitlab;
-pub use json::render_json;
+pub use json::{render_json, report_value};
 pub use markdown::{plan_markdown, render_markdown};
 pub use paths::Root;
-pub use plan::{plan_json, plan_text};
+pub use plan::{plan_json, plan_text, plan_value};
 pub use rules::{RULES, Rule, rule};
 pub use sarif::render_sarif;
 pub use text::render_text;

@@ -81,6 +81,14 @@ fn source_json(source: &Source) -> Value {
 }
 
 pub fn plan_json(plan: &Plan) -> String {
+    let mut text =
+        serde_json::to_string_pretty(&plan_value(plan)).expect("a JSON value always serializes");
+    text.push('\n');
+    text
+}
+
+/// The document `sync --dry-run --format json` prints, for embedding in another.
+pub fn plan_value(plan: &Plan) -> Value {
     let secrets: Vec<Value> = plan
         .secrets
         .iter()
@@ -106,8 +114,5 @@ pub fn plan_json(plan: &Plan) -> String {
         "unchanged": plan.count(Action::Unchanged),
         "skip": plan.count(Action::Skip),
     });
-    let mut text = serde_json::to_string_pretty(&json!({"secrets": secrets, "summary": summary}))
-        .expect("a JSON value always serializes");
-    text.push('\n');
-    text
+    json!({"secrets": secrets, "summary": summary})
 }

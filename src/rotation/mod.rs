@@ -5,6 +5,8 @@
 //! UTC, whatever the host's time zone, clamped to the end of a shorter month: a secret last
 //! rotated on 31 January with a one-month period falls due on the last day of February.
 
+mod decide;
+
 use std::fmt;
 
 use jiff::tz::TimeZone;
@@ -12,6 +14,14 @@ use jiff::{SignedDuration, Span, Timestamp};
 
 use crate::lockfile::SecretEntry;
 use crate::secretfile::Secret;
+
+pub use decide::{Decision, decide, findings};
+
+/// A time as `status`, `show` and rotation messages print it: RFC 3339 in UTC, to the second;
+/// `-` for none.
+pub fn stamp(value: Option<Timestamp>) -> String {
+    value.map_or_else(|| "-".to_string(), |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {

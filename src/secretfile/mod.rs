@@ -296,7 +296,12 @@ impl Secretfile {
 
 /// Where the lockfile of the Secretfile at `secretfile` lives by default: beside it.
 pub fn default_lockfile_path(secretfile: &Path) -> PathBuf {
-    join(&folder_of(secretfile), crate::lockfile::FILE_NAME)
+    beside(secretfile, crate::lockfile::FILE_NAME)
+}
+
+/// A file named `name` in the Secretfile's folder.
+pub fn beside(secretfile: &Path, name: &str) -> PathBuf {
+    join(&folder_of(secretfile), name)
 }
 
 /// Joins without a leading `./`, so messages show `.env` rather than `./.env`.
@@ -331,4 +336,49 @@ pub(crate) fn folder_of(path: &Path) -> PathBuf {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     }
+}
+
+/// A `static` generator without `value` needs its environment variable, unless the lockfile
+/// already records the value (then sync keeps what the targets hold). Other commands load such
+/// a file: only a sync that needs the value fails, for that secret alone. `validate` reports
+/// these with the loader's findings.
+pub fn missing_static_values(
+    file: &Secretfile,
+    lock: Option<&crate::lockfile::Lockfile>,
+) -> Vec<crate::report::Finding> {
+    let mut findings = Vec::new();
+    for secret in file.secrets.values() {
+        let entry = lock.and_then(|l| l.secrets.get(&secret.name));
+        for field in &secret.fields {
+            let generate::Spec::Static(spec) = &field.generator else { continue };
+            let recorded = entry.is_some_and(|e| {
+                e.fields.contains_key(&field.name)
+                    || e.fields.contains_key(crate::lockfile::LEGACY_VALUE_FIELD)
+            });
+            if spec.value.is_some() || recorded || env_override(field).is_some() {
+                continue;
+            }
+            let owner = match secret.is_single() {
+                true => format!("secret `{}`", secret.name),
+                false => format!("field `{}` of secret `{}`", field.name, secret.name),
+            };
+            findings.push(
+                crate::report::Finding::error(
+                    "secretfile/static-value",
+                    file.path.clone(),
+                    Some(field.loc),
+                    format!(
+                        "the static generator of {owner} has no `value`, {} is not set, and the \
+                         lockfile records no value",
+                        field.env_var
+                    ),
+                )
+                .with_help(format!(
+                    "add `value:`, or set the environment variable {} when you validate and sync",
+                    field.env_var
+                )),
+            );
+        }
+    }
+    findings
 }

@@ -369,9 +369,9 @@ fn alias_expansion_is_bounded_with_a_location() {
         let aliases = vec![format!("*{prev}"); 10].join(", ");
         text.push_str(&format!("{cur}: &{cur} [{aliases}]\n"));
     }
-    let started = std::time::Instant::now();
+    // Fully expanded this is 10^12 nodes: that the error comes at all, at the alias that
+    // crosses the limit, shows the expansion stopped there (no timing is asserted).
     let error = syntax_error(&text);
-    assert!(started.elapsed() < std::time::Duration::from_secs(1));
     assert_eq!(
         error.message,
         format!(

@@ -285,18 +285,7 @@ fn check_lockfile_is_no_target(
 /// An absolute path with `.` and `..` resolved as text, so two spellings of a path compare
 /// equal without touching the file system (the files may not exist yet).
 fn comparable(cwd: &std::path::Path, path: &std::path::Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for component in cwd.join(path).components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
+    crate::report::paths::absolute(cwd, path)
 }
 
 /// Checks `-s NAME` selections against the Secretfile, with a "did you mean" for typos.

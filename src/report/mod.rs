@@ -9,7 +9,7 @@ mod github;
 mod gitlab;
 mod json;
 mod markdown;
-mod paths;
+pub(crate) mod paths;
 mod plan;
 mod rules;
 mod sarif;

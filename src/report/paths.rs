@@ -55,8 +55,9 @@ impl Root {
     }
 }
 
-/// `path` made absolute against `cwd`, with `.` and `..` resolved as text.
-fn absolute(cwd: &Path, path: &Path) -> PathBuf {
+/// `path` made absolute against `cwd`, with `.` and `..` resolved as text, so two spellings of a
+/// path compare equal without touching the file system (the files may not exist yet).
+pub(crate) fn absolute(cwd: &Path, path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in cwd.join(path).components() {
         match component {

@@ -9,15 +9,17 @@ Usage: python tests/ci/test_action.py [NAME_SUBSTRING ...]   (SECRETZERO_BIN ove
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    ASSET, BIN, ROOT, Skip, binary_version, check, clean_env, git, has_lockfile_commit,
-    make_release, run_tests, write,
+    ASSET, BIN, ROOT, Server, Skip, binary_version, check, clean_env, git, has_lockfile_commit,
+    make_release, path_without, run_tests, write,
 )
 from runner import run_action  # noqa: E402
 
@@ -99,7 +101,7 @@ class World:
         inputs = {k.replace("_", "-"): v for k, v in inputs.items()}
         return run_action(ROOT, workspace, inputs, env, runner_dir)
 
-    def install(self, **extra):
+    def install(self, cwd=None, **extra):
         """Runs dist/install.sh alone, as the install step does; returns the process."""
         env = dict(self.env)
         env.update(
@@ -111,7 +113,21 @@ class World:
         env.update(extra)
         for name in ("github-path", "github-output"):
             open(os.path.join(self.dir, name), "w").close()
-        return subprocess.run(["bash", INSTALL], env=env, capture_output=True, text=True)
+        return subprocess.run(["bash", INSTALL], env=env, capture_output=True, text=True,
+                              cwd=cwd, timeout=120)
+
+    def cargo_stub(self):
+        """A stand-in cargo that records its arguments and "builds" by copying the real binary;
+        returns the folder to put in front of PATH."""
+        stub_dir = os.path.join(self.dir, "stub")
+        os.makedirs(stub_dir, exist_ok=True)
+        write(stub_dir, "cargo",
+              "#!/usr/bin/env bash\n"
+              f"printf '%s\\n' \"$@\" > {self.dir}/cargo-args\n"
+              'while [[ $# -gt 0 ]]; do [[ $1 == --root ]] && root=$2; shift; done\n'
+              f'mkdir -p "$root/bin" && cp {BIN} "$root/bin/secretzero"\n')
+        os.chmod(os.path.join(stub_dir, "cargo"), 0o755)
+        return stub_dir
 
     def read(self, name):
         path = os.path.join(self.dir, name)
@@ -177,12 +193,152 @@ def the_action_stops_on_a_bad_checksum(world):
 
 
 @test
-def installer_refuses_an_asset_missing_from_sha256sums(world):
+def installer_without_source_stops_when_the_release_has_no_asset(world):
     make_release(world.release, listed=False)
     done = world.install(SECRETZERO_VERSION="latest")
-    check(done.returncode != 0, "an unlisted asset must fail", done.stderr)
-    check("SHA256SUMS of latest has no line for " + ASSET in done.stderr, "message", done.stderr)
+    check(done.returncode == 1, "no asset and no source must fail", done.stderr)
+    check("secretzero-install: error: the release latest has no asset " + ASSET
+          + " (its SHA256SUMS has no line for it), and there is no source to build"
+          " (SECRETZERO_SOURCE_DIR)\n" in done.stderr, "message", done.stderr)
+    check("downloading " + ASSET not in done.stderr, "an unlisted asset is never downloaded",
+          done.stderr)
     check(world.cache_entries() == [], "the cache must stay empty", world.cache_entries())
+
+
+@test
+def installer_fails_at_once_when_the_release_does_not_exist(world):
+    # A missing release is not "no asset for this platform": nothing is built, cargo never runs.
+    stub_dir = world.cargo_stub()
+    for url in ("file://" + os.path.join(world.dir, "{version}"), world.release + "/{version}"):
+        done = world.install(SECRETZERO_VERSION="v9.9.9", SECRETZERO_RELEASE_URL=url,
+                             SECRETZERO_SOURCE_DIR=ROOT,
+                             PATH=stub_dir + os.pathsep + os.environ["PATH"])
+        base = url.replace("{version}", "v9.9.9")
+        check(done.returncode == 1, "a missing release must fail", url, done.stderr)
+        check(f"secretzero-install: error: no release v9.9.9 at {base} (it has no SHA256SUMS: "
+              f"no such file: {base.replace('file://', '')}/SHA256SUMS)\n" in done.stderr,
+              "message", done.stderr)
+        check("secretzero-install: hint: check SECRETZERO_VERSION, and that "
+              "SECRETZERO_RELEASE_URL holds the release's assets\n" in done.stderr, "hint",
+              done.stderr)
+        check(not os.path.exists(os.path.join(world.dir, "cargo-args")), "cargo must not run")
+        check(world.cache_entries() == [], "nothing cached", world.cache_entries())
+
+
+@test
+def installer_builds_from_source_only_when_asked(world):
+    stub_dir = world.cargo_stub()
+    done = world.install(SECRETZERO_VERSION="source", SECRETZERO_SOURCE_DIR=ROOT,
+                         SECRETZERO_RELEASE_URL=os.path.join(world.dir, "nowhere"),
+                         PATH=stub_dir + os.pathsep + os.environ["PATH"])
+    check(done.returncode == 0, "version source must build", done.stderr)
+    check("version `source` was asked for; building from source with cargo install" in done.stderr,
+          "reason", done.stderr)
+    check("downloading" not in done.stderr, "nothing is downloaded", done.stderr)
+    args = world.read("cargo-args").split("\n")
+    check(args[:5] == ["install", "--locked", "--all-features", "--path", ROOT], "cargo args", args)
+    expected = os.path.join(world.dir, "tool-cache", "secretzero", binary_version(),
+                            "source-x86_64", "secretzero")
+    check(done.stdout.strip() == expected, "a source build is cached apart", done.stdout)
+
+
+@test
+def installer_reads_a_relative_release_folder(world):
+    # Anything without `://` is a folder, relative to the current one.
+    make_release(os.path.join(world.dir, "mirror", "v" + binary_version()))
+    done = world.install(cwd=world.dir, SECRETZERO_VERSION=binary_version(),
+                         SECRETZERO_RELEASE_URL="mirror/{version}")
+    check(done.returncode == 0, "a relative release folder must install", done.stderr)
+    base = os.path.join(world.dir, "mirror", "v" + binary_version())
+    check(f"downloading SHA256SUMS of v{binary_version()} from {base}\n" in done.stderr,
+          "the folder is resolved against the current folder", done.stderr)
+    check("checksum verified" in done.stderr, "verified", done.stderr)
+
+
+def downloaders(world):
+    """(name, PATH) for curl alone and for wget alone."""
+    return [("curl", path_without(world.dir, "wget")), ("wget", path_without(world.dir, "curl"))]
+
+
+@test
+def installer_downloads_alike_with_curl_and_wget(world):
+    web = os.path.join(world.dir, "web")
+    make_release(os.path.join(web, "v" + binary_version()))
+    plain = Server(world.dir, "http", folder=web)
+    secure = Server(world.dir, "https", folder=web, redirects={
+        "/to-http/v0.1.0/SHA256SUMS": plain.url + "/v0.1.0/SHA256SUMS",
+        "/moved/v0.1.0/SHA256SUMS": "/v0.1.0/SHA256SUMS",
+        "/moved/v0.1.0/" + ASSET: "/v0.1.0/" + ASSET,
+    })
+    closed = Server(world.dir, "http")
+    closed.close()  # a port nobody listens on: no network
+    version = "v" + binary_version()
+    check(version == "v0.1.0", "the redirects above assume version 0.1.0", version)
+    try:
+        for tool, path in downloaders(world):
+            def install(url, **extra):
+                shutil.rmtree(os.path.join(world.dir, "tool-cache"), ignore_errors=True)
+                settings = {"PATH": path, "SECRETZERO_VERSION": version,
+                            "SECRETZERO_RELEASE_URL": url, "SECRETZERO_CONNECT_TIMEOUT": "2",
+                            "SECRETZERO_DOWNLOAD_RETRIES": "0", **secure.trust_env(world.dir)}
+                settings.update(extra)
+                return world.install(**settings)
+
+            def error(done, line):
+                check(done.returncode == 1, f"{tool}: must fail", done.stderr)
+                check(f"secretzero-install: error: {line}\n" in done.stderr,
+                      f"{tool}: message", line, done.stderr)
+                check(world.cache_entries() == [], f"{tool}: nothing cached")
+
+            done = install(secure.url + "/{version}")
+            check(done.returncode == 0 and "checksum verified" in done.stderr,
+                  f"{tool}: https install", done.stderr)
+            done = install(secure.url + "/moved/{version}")
+            check(done.returncode == 0, f"{tool}: https redirects are followed", done.stderr)
+            done = install(secure.url + "/{version}", SECRETZERO_VERSION="v9.9.9")
+            error(done, f"no release v9.9.9 at {secure.url}/v9.9.9 (it has no SHA256SUMS: "
+                  "not found (HTTP 404))")
+            done = install(plain.url + "/{version}")
+            error(done, f"the release URL {plain.url}/v0.1.0 is neither https:// nor file://")
+            done = install(secure.url + "/to-http/{version}")
+            error(done, f"could not download {secure.url}/to-http/v0.1.0/SHA256SUMS: redirected "
+                  f"to {plain.url}/v0.1.0/SHA256SUMS, refused: only https:// is used; nothing "
+                  "was installed")
+            done = install(f"https://127.0.0.1:{closed.port}/{{version}}")
+            check(done.returncode == 1, f"{tool}: no network must fail", done.stderr)
+            check(re.search(rf"secretzero-install: error: could not download https://127\.0\.0\.1:"
+                            rf"{closed.port}/v0\.1\.0/SHA256SUMS: .*(refused|connect).*; nothing "
+                            r"was installed\n", done.stderr), f"{tool}: message", done.stderr)
+            check("building from source" not in done.stderr, f"{tool}: no network is no build")
+        check(plain.requests == [], "nothing may be asked over plain http", plain.requests)
+    finally:
+        plain.close()
+        secure.close()
+
+
+@test
+def installer_gives_up_on_a_silent_server(world):
+    # A server that accepts connections and never answers: bounded time, then a clear error.
+    silent = Server(world.dir, "silent")
+    stub_dir = world.cargo_stub()
+    try:
+        for tool, path in downloaders(world):
+            began = time.monotonic()
+            done = world.install(PATH=stub_dir + os.pathsep + path, SECRETZERO_VERSION="v0.1.0",
+                                 SECRETZERO_RELEASE_URL=silent.url + "/{version}",
+                                 SECRETZERO_SOURCE_DIR=ROOT, SECRETZERO_CONNECT_TIMEOUT="1",
+                                 SECRETZERO_DOWNLOAD_TIMEOUT="2", SECRETZERO_DOWNLOAD_RETRIES="1")
+            took = time.monotonic() - began
+            check(done.returncode == 1, f"{tool}: must fail", done.stderr)
+            check(took < 30, f"{tool}: took {took:.0f}s", done.stderr)
+            check(f"secretzero-install: error: could not download {silent.url}/v0.1.0/SHA256SUMS: "
+                  in done.stderr, f"{tool}: message", done.stderr)
+            check("; nothing was installed\nsecretzero-install: hint: check the runner's network "
+                  f"access to {silent.url}/v0.1.0, then re-run the job\n" in done.stderr,
+                  f"{tool}: hint", done.stderr)
+            check(not os.path.exists(os.path.join(world.dir, "cargo-args")), "cargo must not run")
+    finally:
+        silent.close()
 
 
 @test
@@ -214,12 +370,16 @@ def installer_builds_from_source_when_no_asset_exists(world):
 
 @test
 def action_downloads_its_own_release_and_falls_back_to_source(world):
-    # Stand-ins record what they were asked: curl answers 404 (no asset in that release), cargo
-    # "builds" by copying the real binary. The Action's tag picks the release.
+    # Stand-ins record what they were asked: curl serves a SHA256SUMS without this platform's
+    # line (the release exists, with no asset for it) and 404 for anything else; cargo "builds"
+    # by copying the real binary. The Action's tag picks the release.
     stubs = os.path.join(world.dir, "stubs")
     os.makedirs(stubs)
     write(stubs, "curl", f"#!/usr/bin/env bash\nprintf '%s\\n' \"$@\" >> {world.dir}/curl-args\n"
-          "printf 404\n")
+          'while [[ $# -gt 1 ]]; do [[ $1 == --output ]] && out=$2; shift; done\n'
+          'if [[ $1 == */SHA256SUMS ]]; then\n'
+          '  printf "%064d  secretzero-x86_64-apple-darwin\\n" 0 > "$out"; printf "200 "\n'
+          'else printf "404 "; fi\n')
     write(stubs, "cargo", "#!/usr/bin/env bash\n"
           'while [[ $# -gt 0 ]]; do [[ $1 == --root ]] && root=$2; shift; done\n'
           f'mkdir -p "$root/bin" && cp {BIN} "$root/bin/secretzero"\n')
@@ -231,11 +391,36 @@ def action_downloads_its_own_release_and_falls_back_to_source(world):
     repo = world.clone("pr")
     result = world.run(repo, command="validate")
     check(result.exit_code == 0, "the Action must run with the source build", show(result))
-    url = (f"https://github.com/example/secretzero/releases/download/v{binary_version()}/"
-           f"{ASSET}")
-    check(url in world.read("curl-args").split("\n"), "the release URL", world.read("curl-args"))
-    check("building from source with cargo install" in result.stderr, "fallback", result.stderr)
+    url = f"https://github.com/example/secretzero/releases/download/v{binary_version()}/"
+    asked = world.read("curl-args").split("\n")
+    check(url + "SHA256SUMS" in asked, "the release's SHA256SUMS", asked)
+    check(url + ASSET not in asked, "an asset missing from SHA256SUMS is not downloaded", asked)
+    check(f"the release v{binary_version()} has no asset {ASSET} (its SHA256SUMS has no line for "
+          "it); building from source with cargo install" in result.stderr, "fallback",
+          result.stderr)
     check(result.outputs["version"] == binary_version(), "version output", show(result))
+
+
+@test
+def the_action_stops_at_once_when_its_release_is_missing(world):
+    stubs = os.path.join(world.dir, "stubs")
+    os.makedirs(stubs)
+    write(stubs, "curl", "#!/usr/bin/env bash\nprintf '404 '\n")
+    for name in ("curl",):
+        os.chmod(os.path.join(stubs, name), 0o755)
+    stub_dir = world.cargo_stub()
+    del world.env["SECRETZERO_RELEASE_URL"]
+    world.env["PATH"] = stubs + os.pathsep + stub_dir + os.pathsep + world.env["PATH"]
+    repo = world.clone("pr")
+    result = world.run(repo, command="validate", version="v9.9.9")
+    check(result.exit_code == 1, "a missing release fails the install step", show(result))
+    check([step["id"] for step in result.steps] == ["install"], "no step after the install")
+    check("secretzero-install: error: no release v9.9.9 at https://github.com/example/secretzero/"
+          "releases/download/v9.9.9 (it has no SHA256SUMS: not found (HTTP 404))\n"
+          "secretzero-install: hint: the releases are listed at "
+          "https://github.com/example/secretzero/releases\n" in result.stderr, "message",
+          result.stderr)
+    check(not os.path.exists(os.path.join(world.dir, "cargo-args")), "cargo must not run")
 
 
 @test
@@ -344,6 +529,44 @@ def bad_inputs_are_refused_before_anything_runs(world):
     check("::group::" not in result.stdout, "no stage may run", result.stdout)
     result = world.run(repo, summary="maybe")
     check(result.exit_code == 2 and "input summary must be on or off" in result.stdout, "switch", show(result))
+
+
+@test
+def refused_inputs_still_write_the_outputs(world):
+    repo = world.clone("pr")
+    refused = {"errors": "", "warnings": "", "notes": "", "drift-detected": "false",
+               "plan-changes": "", "lockfile-changed": "false", "commit-sha": "",
+               "sarif-file": "", "exit-code": "2"}
+    # fail-on is checked up front, also when no policy stage runs.
+    result = world.run(repo, command="validate", fail_on="bogus")
+    check(result.exit_code == 2, "a bad fail-on is a usage error", show(result))
+    check("::error title=SecretZero::input fail-on must be error, warning or never, not `bogus`\n"
+          in result.stdout, "message", result.stdout)
+    check("::group::" not in result.stdout, "no stage may run", result.stdout)
+    for inputs in ({"command": "validate", "fail_on": "bogus"}, {"command": "deploy"},
+                   {"annotations": "maybe"}, {"args": "-s 'api_key"}):
+        result = world.run(repo, **inputs)
+        check(result.exit_code == 2, "refused", inputs, show(result))
+        outputs = {k: v for k, v in result.outputs.items() if k != "version"}
+        check(outputs == refused, "the outputs of a refused run", inputs, outputs)
+    for level in ("error", "warning", "never"):
+        result = world.run(repo, command="validate", fail_on=level)
+        check(result.exit_code == 0, f"fail-on {level} is accepted", show(result))
+
+
+@test
+def every_stage_takes_the_global_options_and_one_secret_needs_its_own_step(world):
+    repo = world.clone("pr")
+    result = world.run(repo, command="validate policy drift plan", args="-v")
+    check(result.exit_code == 0, "-v works for every stage", show(result))
+    check(result.stdout.count("::group::") == 4, "four stages ran", result.stdout)
+    result = world.run(repo, command="validate", args="-s api_key")
+    check(result.exit_code == 2, "validate takes no -s: why the docs give it a step of its own",
+          show(result))
+    # The documented step: command sync with args -s api_key writes that secret alone.
+    result = world.run(repo, command="sync", args="-s api_key")
+    check(result.exit_code == 0, "sync -s api_key", show(result))
+    check(sorted(env_values(repo)) == ["API_KEY"], "only api_key is written", env_values(repo))
 
 
 @test

@@ -18,10 +18,12 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    BIN, ROOT, Skip, check, clean_env, git, has_lockfile_commit, make_release, run_tests, write,
+    BIN, ROOT, Server, Skip, check, clean_env, git, has_lockfile_commit, make_release,
+    path_without, run_tests, write,
 )
 
 GITLAB_CI_LOCAL = os.environ.get(
@@ -195,7 +197,7 @@ def github_releases_are_the_default_source(project):
     write(stubs, "curl", "#!/usr/bin/env bash\n"
           f'printf "%s\\n" "${{@: -1}}" >> {project.dir}/curl-urls\n'
           'while [[ $# -gt 1 ]]; do [[ $1 == -o ]] && out=$2; shift; done\n'
-          f'cp "{project.release}/${{1##*/}}" "$out"\n')
+          f'cp "{project.release}/${{1##*/}}" "$out" && printf 200\n')
     os.chmod(os.path.join(stubs, "curl"), 0o755)
     project.env["PATH"] = stubs + os.pathsep + project.env["PATH"]
     code, out = project.run("secretzero-validate", source="merge_request_event",
@@ -203,8 +205,85 @@ def github_releases_are_the_default_source(project):
     check(code == 0 and "secretzero 0." in out, "install through GitHub releases", out)
     base = "https://github.com/example/secretzero/releases/download/v9.9.9/"
     urls = open(os.path.join(project.dir, "curl-urls")).read().split("\n")
-    check(urls[:2] == [base + "secretzero-x86_64-unknown-linux-musl", base + "SHA256SUMS"],
-          "release URLs", urls)
+    check(urls[:2] == [base + "SHA256SUMS", base + "secretzero-x86_64-unknown-linux-musl"],
+          "release URLs, SHA256SUMS first", urls)
+
+
+@test
+def a_missing_release_or_asset_fails_at_once(project):
+    missing = os.path.join(project.dir, "{version}")
+    code, out = project.run("secretzero-validate", source="merge_request_event",
+                            SECRETZERO_VERSION="v9.9.9", SECRETZERO_RELEASE_URL="file://" + missing)
+    check(code != 0, "a missing release must fail", out)
+    check(f"error: no release v9.9.9 at file://{project.dir}/v9.9.9 (it has no SHA256SUMS); "
+          "check SECRETZERO_VERSION, SECRETZERO_REPOSITORY and SECRETZERO_RELEASE_URL" in out,
+          "message", out)
+
+    # A relative folder is a folder in the project, not a URL: this one's SHA256SUMS lists only
+    # another platform.
+    write(project.repo, "mirror/v0.1.0/SHA256SUMS", f"{'0' * 64}  secretzero-x86_64-apple-darwin\n")
+    git(project.repo, "add", "mirror")
+    project.commit("Add a mirror")
+    code, out = project.run("secretzero-validate", source="merge_request_event",
+                            SECRETZERO_VERSION="v0.1.0", SECRETZERO_RELEASE_URL="mirror/{version}")
+    check(code != 0, "a release without the asset must fail", out)
+    check("error: the release v0.1.0 has no asset secretzero-x86_64-unknown-linux-musl (its "
+          "SHA256SUMS has no line for it); use SECRETZERO_VERSION: local with an image that holds "
+          "secretzero" in out, "the relative folder was read", out)
+
+
+@test
+def downloads_are_https_only_and_bounded_in_time(project):
+    code, out = project.run("secretzero-validate", source="merge_request_event",
+                            SECRETZERO_VERSION="v0.1.0",
+                            SECRETZERO_RELEASE_URL="http://127.0.0.1:9/{version}")
+    check(code != 0, "plain http must fail", out)
+    check("error: refusing http://127.0.0.1:9/v0.1.0/SHA256SUMS: only https:// is used, never "
+          "plain http" in out, "message", out)
+
+    web = os.path.join(project.dir, "web")
+    make_release(os.path.join(web, "v0.1.0"))
+    plain = Server(project.dir, "http", folder=web)
+    secure = Server(project.dir, "https", folder=web,
+                    redirects={"/to-http/v0.1.0/SHA256SUMS": plain.url + "/v0.1.0/SHA256SUMS"})
+    trust = secure.trust_env(project.dir)
+    try:
+        for tool, path in (("curl", path_without(project.dir, "wget")),
+                           ("wget", path_without(project.dir, "curl"))):
+            project.env["PATH"] = path
+            code, out = project.run("secretzero-validate", source="merge_request_event",
+                                    SECRETZERO_VERSION="v0.1.0", **trust,
+                                    SECRETZERO_RELEASE_URL=secure.url + "/{version}")
+            check(code == 0 and "secretzero 0." in out, f"{tool}: an https release installs", out)
+            code, out = project.run("secretzero-validate", source="merge_request_event",
+                                    SECRETZERO_VERSION="v0.1.0", **trust,
+                                    SECRETZERO_RELEASE_URL=secure.url + "/to-http/{version}")
+            check(code != 0, f"{tool}: a redirect to plain http must fail", out)
+            url = secure.url + "/to-http/v0.1.0/SHA256SUMS"
+            expected = {"curl": f"error: could not download {url} (no answer: see curl's error above)",
+                        "wget": f"error: {url} redirected to plain http, refused: only https:// is used"}
+            check(expected[tool] in out, f"{tool}: message", out)
+    finally:
+        plain.close()
+        secure.close()
+
+    silent = Server(project.dir, "silent")
+    try:
+        for tool, path in (("curl", path_without(project.dir, "wget")),
+                           ("wget", path_without(project.dir, "curl"))):
+            project.env["PATH"] = path
+            began = time.monotonic()
+            code, out = project.run(
+                "secretzero-validate", source="merge_request_event", SECRETZERO_VERSION="v0.1.0",
+                SECRETZERO_RELEASE_URL=silent.url + "/{version}", SECRETZERO_CONNECT_TIMEOUT="1",
+                SECRETZERO_DOWNLOAD_TIMEOUT="2", SECRETZERO_DOWNLOAD_RETRIES="1")
+            took = time.monotonic() - began
+            check(code != 0, f"{tool}: a silent server must fail the job", out)
+            check(took < 60, f"{tool}: took {took:.0f}s", out)
+            check(f"error: could not download {silent.url}/v0.1.0/SHA256SUMS" in out,
+                  f"{tool}: message", out)
+    finally:
+        silent.close()
 
 
 @test

@@ -178,5 +178,41 @@ def inputs_and_outputs_are_documented_and_used(folder):
         check("${{" not in step.get("run", ""), f"`${{{{ }}}}` inside run: of {step.get('id')}")
 
 
+@test
+def docs_say_what_the_binary_does(folder):
+    def doc(name):
+        return open(os.path.join(ROOT, "docs", name), encoding="utf-8").read()
+
+    # One merge driver line everywhere, with the conflict markers' size.
+    driver = ("git config merge.secretzero-lockfile.driver "
+              "'secretzero lockfile merge %O %A %B --marker-size %L'")
+    for name in ("github-action.md", "gitlab.md", "lockfile.md"):
+        lines = [line for line in doc(name).split("\n") if "merge.secretzero-lockfile.driver" in line]
+        check(lines == [driver], f"docs/{name}: the merge driver line", lines)
+
+    # Masks come before any target is written or any value could be printed, not before every
+    # line (debug lines with -v may come first).
+    action_doc = doc("github-action.md")
+    action_text = open(os.path.join(ROOT, "action.yml"), encoding="utf-8").read()
+    for name, text in (("docs/github-action.md", action_doc), ("action.yml", action_text)):
+        check("anything else" not in text, f"{name} claims masks come before anything else")
+    check("before any target is\nwritten or any value could be printed" in action_doc,
+          "docs/github-action.md: the masking guarantee")
+
+    # `args` reaches every stage: only the global options, and -s in a step of its own.
+    action = yaml.safe_load(action_text)
+    described = " ".join(action["inputs"]["args"]["description"].split())
+    check("Every stage accepts only the global options: -v (or -vv) and -q" in described,
+          "action.yml: which args every stage accepts", described)
+    check("`command: sync` and `args: -s api_key`" in described, "action.yml: one secret", described)
+    check("`-s api_key`, `--dry-run`" not in action_doc, "the docs still offer -s for every stage")
+    step = "      - uses: OWNER/secretzero@v1\n        with:\n          command: sync\n          args: -s api_key\n"
+    check(step in yaml_blocks(os.path.join(ROOT, "docs", "github-action.md")),
+          "docs/github-action.md: the one-secret step")
+    gitlab = yaml_blocks(os.path.join(ROOT, "docs", "gitlab.md"))
+    check(any("secretzero-sync:\n  variables:\n    SECRETZERO_ARGS: -s api_key" in b for b in gitlab),
+          "docs/gitlab.md: -s on the sync job alone")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests("lint", TESTS, lambda folder: folder))

@@ -11,6 +11,7 @@ pub mod generate;
 pub mod git;
 pub mod lockfile;
 pub mod policy;
+pub mod provider;
 pub mod report;
 pub mod rotation;
 pub mod secretfile;

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use super::output::{ReportArgs, Requested, deliver_with_text};
 use super::status::stamp;
-use super::sync::{check_writable, report};
+use super::sync::{auth_exit, check_writable, report};
 use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, now, open};
 use crate::engine::{self, Options, Targets};
 use crate::generate::Spec;
@@ -86,7 +86,7 @@ pub fn run(
     check_writable(&opened.lockfile_path)?;
 
     let options = Options { only: rotating.clone(), rotate: rotating, ..Options::default() };
-    let mut targets = Targets::new(&file.path, &opened.lockfile_path);
+    let mut targets = Targets::new(file, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
     let outcome = engine::apply(
         plan,
@@ -108,6 +108,9 @@ pub fn run(
     if outcome.lockfile_changed && lock.save(&opened.lockfile_path)? {
         let verb = if existed { "Updated" } else { "Created" };
         ui.done(&format!("{verb} lockfile {}", opened.lockfile_path.display()));
+    }
+    if let Some(exit) = auth_exit(&targets, ui) {
+        return Ok(exit);
     }
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
 }

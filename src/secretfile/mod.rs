@@ -295,7 +295,7 @@ impl RemoteKind {
             }
             RemoteKind::AwsSsm => (
                 &["name"],
-                &["region", "type", "parameter_type", "kms_key_id", "tier", "description", "tags"],
+                &["region", "parameter_type", "kms_key_id", "tier", "description", "tags"],
             ),
             RemoteKind::AzureKeyVault => (&["name"], &["vault_url", "content_type"]),
             RemoteKind::VaultKv => (&["path"], &["mount", "version", "cas"]),

@@ -1,7 +1,8 @@
 //! The `aws-ssm` target: one parameter in AWS Systems Manager Parameter Store per target.
 //!
 //! A one-value secret is the parameter's value; a multi-field secret is one JSON object of its
-//! fields. `type` is `SecureString` unless set (`String`, `StringList`); `tier` is `Standard`,
+//! fields. `parameter_type` (the target's `type` names the target type) is `SecureString`
+//! unless set (`String`, `StringList`); `tier` is `Standard`,
 //! `Advanced` or `auto` (the default): `auto` creates a Standard parameter unless the value
 //! needs Advanced (over 4 KB), and on update asks for Advanced only when the value needs it,
 //! since Parameter Store never turns an Advanced parameter back into a Standard one. Tags are
@@ -63,7 +64,7 @@ fn tier(target: &RemoteTarget) -> Result<Tier, String> {
 }
 
 fn parameter_type(target: &RemoteTarget) -> Result<ParameterType, String> {
-    let written = target.options.get("type").or(target.options.get("parameter_type"));
+    let written = target.options.get("parameter_type");
     match written.map(String::as_str) {
         None | Some("SecureString") => Ok(ParameterType::SecureString),
         Some("String") => Ok(ParameterType::String),
@@ -206,7 +207,7 @@ impl Store for ParameterStore {
                 _ => Tier::Auto,
             };
             let needs_advanced = text.expose_secret().len() > STANDARD_BYTES;
-            let kind = match request.option("type").or(request.option("parameter_type")) {
+            let kind = match request.option("parameter_type") {
                 Some("String") => ParameterType::String,
                 Some("StringList") => ParameterType::StringList,
                 _ => ParameterType::SecureString,

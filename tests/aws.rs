@@ -358,3 +358,29 @@ secrets:
     assert_eq!(parameter(&format!("{prefix}/literal")), CANARY, "sync restored it");
     assert!(!seen.contains("CANARY"), "a value leaked:\n{seen}");
 }
+
+#[test]
+fn test_checks_every_provider() {
+    let prefix = unique("probe");
+    let project = project(&prefix);
+    let ok = run(&project, &["test"]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        ok.stderr.contains(
+            "✓ provider `aws` (aws-secretsmanager, 2 targets): credentials accepted; \
+             secretsmanager:ListSecrets allowed;"
+        ),
+        "{ok:?}"
+    );
+    assert!(ok.stderr.contains(&format!("`{prefix}/db` does not exist yet")), "{ok:?}");
+    assert!(ok.stderr.contains("✓ provider `aws` (aws-ssm, 2 targets)"), "{ok:?}");
+
+    let env = [("AWS_ENDPOINT_URL", endpoint()), ("AWS_EC2_METADATA_DISABLED", "true".to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let denied = project.run_env(&["test"], &env);
+    assert_eq!(denied.code, 3, "{denied:?}");
+    assert!(
+        denied.stderr.contains("✗ provider `aws` (aws-ssm, 2 targets): NoCredentials:"),
+        "{denied:?}"
+    );
+}

@@ -14,6 +14,7 @@ mod rotate;
 mod show;
 mod status;
 mod sync;
+mod test;
 mod ui;
 mod validate;
 
@@ -95,6 +96,9 @@ pub enum Command {
     Policy(policy::PolicyArgs),
     /// The lockfile in git: commit it back from CI, merge it between branches
     Lockfile(lockfile::LockfileArgs),
+    /// Check every provider: credentials, endpoint and the permissions a sync needs; exit 3 on
+    /// an authentication failure
+    Test(test::TestArgs),
 }
 
 const VALIDATE_EXAMPLE: &str = "\
@@ -171,6 +175,7 @@ pub fn main() -> ExitCode {
         Command::Policy(args) => report_requested(sub, &args.report)
             .and_then(|requested| policy::run(&cli.global, args, &requested, &ui)),
         Command::Lockfile(args) => lockfile::run(&cli.global, args, &ui),
+        Command::Test(args) => test::run(&cli.global, args, &ui),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -215,7 +215,7 @@ pub struct LocalFile {
     pub key: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RemoteTarget {
     pub kind: RemoteKind,
     pub provider: Option<String>,

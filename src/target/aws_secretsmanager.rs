@@ -186,4 +186,26 @@ impl Store for SecretsManager {
             Ok(())
         })
     }
+
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+        let client = self.client.clone();
+        Box::pin(async move {
+            client.list_secrets().max_results(1).send().await.map_err(aws::error)?;
+            let mut seen =
+                vec!["credentials accepted; secretsmanager:ListSecrets allowed".to_string()];
+            // DescribeSecret needs the same resource permissions as the writes; a missing
+            // secret is fine, a refusal is not.
+            for request in targets {
+                let name = request.option("name").unwrap_or_default();
+                match client.describe_secret().secret_id(name).send().await.map_err(aws::error) {
+                    Ok(_) => seen.push(format!("`{name}` exists and may be described")),
+                    Err(error) if error.code == "ResourceNotFoundException" => {
+                        seen.push(format!("`{name}` does not exist yet"))
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(seen)
+        })
+    }
 }

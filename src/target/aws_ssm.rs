@@ -258,4 +258,23 @@ impl Store for ParameterStore {
             Ok(())
         })
     }
+
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+        let client = self.client.clone();
+        Box::pin(async move {
+            client.describe_parameters().max_results(1).send().await.map_err(aws::error)?;
+            let mut seen = vec!["credentials accepted; ssm:DescribeParameters allowed".to_string()];
+            for request in targets {
+                let name = request.option("name").unwrap_or_default();
+                match client.get_parameter().name(name).send().await.map_err(aws::error) {
+                    Ok(_) => seen.push(format!("`{name}` exists and may be read")),
+                    Err(error) if error.code == "ParameterNotFound" => {
+                        seen.push(format!("`{name}` does not exist yet"))
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(seen)
+        })
+    }
 }

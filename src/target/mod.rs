@@ -20,9 +20,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use local::LocalFiles;
 pub(crate) use local::follow_links;
-#[cfg(feature = "remote")]
-pub use remote::RemoteTargets;
 pub use remote::Unsupported;
+#[cfg(feature = "remote")]
+pub use remote::{Probe, RemoteTargets};
 
 use crate::secretfile::{Secret, TargetDef};
 

@@ -14,7 +14,7 @@ use super::{FlushFailure, Readback, SecretData, Target, TargetError};
 use crate::secretfile::{Secret, TargetDef, TargetKind};
 
 #[cfg(feature = "remote")]
-pub use machinery::RemoteTargets;
+pub use machinery::{Probe, RemoteTargets};
 #[cfg(feature = "remote")]
 pub(crate) use machinery::{Request, Store, StoreRead};
 
@@ -121,6 +121,19 @@ mod machinery {
             request: Arc<Request>,
             value: SecretData,
         ) -> BoxFuture<Result<(), RemoteError>>;
+
+        /// For `secretzero test`: harmless calls that need the credentials and the permissions
+        /// a sync of `targets` needs; returns what each showed.
+        fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>>;
+    }
+
+    /// What `secretzero test` found for one provider and target type.
+    #[derive(Debug)]
+    pub struct Probe {
+        pub provider: String,
+        pub kind: RemoteKind,
+        pub targets: usize,
+        pub outcome: Result<Vec<String>, RemoteError>,
     }
 
     /// A store and its provider's limit on requests in flight.
@@ -198,6 +211,58 @@ mod machinery {
 
         pub fn supports(kind: RemoteKind) -> bool {
             supports(kind)
+        }
+
+        /// Checks every provider with the target types that use it (every type of its kind when
+        /// no target does), one provider at a time.
+        pub fn probe(&mut self, secrets: &[&Secret]) -> Vec<Probe> {
+            let mut groups: IndexMap<String, (RemoteTarget, Provider, Vec<Arc<Request>>)> =
+                IndexMap::new();
+            for secret in secrets {
+                for def in &secret.targets {
+                    let TargetKind::Remote(target) = &def.kind else { continue };
+                    if !supports(target.kind) {
+                        continue;
+                    }
+                    let (key, provider) = self.key(target);
+                    let request = Arc::new(self.request(secret, def, None));
+                    groups
+                        .entry(key)
+                        .or_insert_with(|| (target.clone(), provider, Vec::new()))
+                        .2
+                        .push(request);
+                }
+            }
+            for provider in self.providers.values() {
+                for kind in RemoteKind::ALL {
+                    let used =
+                        groups.values().any(|(t, p, _)| p.name == provider.name && t.kind == kind);
+                    if kind.provider_kind() != provider.kind || !supports(kind) || used {
+                        continue;
+                    }
+                    let target = RemoteTarget {
+                        kind,
+                        provider: Some(provider.name.clone()),
+                        options: IndexMap::new(),
+                        tags: IndexMap::new(),
+                    };
+                    let key = format!("{}|{}|", kind.name(), provider.name);
+                    groups.insert(key, (target, provider.clone(), Vec::new()));
+                }
+            }
+
+            let mut probes = Vec::new();
+            for (_, (target, provider, requests)) in groups {
+                let targets = requests.len();
+                let outcome = self.connected(&target).and_then(|connected| {
+                    block_on(async move { connected.store.probe(requests).await })
+                });
+                if let Err(error) = &outcome {
+                    self.note(error);
+                }
+                probes.push(Probe { provider: provider.name, kind: target.kind, targets, outcome });
+            }
+            probes
         }
 
         /// The first authentication or authorization failure of the run, if any.

@@ -202,4 +202,52 @@ impl Store for KvStore {
             })
         })
     }
+
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+        let store = self.clone();
+        Box::pin(async move {
+            let (status, body) =
+                store.vault.call(Method::GET, "auth/token/lookup-self", None).await?;
+            let body = Vault::check(status, body)?;
+            let policies = body["data"]["policies"]
+                .as_array()
+                .map(|p| p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default();
+            let mut seen = vec![format!("token accepted (policies: {policies})")];
+            if targets.is_empty() {
+                return Ok(seen);
+            }
+
+            // The capabilities the token has on every path a sync reads and writes.
+            let mut paths = Vec::new();
+            for request in &targets {
+                let version = store.version(request).await?;
+                paths.push(KvStore::data_path(request, version));
+            }
+            let body = json!({"paths": paths});
+            let (status, reply) =
+                store.vault.call(Method::POST, "sys/capabilities-self", Some(body)).await?;
+            let reply = Vault::check(status, reply)?;
+            for path in &paths {
+                let caps: Vec<&str> = reply["data"][path]
+                    .as_array()
+                    .or(reply[path].as_array())
+                    .map(|c| c.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let has = |c: &str| caps.contains(&c) || caps.contains(&"root");
+                let missing: Vec<&str> =
+                    ["read", "create", "update"].into_iter().filter(|c| !has(c)).collect();
+                if !missing.is_empty() {
+                    return Err(RemoteError::new(
+                        "HTTP 403",
+                        format!("the token lacks {} on `{path}`", missing.join(", ")),
+                    )
+                    .auth()
+                    .hint("grant read, create and update on the path in the token's policy"));
+                }
+                seen.push(format!("read, create and update allowed on `{path}`"));
+            }
+            Ok(seen)
+        })
+    }
 }

@@ -93,6 +93,7 @@ mod machinery {
         /// One string: the value of a one-value secret, or a JSON object of the fields.
         Text(SecretString),
         /// Named fields, for stores that keep a mapping (Vault KV).
+        #[cfg_attr(not(feature = "vault"), expect(dead_code, reason = "only Vault KV keeps one"))]
         Fields(Vec<(String, SecretString)>),
         /// There, but not to be written: the reason says why and what to do.
         Broken(String),
@@ -165,11 +166,13 @@ mod machinery {
 
     /// Whether this build writes `kind`.
     pub fn supports(kind: RemoteKind) -> bool {
-        match kind {
-            RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => cfg!(feature = "aws"),
-            RemoteKind::VaultKv => cfg!(feature = "vault"),
-            _ => false,
-        }
+        const BUILT: &[&str] = &[
+            #[cfg(feature = "aws")]
+            "aws",
+            #[cfg(feature = "vault")]
+            "vault",
+        ];
+        kind.feature().is_some_and(|feature| BUILT.contains(&feature))
     }
 
     /// Every remote target of one run, whatever its type.

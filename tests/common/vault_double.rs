@@ -141,8 +141,6 @@ impl VaultDouble {
     }
 }
 
-use std::io::Read;
-
 fn errors(messages: &[&str]) -> Option<Value> {
     Some(json!({ "errors": messages }))
 }

@@ -209,3 +209,18 @@ impl Store for SecretsManager {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    #[test]
+    fn names_follow_secrets_manager_rules() {
+        assert_eq!(check_name("/prod/api_key+v2=x.y@z-1"), Ok(()));
+        assert_eq!(check_name(&"n".repeat(512)), Ok(()));
+        assert!(check_name(&"n".repeat(513)).unwrap_err().contains("513 characters"));
+        assert!(check_name("").is_err());
+        assert!(check_name("a b").unwrap_err().contains("holds ` `"));
+        assert!(check_name("ümlaut").unwrap_err().contains("ASCII letters"));
+    }
+}

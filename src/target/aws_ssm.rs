@@ -69,65 +69,61 @@ fn parameter_type(target: &RemoteTarget) -> Result<ParameterType, String> {
         None | Some("SecureString") => Ok(ParameterType::SecureString),
         Some("String") => Ok(ParameterType::String),
         Some("StringList") => Ok(ParameterType::StringList),
-        Some(other) => {
-            Err(format!("`type` is `{other}`; it must be SecureString, String or StringList"))
-        }
+        Some(other) => Err(format!(
+            "`parameter_type` is `{other}`; it must be SecureString, String or StringList"
+        )),
     }
 }
 
-impl ParameterStore {
-    /// Parameter names: letters, digits and `_.-`, with `/` between the levels of a hierarchy
-    /// (then the name starts with `/`), at most 15 levels, not starting with `aws` or `ssm`,
-    /// and at most 1011 characters counting the ARN in front of it.
-    fn check_name(&self, name: &str) -> Result<(), String> {
-        if name.is_empty() {
-            return Err("the parameter name is empty".into());
-        }
-        if let Some(bad) =
-            name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-/".contains(*c)))
-        {
-            return Err(format!(
-                "the parameter name holds `{}`; Parameter Store allows letters, digits, _.- and \
-                 / between levels only",
-                bad.escape_default()
-            ));
-        }
-        if name.contains('/') && !name.starts_with('/') {
-            return Err("a hierarchical parameter name must start with `/`".into());
-        }
-        if name.contains("//") || (name.len() > 1 && name.ends_with('/')) {
-            return Err("the parameter name has an empty level".into());
-        }
-        let first = name.trim_start_matches('/').to_ascii_lowercase();
-        if first.starts_with("aws") || first.starts_with("ssm") {
-            return Err("a parameter name must not start with `aws` or `ssm`, which AWS \
-                        reserves"
-                .into());
-        }
-        let depth = name.trim_start_matches('/').split('/').count();
-        if depth > MAX_DEPTH {
-            return Err(format!(
-                "the parameter name has {depth} levels; Parameter Store allows {MAX_DEPTH}"
-            ));
-        }
-        // arn:aws:ssm:REGION:ACCOUNT(12 digits):parameter/NAME
-        let arn = format!("arn:aws:ssm:{}:123456789012:parameter/", self.region).len()
-            + name.trim_start_matches('/').len();
-        if arn > MAX_ARN {
-            return Err(format!(
-                "the parameter's ARN would be {arn} characters; Parameter Store allows \
-                 {MAX_ARN}, ARN included"
-            ));
-        }
-        Ok(())
+/// Parameter names: letters, digits and `_.-`, with `/` between the levels of a hierarchy
+/// (then the name starts with `/`), at most 15 levels, not starting with `aws` or `ssm`,
+/// and at most 1011 characters counting the ARN in front of it.
+fn check_name(name: &str, region: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the parameter name is empty".into());
     }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-/".contains(*c))) {
+        return Err(format!(
+            "the parameter name holds `{}`; Parameter Store allows letters, digits, _.- and \
+             / between levels only",
+            bad.escape_default()
+        ));
+    }
+    if name.contains('/') && !name.starts_with('/') {
+        return Err("a hierarchical parameter name must start with `/`".into());
+    }
+    if name.contains("//") || (name.len() > 1 && name.ends_with('/')) {
+        return Err("the parameter name has an empty level".into());
+    }
+    let first = name.trim_start_matches('/').to_ascii_lowercase();
+    if first.starts_with("aws") || first.starts_with("ssm") {
+        return Err("a parameter name must not start with `aws` or `ssm`, which AWS \
+                    reserves"
+            .into());
+    }
+    let depth = name.trim_start_matches('/').split('/').count();
+    if depth > MAX_DEPTH {
+        return Err(format!(
+            "the parameter name has {depth} levels; Parameter Store allows {MAX_DEPTH}"
+        ));
+    }
+    // arn:aws:ssm:REGION:ACCOUNT(12 digits):parameter/NAME
+    let arn = format!("arn:aws:ssm:{}:123456789012:parameter/", region).len()
+        + name.trim_start_matches('/').len();
+    if arn > MAX_ARN {
+        return Err(format!(
+            "the parameter's ARN would be {arn} characters; Parameter Store allows \
+             {MAX_ARN}, ARN included"
+        ));
+    }
+    Ok(())
 }
 
 impl Store for ParameterStore {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
         let name = target.options.get("name").map_or("", String::as_str);
         let refuse = |why: String| format!("aws-ssm `{name}`: {why}");
-        self.check_name(name).map_err(refuse)?;
+        check_name(name, &self.region).map_err(refuse)?;
         tier(target).map_err(refuse)?;
         let kind = parameter_type(target).map_err(refuse)?;
         if target.options.contains_key("kms_key_id") && kind != ParameterType::SecureString {
@@ -276,5 +272,28 @@ impl Store for ParameterStore {
             }
             Ok(seen)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    #[test]
+    fn names_follow_parameter_store_rules() {
+        for good in ["/app/db/password", "plain_name-1.x", "/a"] {
+            assert_eq!(check_name(good, "us-east-1"), Ok(()), "{good}");
+        }
+        let refused = |name: &str| check_name(name, "us-east-1").unwrap_err();
+        assert!(refused("has space").contains("holds ` `"));
+        assert!(refused("app/db").contains("must start with `/`"));
+        assert!(refused("/app//db").contains("empty level"));
+        assert!(refused("/AWS/x").contains("must not start with `aws` or `ssm`"));
+        assert!(refused("ssm-param").contains("must not start with `aws` or `ssm`"));
+        assert!(refused(&"/l".repeat(16)).contains("16 levels"));
+        assert_eq!(check_name(&"/l".repeat(15), "us-east-1"), Ok(()));
+        // arn:aws:ssm:us-east-1:123456789012:parameter/ is 45 characters.
+        assert_eq!(check_name(&format!("/{}", "x".repeat(1011 - 45)), "us-east-1"), Ok(()));
+        assert!(refused(&format!("/{}", "x".repeat(1012 - 45))).contains("1012 characters"));
     }
 }

@@ -258,6 +258,15 @@ mod machinery {
             for (_, (target, provider, requests)) in groups {
                 let targets = requests.len();
                 let outcome = self.connected(&target).and_then(|connected| {
+                    // A target the store would refuse is named, not sent.
+                    for request in &requests {
+                        let mut checked = target.clone();
+                        checked.options = request.options.clone();
+                        if let Err(reason) = connected.store.check_target(&checked) {
+                            let error = RemoteError::new("limit", reason);
+                            return Err(error.hint("fix the target in the Secretfile"));
+                        }
+                    }
                     block_on(async move { connected.store.probe(requests).await })
                 });
                 if let Err(error) = &outcome {

@@ -1,9 +1,9 @@
 //! One conformance suite, run against every remote target type: create, unchanged, read-back
 //! drift, restore, forced update, multi-field secrets, and no value in any output. Each store
 //! is checked through something independent of SecretZero: boto3 against moto for AWS, the
-//! double's own state for Vault.
+//! doubles' own state for Vault and Azure Key Vault.
 
-#![cfg(any(feature = "aws", feature = "vault"))]
+#![cfg(any(feature = "aws", feature = "azure", feature = "vault"))]
 
 mod common;
 
@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 trait Backend {
     /// The target entry (a YAML flow mapping) for the secret stored under `name`.
     fn target(&self, name: &str) -> String;
+    /// A `providers:` block, if the targets need one.
+    fn providers(&self) -> String {
+        String::new()
+    }
     fn env(&self) -> Vec<(String, String)>;
     /// What the store holds under `name`: a string for a one-value secret, an object of
     /// fields otherwise; `None` when nothing is there.
@@ -34,6 +38,7 @@ fn conformance(backend: &dyn Backend, prefix: &str) {
     let (one, two) = (format!("{prefix}/one"), format!("{prefix}/two"));
     let project = Project::new(&format!(
         r#"version: "1.0"
+{providers}
 secrets:
   one:
     generator: {{type: random-string}}
@@ -52,6 +57,7 @@ secrets:
 "#,
         target_one = backend.target(&one),
         target_two = backend.target(&two),
+        providers = backend.providers(),
     ));
     let mut seen = String::new();
     let mut step = |args: &[&str], code: i32| {
@@ -237,5 +243,58 @@ mod vault {
     #[test]
     fn vault_kv_version_1() {
         conformance(&Vault { double: VaultDouble::start(), mount: "kv" }, "/c1");
+    }
+}
+
+#[cfg(feature = "azure")]
+#[path = "common/keyvault_double.rs"]
+mod keyvault_double;
+
+#[cfg(feature = "azure")]
+mod azure {
+    use super::keyvault_double::{CLIENT_ID, CLIENT_SECRET, KeyVaultDouble, TENANT, ca_file};
+    use super::*;
+
+    struct Azure(KeyVaultDouble);
+
+    /// Key Vault names hold letters, digits and dashes only.
+    fn name(path: &str) -> String {
+        path.trim_start_matches('/').replace('/', "-")
+    }
+
+    impl Backend for Azure {
+        fn target(&self, path: &str) -> String {
+            format!("{{type: azure-keyvault, name: {}}}", name(path))
+        }
+
+        fn providers(&self) -> String {
+            let url = &self.0.url;
+            format!(
+                "providers:\n  azure:\n    kind: azure\n    auth: {{kind: service_principal, \
+                 tenant_id: {TENANT}, client_id: {CLIENT_ID}}}\n    config: {{vault_url: \
+                 \"{url}\", authority_host: \"{url}\", verify_challenge_resource: \"false\"}}"
+            )
+        }
+
+        fn env(&self) -> Vec<(String, String)> {
+            vec![
+                ("SSL_CERT_FILE".into(), ca_file()),
+                ("AZURE_CLIENT_SECRET".into(), CLIENT_SECRET.into()),
+            ]
+        }
+
+        fn stored(&self, path: &str, single: bool) -> Option<Value> {
+            let text = self.0.value(&name(path))?;
+            Some(if single { json!(text) } else { serde_json::from_str(&text).unwrap() })
+        }
+
+        fn tamper(&self, path: &str, value: &str) {
+            self.0.set(&name(path), value);
+        }
+    }
+
+    #[test]
+    fn azure_keyvault() {
+        conformance(&Azure(KeyVaultDouble::start()), "/conformance");
     }
 }

@@ -270,6 +270,7 @@ impl RemoteKind {
         match self {
             RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => Some("aws"),
             RemoteKind::VaultKv => Some("vault"),
+            RemoteKind::AzureKeyVault => Some("azure"),
             _ => None,
         }
     }
@@ -297,7 +298,7 @@ impl RemoteKind {
                 &["name"],
                 &["region", "parameter_type", "kms_key_id", "tier", "description", "tags"],
             ),
-            RemoteKind::AzureKeyVault => (&["name"], &["vault_url", "content_type"]),
+            RemoteKind::AzureKeyVault => (&["name"], &["vault_url", "content_type", "tags"]),
             RemoteKind::VaultKv => (&["path"], &["mount", "version", "cas"]),
             RemoteKind::GithubSecret => {
                 (&[], &["name", "repository", "environment", "organization", "visibility"])

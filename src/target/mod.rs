@@ -8,6 +8,8 @@
 mod aws_secretsmanager;
 #[cfg(feature = "aws")]
 mod aws_ssm;
+#[cfg(feature = "azure")]
+mod azure_keyvault;
 pub mod format;
 mod local;
 mod remote;

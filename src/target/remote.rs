@@ -77,6 +77,7 @@ mod machinery {
         pub tags: IndexMap<String, String>,
         /// What the prefetch found: `Some(true)` when something is stored there already, so a
         /// store can choose between create and update without asking again.
+        #[cfg_attr(not(feature = "aws"), expect(dead_code, reason = "only AWS stores use it"))]
         pub exists: Option<bool>,
     }
 
@@ -160,6 +161,8 @@ mod machinery {
             RemoteKind::AwsSsm => super::super::aws_ssm::connect(provider, target),
             #[cfg(feature = "vault")]
             RemoteKind::VaultKv => super::super::vault_kv::connect(provider),
+            #[cfg(feature = "azure")]
+            RemoteKind::AzureKeyVault => super::super::azure_keyvault::connect(provider, target),
             _ => unreachable!("the engine routes only supported kinds here"),
         }
     }
@@ -171,6 +174,8 @@ mod machinery {
             "aws",
             #[cfg(feature = "vault")]
             "vault",
+            #[cfg(feature = "azure")]
+            "azure",
         ];
         kind.feature().is_some_and(|feature| BUILT.contains(&feature))
     }

@@ -97,7 +97,10 @@ pub fn credential(provider: &Provider) -> Result<Arc<dyn TokenCredential>, Remot
                 "provider `{}` has auth kind `{other}`, which Azure providers do not know",
                 provider.name
             ))
-            .hint("use `default`, `service_principal`, `workload_identity`, `managed_identity` or `cli`"));
+            .hint(
+                "use `default`, `service_principal`, `workload_identity`, `managed_identity` or \
+                 `cli`",
+            ));
         }
     };
     known_keys(provider, CONFIG_KEYS, auth)?;

@@ -80,9 +80,10 @@ fn login(provider: &Provider) -> Result<Login, RemoteError> {
             let home = std::env::var("HOME").unwrap_or_default();
             let file = format!("{home}/.vault-token");
             from_file(&file, "the token").map(Login::Token).map_err(|_| {
-                RemoteError::new("credentials", "no Vault token found")
-                    .auth()
-                    .hint("set VAULT_TOKEN, log in with `vault login`, or use auth kind `jwt` or `approle`")
+                RemoteError::new("credentials", "no Vault token found").auth().hint(
+                    "set VAULT_TOKEN, log in with `vault login`, or use auth kind `jwt` or \
+                         `approle`",
+                )
             })
         }
         "approle" => {
@@ -220,22 +221,26 @@ impl Vault {
                 let login = self.login.as_ref().map_err(Clone::clone)?;
                 let (mount, body) = match login {
                     Login::Token(token) => return Ok(token.clone()),
-                    Login::AppRole { mount, role_id, secret_id } => (
-                        mount,
-                        serde_json::json!({"role_id": role_id, "secret_id": secret_id.expose_secret()}),
-                    ),
+                    Login::AppRole { mount, role_id, secret_id } => {
+                        let secret_id = secret_id.expose_secret();
+                        (mount, serde_json::json!({"role_id": role_id, "secret_id": secret_id}))
+                    }
                     Login::Jwt { mount, role, jwt } => {
                         (mount, serde_json::json!({"role": role, "jwt": jwt.expose_secret()}))
                     }
                 };
                 let path = format!("auth/{}/login", api_path(&[mount]));
-                let (status, reply) = self.send(reqwest::Method::POST, &path, Some(body), None).await?;
+                let post = reqwest::Method::POST;
+                let (status, reply) = self.send(post, &path, Some(body), None).await?;
                 if !(200..300).contains(&status) {
                     return Err(failure(status, &reply).auth());
                 }
                 match reply["auth"]["client_token"].as_str() {
                     Some(token) => Ok(SecretString::from(token.to_string())),
-                    None => Err(RemoteError::new("login", "the login reply holds no client token").auth()),
+                    None => {
+                        let message = "the login reply holds no client token";
+                        Err(RemoteError::new("login", message).auth())
+                    }
                 }
             })
             .await;

@@ -150,7 +150,8 @@ impl Store for ParameterStore {
         let (limit, tier_name) = match tier(target) {
             Ok(Tier::Standard) => (
                 STANDARD_BYTES,
-                "a Standard parameter holds at most 4096 bytes (4 KB); set `tier: Advanced` for 8 KB",
+                "a Standard parameter holds at most 4096 bytes (4 KB); set `tier: Advanced` for \
+                 8 KB",
             ),
             _ => (ADVANCED_BYTES, "an Advanced parameter holds at most 8192 bytes (8 KB)"),
         };

@@ -60,7 +60,8 @@ pub(crate) fn connect(
         Some("false") => false,
         Some(other) => {
             return Err(RemoteError::config(format!(
-                "provider `{}`: `verify_challenge_resource` is `{other}`; it must be \"true\" or \"false\"",
+                "provider `{}`: `verify_challenge_resource` is `{other}`; it must be \"true\" or \
+                 \"false\"",
                 provider.name
             )));
         }

@@ -195,7 +195,10 @@ impl Store for KvStore {
             let (status, reply) = store.vault.call(Method::POST, &path, Some(body)).await?;
             Vault::check(status, reply).map(drop).map_err(|error| {
                 if error.message.contains("check-and-set") {
-                    error.hint("the secret changed since it was read; run `secretzero drift`, then sync again")
+                    error.hint(
+                        "the secret changed since it was read; run `secretzero drift`, then sync \
+                         again",
+                    )
                 } else {
                     error
                 }

@@ -190,8 +190,8 @@ fn answer(
                                "ext_expires_in": 3599, "access_token": TOKEN});
             (200, vec![], token)
         } else {
-            let reply = json!({"error": "invalid_client",
-                               "error_description": "AADSTS7000215: Invalid client secret provided.",
+            let description = "AADSTS7000215: Invalid client secret provided.";
+            let reply = json!({"error": "invalid_client", "error_description": description,
                                "error_codes": [7000215]});
             (401, vec![], reply)
         };
@@ -227,8 +227,9 @@ fn answer(
                 let mut reply = error(
                     "Conflict",
                     &format!(
-                        "Secret {name} is currently in a deleted but recoverable state, and its name \
-                     cannot be reused; in this state, the secret can only be recovered or purged."
+                        "Secret {name} is currently in a deleted but recoverable state, and its \
+                         name cannot be reused; in this state, the secret can only be recovered \
+                         or purged."
                     ),
                 );
                 reply["error"]["innererror"] = json!({"code": "ObjectIsDeletedButRecoverable"});

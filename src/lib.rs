@@ -13,6 +13,7 @@ pub mod git;
 pub mod lockfile;
 pub mod migrate;
 pub mod policy;
+pub mod provider;
 pub mod report;
 pub mod rotation;
 pub mod secretfile;

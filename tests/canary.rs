@@ -17,7 +17,7 @@ secrets:
     targets:
       - {{type: local-file, path: .env}}
       - {{type: local-file, path: broken.json}}
-      - {{type: aws-ssm, name: /x/literal}}
+      - {{type: kubernetes-secret, name: literal, namespace: x}}
   api_key:
     generator: {{type: random-string}}
     targets:

@@ -166,30 +166,30 @@ secrets:
     generator: {type: random-string}
     targets:
       - {type: local-file, path: .env}
-      - {type: aws-ssm, name: /prod/api_key}
+      - {type: github-secret, name: API_KEY}
 "#,
     );
     assert_eq!(project.run(&["sync"]).code, 1);
     let run = drift(&project, &[]);
-    assert_eq!(run.code, 4, "the SSM parameter was never written: {run:?}");
+    assert_eq!(run.code, 4, "the GitHub secret was never written: {run:?}");
     assert_eq!(
         headlines(&run),
-        ["drift/target-not-synced: aws-ssm::/prod/api_key of secret `api_key` has never been \
+        ["drift/target-not-synced: github-secret::API_KEY of secret `api_key` has never been \
           written @ Secretfile.yml:7:9"]
     );
 
     // Once the lockfile records it as written, all drift can say is that it cannot look.
     let mut lock = common::json(&project.path(".gitsecrets.lock"));
     let entry = &mut lock["secrets"]["api_key"]["targets"];
-    entry["aws-ssm::/prod/api_key"] = entry["local-file:.env#API_KEY"].clone();
+    entry["github-secret::API_KEY"] = entry["local-file:.env#API_KEY"].clone();
     project.write(".gitsecrets.lock", &serde_json::to_string_pretty(&lock).unwrap());
     let run = drift(&project, &[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         headlines(&run),
-        ["drift/unreadable: aws-ssm::/prod/api_key of secret `api_key` cannot be read back, \
-          so drift is unknown: this build has no aws-ssm support (target \
-          aws-ssm::/prod/api_key) @ Secretfile.yml:7:9"]
+        ["drift/unreadable: github-secret::API_KEY of secret `api_key` cannot be read back, \
+          so drift is unknown: this build has no github-secret support (target \
+          github-secret::API_KEY) @ Secretfile.yml:7:9"]
     );
     assert_eq!(
         run.stderr,

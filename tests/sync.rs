@@ -292,7 +292,7 @@ secrets:
   api_key:
     generator: {type: random-string}
     targets:
-      - {type: aws-secretsmanager, name: /prod/api_key}
+      - {type: github-secret, name: API_KEY}
       - {type: local-file, path: .env}
 "#,
     );
@@ -301,8 +301,8 @@ secrets:
     assert_eq!(
         run.stdout,
         "api_key: generate (new secret)\n  \
-         ! skip      aws-secretsmanager::/prod/api_key (this build has no aws-secretsmanager \
-         support (target aws-secretsmanager::/prod/api_key))\n  \
+         ! skip      github-secret::API_KEY (this build has no github-secret support \
+         (target github-secret::API_KEY))\n  \
          + create    local-file:.env#API_KEY (not there yet)\n\n\
          Plan: 1 to create, 0 to update, 0 unchanged, 1 skipped.\n"
     );
@@ -310,8 +310,8 @@ secrets:
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.stderr.contains(
-            "Failed to write api_key to aws-secretsmanager::/prod/api_key: this build has no \
-             aws-secretsmanager support"
+            "Failed to write api_key to github-secret::API_KEY: this build has no \
+             github-secret support"
         ),
         "{run:?}"
     );

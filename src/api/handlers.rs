@@ -389,7 +389,7 @@ fn sync_work(state: &AppState, request: SyncRequest) -> Result<Reply, ApiError> 
 
     let options =
         Options { force: request.force, only: request.secrets.clone(), ..Options::default() };
-    let mut targets = Targets::new(&file.path, &opened.lockfile_path);
+    let mut targets = Targets::new(file, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
     let mut details = json!({
         "dry_run": request.dry_run,
@@ -569,7 +569,7 @@ fn rotate_work(state: &AppState, request: RotationRequest) -> Result<Reply, ApiE
     if !rotating.is_empty() {
         check_writable(&opened.lockfile_path)?;
         let options = Options { only: rotating.clone(), rotate: rotating, ..Options::default() };
-        let mut targets = Targets::new(&file.path, &opened.lockfile_path);
+        let mut targets = Targets::new(file, &opened.lockfile_path);
         let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
         outcome = engine::apply(plan, file, &mut lock, &hasher, &mut targets, now, &mut |_, _| {});
         if outcome.lockfile_changed && lock.save(&opened.lockfile_path)? {
@@ -660,7 +660,7 @@ pub(super) async fn drift_check(
         check_selection(file, &unknown)?;
         let lock = lock_or_new(&opened);
         let hasher = lock.hasher()?;
-        let mut targets = Targets::new(&file.path, &opened.lockfile_path);
+        let mut targets = Targets::new(file, &opened.lockfile_path);
         let checked = crate::drift::check(
             file,
             &lock,

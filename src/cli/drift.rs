@@ -42,7 +42,7 @@ pub fn run(
     let lock = opened.lockfile.unwrap_or_else(Lockfile::new);
     let hasher = lock.hasher()?;
 
-    let mut targets = Targets::new(&file.path, &opened.lockfile_path);
+    let mut targets = Targets::new(file, &opened.lockfile_path);
     let report =
         crate::drift::check(file, &lock, &hasher, &mut targets, &only, &opened.lockfile_path);
     let drifted = report.drifted();
@@ -57,6 +57,9 @@ pub fn run(
         report.targets,
         if report.targets == 1 { "" } else { "s" },
     );
+    if let Some(exit) = super::sync::auth_exit(&targets, ui) {
+        return Ok(exit);
+    }
     if drifted {
         let count = findings.findings.iter().filter(|f| f.rule != crate::drift::rule::UNREADABLE);
         ui.failure(&format!("Drift found: {} difference(s); {checked}", count.count()), None);

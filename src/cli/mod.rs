@@ -17,6 +17,7 @@ mod serve;
 mod show;
 mod status;
 mod sync;
+mod test;
 mod ui;
 mod validate;
 
@@ -106,6 +107,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Read the audit log, filtered
     Audit(audit::AuditArgs),
+    /// Check every provider: credentials, endpoint and the permissions a sync needs; exit 3 on
+    /// an authentication failure
+    Test(test::TestArgs),
 }
 
 const MIGRATE_EXAMPLE: &str = "\
@@ -207,6 +211,7 @@ where
         Command::Migrate(args) => migrate::run(&cli.global, args, &ui),
         Command::Serve(args) => serve::run(&cli.global, args, &ui),
         Command::Audit(args) => audit::run(&cli.global, args, &ui),
+        Command::Test(args) => test::run(&cli.global, args, &ui),
     };
     match result {
         Ok(exit) => exit.into(),

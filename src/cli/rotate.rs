@@ -4,7 +4,7 @@
 use clap::Args;
 
 use super::output::{ReportArgs, Requested, deliver_with_text, open_or_report};
-use super::sync::{audit_run, check_writable, report};
+use super::sync::{audit_run, auth_exit, check_writable, report};
 use super::{CliError, Exit, GlobalArgs, ReportFormat, Ui, check_selection, now};
 use crate::engine::{self, Options, Targets};
 use crate::lockfile::Lockfile;
@@ -88,7 +88,7 @@ pub fn run(
     check_writable(&opened.lockfile_path)?;
 
     let options = Options { only: rotating.clone(), rotate: rotating, ..Options::default() };
-    let mut targets = Targets::new(&file.path, &opened.lockfile_path);
+    let mut targets = Targets::new(file, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
     let outcome = engine::apply(
         plan,
@@ -112,6 +112,9 @@ pub fn run(
     if saved? {
         let verb = if existed { "Updated" } else { "Created" };
         ui.done(&format!("{verb} lockfile {}", opened.lockfile_path.display()));
+    }
+    if let Some(exit) = auth_exit(&targets, ui) {
+        return Ok(exit);
     }
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
 }

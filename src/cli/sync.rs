@@ -57,7 +57,7 @@ pub fn run(
     let hasher = lock.hasher()?;
 
     let options = Options { force: args.force, only: args.secrets.clone(), ..Options::default() };
-    let mut targets = Targets::new(&file.path, &opened.lockfile_path);
+    let mut targets = Targets::new(file, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
 
     if args.dry_run {
@@ -66,6 +66,9 @@ pub fn run(
             PlanFormat::Json => plan_json(&plan),
             PlanFormat::Markdown => plan_markdown(&plan),
         })?;
+        if let Some(exit) = auth_exit(&targets, ui) {
+            return Ok(exit);
+        }
         let blocked =
             plan.count(Action::Skip) > 0 || plan.secrets.iter().any(|s| s.conflict.is_some());
         return Ok(if blocked { Exit::Failure } else { Exit::Success });
@@ -98,13 +101,27 @@ pub fn run(
         (false, _) => debug!("lockfile unchanged"),
     }
 
+    let auth = auth_exit(&targets, ui);
     // The process ends right after this. Freeing every node, name and hash one by one takes a
     // noticeable share of a large run; the operating system reclaims the memory at once.
     std::mem::forget((opened.file, lock, targets));
+    if let Some(exit) = auth {
+        return Ok(exit);
+    }
     Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
 }
 
-/// Whether the lockfile can be written, before any target is.
+/// Exit 3 when a remote store refused the credentials: nothing else can succeed until they
+/// are fixed, whatever else failed.
+pub(super) fn auth_exit(targets: &Targets, ui: &Ui) -> Option<Exit> {
+    let failure = targets.auth_failure()?;
+    ui.failure(&format!("Authentication failed: {failure}"), None);
+    ui.info("  hint: `secretzero test` checks every provider's credentials and permissions");
+    Some(Exit::Auth)
+}
+
+/// Creates and removes a temporary file where the lockfile will be written (following a
+/// symbolic link, as saving does).
 pub(super) fn check_writable(lockfile: &std::path::Path) -> Result<(), CliError> {
     crate::lockfile::check_writable(lockfile)
         .map_err(|source| CliError::Write { path: lockfile.to_path_buf(), source })

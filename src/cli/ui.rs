@@ -33,9 +33,11 @@ impl Ui {
     /// Debug logs record decisions (`-v`), trace logs more (`-vv`); both name secrets and
     /// targets, never values.
     pub fn init_logging(&self, verbose: u8) {
+        // Only SecretZero's own logs: SDKs log their retries and failures with request details,
+        // and SecretZero reports the failures that matter itself.
         let level = match (self.quiet, verbose) {
             (true, _) => "error",
-            (false, 0) => "warn",
+            (false, 0) => "secretzero=warn",
             (false, 1) => "secretzero=debug",
             (false, _) => "secretzero=trace",
         };

@@ -58,6 +58,7 @@ pub fn check(
 ) -> Report {
     let mut report = Report::default();
     let selected = |name: &str| only.is_empty() || only.iter().any(|n| n == name);
+    targets.prefetch(file.secrets.values().filter(|s| selected(&s.name)));
     for secret in file.secrets.values().filter(|s| selected(&s.name)) {
         report.secrets += 1;
         report.targets += secret.targets.len();

@@ -16,7 +16,9 @@ pub use plan::{Options, plan};
 pub(crate) use plan::{changed_fields, recorded_definitions};
 pub use status::{SecretStatus, State, status, statuses};
 
-use crate::secretfile::{TargetDef, TargetKind};
+use crate::secretfile::{Secret, Secretfile, TargetDef, TargetKind};
+#[cfg(feature = "remote")]
+use crate::target::RemoteTargets;
 use crate::target::{LocalFiles, Target, Unsupported};
 
 /// The targets of one run. Each target type is read and written through one instance, so
@@ -25,27 +27,59 @@ use crate::target::{LocalFiles, Target, Unsupported};
 pub struct Targets {
     local: LocalFiles,
     unsupported: UnsupportedTargets,
+    #[cfg(feature = "remote")]
+    remote: RemoteTargets,
 }
 
 #[derive(Debug, Default)]
 struct UnsupportedTargets(Option<Unsupported>);
 
 impl Targets {
-    /// The targets of the Secretfile at `secretfile`, whose lockfile is `lockfile`: neither is
-    /// ever written as a target.
-    pub fn new(secretfile: &std::path::Path, lockfile: &std::path::Path) -> Targets {
+    /// The targets of the Secretfile `file`, whose lockfile is `lockfile`: neither is ever
+    /// written as a target.
+    pub fn new(file: &Secretfile, lockfile: &std::path::Path) -> Targets {
         Targets {
-            local: LocalFiles::new(secretfile, lockfile),
+            local: LocalFiles::new(&file.path, lockfile),
             unsupported: UnsupportedTargets::default(),
+            #[cfg(feature = "remote")]
+            remote: RemoteTargets::new(&file.providers),
         }
     }
 
     /// The target type that reads and writes `target`.
     pub(crate) fn for_target(&mut self, target: &TargetDef) -> &mut dyn Target {
-        match target.kind {
+        match &target.kind {
             TargetKind::LocalFile(_) => &mut self.local,
+            #[cfg(feature = "remote")]
+            TargetKind::Remote(remote) if RemoteTargets::supports(remote.kind) => &mut self.remote,
             TargetKind::Remote(_) => self.unsupported.0.get_or_insert(Unsupported),
         }
+    }
+
+    /// Lets remote targets read everything the run will ask them for at once.
+    pub(crate) fn prefetch<'a>(&mut self, secrets: impl Iterator<Item = &'a Secret>) {
+        #[cfg(feature = "remote")]
+        {
+            let reads: Vec<(&Secret, &TargetDef)> = secrets
+                .flat_map(|secret| secret.targets.iter().map(move |target| (secret, target)))
+                .filter(|(_, target)| {
+                    matches!(&target.kind, TargetKind::Remote(r) if RemoteTargets::supports(r.kind))
+                })
+                .collect();
+            self.remote.prefetch(&reads);
+        }
+        #[cfg(not(feature = "remote"))]
+        let _ = secrets;
+    }
+
+    /// The first authentication or authorization failure a remote target met, which makes
+    /// the command exit 3.
+    pub fn auth_failure(&self) -> Option<String> {
+        #[cfg(feature = "remote")]
+        if let Some(error) = self.remote.auth_failure() {
+            return Some(error.to_string());
+        }
+        None
     }
 
     fn flush(&mut self) -> Vec<crate::target::FlushFailure> {
@@ -53,6 +87,8 @@ impl Targets {
         if let Some(unsupported) = &mut self.unsupported.0 {
             failures.extend(unsupported.flush());
         }
+        #[cfg(feature = "remote")]
+        failures.extend(self.remote.flush());
         failures
     }
 }

@@ -35,10 +35,12 @@ pub fn plan(
     targets: &mut Targets,
     options: &Options,
 ) -> Plan {
+    let selected = |s: &&Secret| options.only.is_empty() || options.only.contains(&s.name);
+    targets.prefetch(file.secrets.values().filter(selected));
     let secrets = file
         .secrets
         .values()
-        .filter(|s| options.only.is_empty() || options.only.contains(&s.name))
+        .filter(selected)
         .map(|secret| {
             let entry = lock.secrets.get(&secret.name);
             plan_secret(&file.dir, secret, entry, hasher, targets, options)

@@ -225,7 +225,7 @@ mod tests {
             assert!(!DEFAULT_SYMBOLS.contains(c), "{c:?} is in DEFAULT_SYMBOLS");
         }
         assert!(DEFAULT_SYMBOLS.chars().all(|c| c.is_ascii_punctuation()));
-        assert_eq!(duplicates(DEFAULT_SYMBOLS), []);
+        assert_eq!(duplicates(DEFAULT_SYMBOLS), Vec::<char>::new());
         assert_eq!(DEFAULT_SYMBOLS.len(), 26);
     }
 

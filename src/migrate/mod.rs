@@ -188,7 +188,7 @@ pub fn migrate(input: Input<'_>) -> Result<Migration, MigrateError> {
 
     let lockfile = match input.lockfile {
         Some(lock) => {
-            let mut targets = Targets::new(input.new_secretfile_path, input.new_lockfile_path);
+            let mut targets = Targets::new(&file, input.new_lockfile_path);
             Some(lockfile::convert(lock, &file, &translated.origins, &mut targets)?)
         }
         None => None,

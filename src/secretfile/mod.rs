@@ -76,7 +76,7 @@ impl ProviderKind {
 }
 
 /// A named connection that remote targets use.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Provider {
     pub name: String,
     pub kind: ProviderKind,
@@ -84,6 +84,21 @@ pub struct Provider {
     pub auth: IndexMap<String, String>,
     pub config: IndexMap<String, String>,
     pub loc: Loc,
+}
+
+impl Provider {
+    /// What a remote target without a `provider:` uses when no provider of its kind is
+    /// declared: the ambient credentials of the environment and no configuration.
+    pub fn default_of(kind: ProviderKind) -> Provider {
+        Provider {
+            name: format!("(default {})", kind.name()),
+            kind,
+            auth_kind: "ambient".into(),
+            auth: IndexMap::new(),
+            config: IndexMap::new(),
+            loc: Loc::default(),
+        }
+    }
 }
 
 /// A custom policy under `policies:`.
@@ -201,11 +216,13 @@ pub struct LocalFile {
     pub key: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RemoteTarget {
     pub kind: RemoteKind,
     pub provider: Option<String>,
     pub options: IndexMap<String, String>,
+    /// `tags:`, for stores that tag what they hold; not part of the target's identity.
+    pub tags: IndexMap<String, String>,
 }
 
 /// Target types that live outside the machine; each arrives with its provider's feature.
@@ -249,6 +266,16 @@ impl RemoteKind {
         }
     }
 
+    /// The cargo feature that brings this target type, for those that have one.
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => Some("aws"),
+            RemoteKind::VaultKv => Some("vault"),
+            RemoteKind::AzureKeyVault => Some("azure"),
+            _ => None,
+        }
+    }
+
     /// The provider kind whose connection this target uses.
     pub fn provider_kind(self) -> ProviderKind {
         match self {
@@ -265,12 +292,15 @@ impl RemoteKind {
     /// Options that must be present, then options that may be.
     pub fn options(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
-            RemoteKind::AwsSecretsManager => (&["name"], &["region", "kms_key_id", "description"]),
-            RemoteKind::AwsSsm => {
-                (&["name"], &["region", "parameter_type", "kms_key_id", "tier", "description"])
+            RemoteKind::AwsSecretsManager => {
+                (&["name"], &["region", "kms_key_id", "description", "tags"])
             }
-            RemoteKind::AzureKeyVault => (&["name"], &["vault_url", "content_type"]),
-            RemoteKind::VaultKv => (&["path"], &["mount", "version"]),
+            RemoteKind::AwsSsm => (
+                &["name"],
+                &["region", "parameter_type", "kms_key_id", "tier", "description", "tags"],
+            ),
+            RemoteKind::AzureKeyVault => (&["name"], &["vault_url", "content_type", "tags"]),
+            RemoteKind::VaultKv => (&["path"], &["mount", "version", "cas"]),
             RemoteKind::GithubSecret => {
                 (&[], &["name", "repository", "environment", "organization", "visibility"])
             }

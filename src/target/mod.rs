@@ -4,9 +4,17 @@
 //! writes values. Writes may be staged and made durable in [`Target::flush`], which lets the
 //! local-file target rewrite each file once per run however many secrets it holds.
 
+#[cfg(feature = "aws")]
+mod aws_secretsmanager;
+#[cfg(feature = "aws")]
+mod aws_ssm;
+#[cfg(feature = "azure")]
+mod azure_keyvault;
 pub mod format;
 mod local;
 mod remote;
+#[cfg(feature = "vault")]
+mod vault_kv;
 
 use std::sync::Arc;
 
@@ -15,6 +23,8 @@ use secrecy::{ExposeSecret, SecretString};
 pub use local::LocalFiles;
 pub(crate) use local::follow_links;
 pub use remote::Unsupported;
+#[cfg(feature = "remote")]
+pub use remote::{Probe, RemoteTargets};
 
 use crate::secretfile::{Secret, TargetDef};
 
@@ -101,9 +111,27 @@ pub enum TargetError {
     /// The plan left this target alone; the reason says why and what to do.
     #[error("{reason}")]
     Refused { reason: String },
-    /// No cargo feature brings remote targets yet, so the message cannot name one.
-    #[error("this build has no {kind} support (target {id})")]
-    Unsupported { kind: &'static str, id: String },
+    /// Built without the cargo feature that brings this target type.
+    #[error("this build has no {kind} support (target {id}){}", feature_hint(feature))]
+    Unsupported { kind: &'static str, id: String, feature: Option<&'static str> },
+    /// A remote store refused or failed the request; the store's error code and what to do.
+    #[error("{id}: {error}")]
+    Remote { id: String, error: crate::provider::RemoteError },
+}
+
+fn feature_hint(feature: &Option<&'static str>) -> String {
+    feature.map(|f| format!("; build it with `--features {f}`")).unwrap_or_default()
+}
+
+impl TargetError {
+    /// Whether the failure is an authentication or authorization failure (exit code 3).
+    pub fn is_auth(&self) -> bool {
+        match self {
+            TargetError::Remote { error, .. } => error.auth,
+            TargetError::Shared(inner) => inner.is_auth(),
+            _ => false,
+        }
+    }
 }
 
 /// One target type. `secret` and `target` come from the Secretfile.
@@ -130,6 +158,13 @@ pub trait Target {
     fn available(&self, target: &TargetDef) -> Result<(), String> {
         let _ = target;
         Ok(())
+    }
+
+    /// Called once by the planner, before any [`Target::read`], with every secret and target
+    /// it will read, so a remote target can read them all concurrently. Local files read
+    /// lazily and need nothing here.
+    fn prefetch(&mut self, reads: &[(&Secret, &TargetDef)]) {
+        let _ = reads;
     }
 
     /// Makes staged writes durable; returns the staged writes that failed, so the caller

@@ -1,11 +1,22 @@
-//! Remote target types whose support is not in this build.
+//! Remote target types: the machinery every cloud store shares, and the types this build
+//! cannot write.
 //!
-//! Each remote type will arrive behind its provider's cargo feature. Until then, or in a build
-//! without that feature, its targets fail one by one with an error that says so, and the rest
-//! of the run goes on.
+//! A remote target reads everything the planner will ask for in one concurrent prefetch, and
+//! stages writes until [`Target::flush`], which runs them concurrently. Each provider has a
+//! limit on requests in flight ([`crate::provider::Limiter`]); retries with backoff live in the
+//! provider's client. Every documented limit of a store (names, sizes, depth) is checked before
+//! any request, so `sync --dry-run` shows a write the store would refuse as skipped.
+//!
+//! A store type without its cargo feature in this build is [`Unsupported`]: its targets fail
+//! one by one with an error that names the feature, and the rest of the run goes on.
 
 use super::{FlushFailure, Readback, SecretData, Target, TargetError};
 use crate::secretfile::{Secret, TargetDef, TargetKind};
+
+#[cfg(feature = "remote")]
+pub use machinery::{Probe, RemoteTargets};
+#[cfg(feature = "remote")]
+pub(crate) use machinery::{Request, Store, StoreRead};
 
 #[derive(Debug)]
 pub struct Unsupported;
@@ -15,7 +26,7 @@ fn error(target: &TargetDef) -> TargetError {
         TargetKind::Remote(remote) => remote.kind,
         TargetKind::LocalFile(_) => unreachable!("local files are always supported"),
     };
-    TargetError::Unsupported { kind: kind.name(), id: target.id.clone() }
+    TargetError::Unsupported { kind: kind.name(), id: target.id.clone(), feature: kind.feature() }
 }
 
 impl Target for Unsupported {
@@ -36,3 +47,528 @@ impl Target for Unsupported {
         Vec::new()
     }
 }
+
+#[cfg(feature = "remote")]
+mod machinery {
+    use std::collections::HashMap;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+
+    use indexmap::IndexMap;
+    use secrecy::{ExposeSecret, SecretString};
+    use tracing::debug;
+
+    use super::super::{FlushFailure, Readback, SecretData, Target, TargetError};
+    use crate::provider::{Limiter, RemoteError, block_on};
+    use crate::secretfile::{Provider, RemoteKind, RemoteTarget, Secret, TargetDef, TargetKind};
+
+    pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+    /// What one request about one secret in one store needs, owned so requests can run
+    /// concurrently after the engine's borrow ends.
+    #[derive(Debug)]
+    pub(crate) struct Request {
+        pub secret: String,
+        /// The target id, for messages.
+        pub id: String,
+        pub single: bool,
+        pub options: IndexMap<String, String>,
+        pub tags: IndexMap<String, String>,
+        /// What the prefetch found: `Some(true)` when something is stored there already, so a
+        /// store can choose between create and update without asking again.
+        #[cfg_attr(not(feature = "aws"), expect(dead_code, reason = "only AWS stores use it"))]
+        pub exists: Option<bool>,
+    }
+
+    impl Request {
+        pub fn option(&self, name: &str) -> Option<&str> {
+            self.options.get(name).map(String::as_str)
+        }
+    }
+
+    /// What a store holds for one target.
+    #[derive(Debug)]
+    pub(crate) enum StoreRead {
+        Missing,
+        /// One string: the value of a one-value secret, or a JSON object of the fields.
+        Text(SecretString),
+        /// Named fields, for stores that keep a mapping (Vault KV).
+        #[cfg_attr(not(feature = "vault"), expect(dead_code, reason = "only Vault KV keeps one"))]
+        Fields(Vec<(String, SecretString)>),
+        /// There, but not to be written: the reason says why and what to do.
+        Broken(String),
+    }
+
+    /// One remote target type, connected through one provider.
+    pub(crate) trait Store: Send + Sync + std::fmt::Debug {
+        /// The store's rules for names, paths and options, checked before any request; the
+        /// message names the secret, the target and the limit broken.
+        /// The message names the target and the limit; the engine names the secret.
+        fn check_target(&self, target: &RemoteTarget) -> Result<(), String>;
+
+        /// The store's limits on the value (sizes), checked before any request.
+        fn check_value(
+            &self,
+            secret: &Secret,
+            target: &RemoteTarget,
+            value: &SecretData,
+        ) -> Result<(), String>;
+
+        fn read(&self, request: Arc<Request>) -> BoxFuture<Result<StoreRead, RemoteError>>;
+
+        /// Creates or updates the value (and, where the store has them, its metadata).
+        fn write(
+            &self,
+            request: Arc<Request>,
+            value: SecretData,
+        ) -> BoxFuture<Result<(), RemoteError>>;
+
+        /// For `secretzero test`: harmless calls that need the credentials and the permissions
+        /// a sync of `targets` needs; returns what each showed.
+        fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>>;
+    }
+
+    /// What `secretzero test` found for one provider and target type.
+    #[derive(Debug)]
+    pub struct Probe {
+        pub provider: String,
+        pub kind: RemoteKind,
+        pub targets: usize,
+        pub outcome: Result<Vec<String>, RemoteError>,
+    }
+
+    /// A store and its provider's limit on requests in flight.
+    #[derive(Debug, Clone)]
+    struct Connected {
+        store: Arc<dyn Store>,
+        limiter: Limiter,
+    }
+
+    /// Connects a store; the target files provide one function each.
+    fn connect(
+        kind: RemoteKind,
+        provider: &Provider,
+        target: &RemoteTarget,
+    ) -> Result<(Arc<dyn Store>, Limiter), RemoteError> {
+        let _ = (provider, target);
+        match kind {
+            #[cfg(feature = "aws")]
+            RemoteKind::AwsSecretsManager => {
+                super::super::aws_secretsmanager::connect(provider, target)
+            }
+            #[cfg(feature = "aws")]
+            RemoteKind::AwsSsm => super::super::aws_ssm::connect(provider, target),
+            #[cfg(feature = "vault")]
+            RemoteKind::VaultKv => super::super::vault_kv::connect(provider),
+            #[cfg(feature = "azure")]
+            RemoteKind::AzureKeyVault => super::super::azure_keyvault::connect(provider, target),
+            _ => unreachable!("the engine routes only supported kinds here"),
+        }
+    }
+
+    /// Whether this build writes `kind`.
+    pub fn supports(kind: RemoteKind) -> bool {
+        const BUILT: &[&str] = &[
+            #[cfg(feature = "aws")]
+            "aws",
+            #[cfg(feature = "vault")]
+            "vault",
+            #[cfg(feature = "azure")]
+            "azure",
+        ];
+        kind.feature().is_some_and(|feature| BUILT.contains(&feature))
+    }
+
+    /// Every remote target of one run, whatever its type.
+    #[derive(Debug)]
+    pub struct RemoteTargets {
+        providers: IndexMap<String, Provider>,
+        connections: HashMap<String, Result<Connected, RemoteError>>,
+        /// Prefetched reads, by secret and target id.
+        cache: HashMap<(String, String), Result<StoreRead, RemoteError>>,
+        staged: Vec<Staged>,
+        /// The first authentication failure met, so the command exits 3.
+        auth_failure: Option<RemoteError>,
+    }
+
+    #[derive(Debug)]
+    struct Staged {
+        connected: Connected,
+        request: Arc<Request>,
+        value: SecretData,
+    }
+
+    fn remote(target: &TargetDef) -> &RemoteTarget {
+        match &target.kind {
+            TargetKind::Remote(remote) => remote,
+            TargetKind::LocalFile(_) => unreachable!("the engine routes only remote targets here"),
+        }
+    }
+
+    impl RemoteTargets {
+        pub fn new(providers: &IndexMap<String, Provider>) -> RemoteTargets {
+            RemoteTargets {
+                providers: providers.clone(),
+                connections: HashMap::new(),
+                cache: HashMap::new(),
+                staged: Vec::new(),
+                auth_failure: None,
+            }
+        }
+
+        pub fn supports(kind: RemoteKind) -> bool {
+            supports(kind)
+        }
+
+        /// Checks every provider with the target types that use it (every type of its kind when
+        /// no target does), one provider at a time.
+        pub fn probe(&mut self, secrets: &[&Secret]) -> Vec<Probe> {
+            let mut groups: IndexMap<String, (RemoteTarget, Provider, Vec<Arc<Request>>)> =
+                IndexMap::new();
+            for secret in secrets {
+                for def in &secret.targets {
+                    let TargetKind::Remote(target) = &def.kind else { continue };
+                    if !supports(target.kind) {
+                        continue;
+                    }
+                    let (key, provider) = self.key(target);
+                    let request = Arc::new(self.request(secret, def, None));
+                    groups
+                        .entry(key)
+                        .or_insert_with(|| (target.clone(), provider, Vec::new()))
+                        .2
+                        .push(request);
+                }
+            }
+            for provider in self.providers.values() {
+                for kind in RemoteKind::ALL {
+                    let used =
+                        groups.values().any(|(t, p, _)| p.name == provider.name && t.kind == kind);
+                    if kind.provider_kind() != provider.kind || !supports(kind) || used {
+                        continue;
+                    }
+                    let target = RemoteTarget {
+                        kind,
+                        provider: Some(provider.name.clone()),
+                        options: IndexMap::new(),
+                        tags: IndexMap::new(),
+                    };
+                    let key = format!("{}|{}|", kind.name(), provider.name);
+                    groups.insert(key, (target, provider.clone(), Vec::new()));
+                }
+            }
+
+            let mut probes = Vec::new();
+            for (_, (target, provider, requests)) in groups {
+                let targets = requests.len();
+                let outcome = self.connected(&target).and_then(|connected| {
+                    // A target the store would refuse is named, not sent.
+                    for request in &requests {
+                        let mut checked = target.clone();
+                        checked.options = request.options.clone();
+                        if let Err(reason) = connected.store.check_target(&checked) {
+                            let error = RemoteError::new("limit", reason);
+                            return Err(error.hint("fix the target in the Secretfile"));
+                        }
+                    }
+                    block_on(async move { connected.store.probe(requests).await })
+                });
+                if let Err(error) = &outcome {
+                    self.note(error);
+                }
+                probes.push(Probe { provider: provider.name, kind: target.kind, targets, outcome });
+            }
+            probes
+        }
+
+        /// The first authentication or authorization failure of the run, if any.
+        pub fn auth_failure(&self) -> Option<&RemoteError> {
+            self.auth_failure.as_ref()
+        }
+
+        /// The provider a target uses: the one it names, else the only one of its kind, else
+        /// the defaults (the ambient credentials of the environment).
+        fn provider(&self, target: &RemoteTarget) -> Provider {
+            let kind = target.kind.provider_kind();
+            let named = target.provider.as_ref().and_then(|name| self.providers.get(name));
+            let mut of_kind = self.providers.values().filter(|p| p.kind == kind);
+            let only = match (of_kind.next(), of_kind.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            };
+            named.or(only).cloned().unwrap_or_else(|| Provider::default_of(kind))
+        }
+
+        /// One connection per target type, provider and region override.
+        fn key(&self, target: &RemoteTarget) -> (String, Provider) {
+            let provider = self.provider(target);
+            let region = target.options.get("region").map_or("", String::as_str);
+            (format!("{}|{}|{region}", target.kind.name(), provider.name), provider)
+        }
+
+        fn lookup(&self, target: &RemoteTarget) -> Option<&Result<Connected, RemoteError>> {
+            self.connections.get(&self.key(target).0)
+        }
+
+        fn connected(&mut self, target: &RemoteTarget) -> Result<Connected, RemoteError> {
+            let (key, provider) = self.key(target);
+            if !self.connections.contains_key(&key) {
+                let connected = connect(target.kind, &provider, target)
+                    .map(|(store, limiter)| Connected { store, limiter });
+                self.connections.insert(key.clone(), connected);
+            }
+            self.connections[&key].clone()
+        }
+
+        fn request(&self, secret: &Secret, def: &TargetDef, exists: Option<bool>) -> Request {
+            let target = remote(def);
+            Request {
+                secret: secret.name.clone(),
+                id: def.id.clone(),
+                single: secret.is_single(),
+                options: target.options.clone(),
+                tags: target.tags.clone(),
+                exists,
+            }
+        }
+
+        fn note(&mut self, error: &RemoteError) {
+            if error.auth && self.auth_failure.is_none() {
+                self.auth_failure = Some(error.clone());
+            }
+        }
+
+        /// Whether a target may be read or written at all: connected, and a name the store
+        /// accepts.
+        fn usable(&mut self, secret: &Secret, def: &TargetDef) -> Result<Connected, String> {
+            let target = remote(def);
+            let connected = self.connected(target).map_err(|e| e.to_string())?;
+            let _ = secret;
+            connected.store.check_target(target)?;
+            if let Some(error) = &self.auth_failure {
+                return Err(format!("not tried after an authentication failure: {error}"));
+            }
+            Ok(connected)
+        }
+    }
+
+    impl Target for RemoteTargets {
+        fn prefetch(&mut self, reads: &[(&Secret, &TargetDef)]) {
+            let mut jobs = Vec::new();
+            for (secret, def) in reads {
+                let key = (secret.name.clone(), def.id.clone());
+                if self.cache.contains_key(&key) {
+                    continue;
+                }
+                let Ok(connected) = self.usable(secret, def) else { continue };
+                jobs.push((key, connected, Arc::new(self.request(secret, def, None))));
+            }
+            if jobs.is_empty() {
+                return;
+            }
+            debug!(reads = jobs.len(), "prefetching remote targets");
+            let results = block_on(async move {
+                let mut set = tokio::task::JoinSet::new();
+                for (index, (key, connected, request)) in jobs.into_iter().enumerate() {
+                    set.spawn(async move {
+                        let _permit = connected.limiter.acquire().await;
+                        (index, key, connected.store.read(request).await)
+                    });
+                }
+                let mut results = Vec::new();
+                while let Some(done) = set.join_next().await {
+                    results.push(
+                        done.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic())),
+                    );
+                }
+                results.sort_by_key(|(index, _, _)| *index);
+                results
+            });
+            for (_, key, result) in results {
+                if let Err(error) = &result {
+                    self.note(error);
+                }
+                self.cache.insert(key, result);
+            }
+        }
+
+        fn read(&mut self, secret: &Secret, def: &TargetDef) -> Readback {
+            let key = (secret.name.clone(), def.id.clone());
+            if !self.cache.contains_key(&key) {
+                let connected = match self.usable(secret, def) {
+                    Ok(connected) => connected,
+                    Err(reason) => return Readback::Unreadable(reason),
+                };
+                let request = Arc::new(self.request(secret, def, None));
+                let result = block_on(async move {
+                    let _permit = connected.limiter.acquire().await;
+                    connected.store.read(request).await
+                });
+                if let Err(error) = &result {
+                    self.note(error);
+                }
+                self.cache.insert(key.clone(), result);
+            }
+            match &self.cache[&key] {
+                Ok(held) => decode(secret, held),
+                Err(error) => Readback::Unreadable(error.to_string()),
+            }
+        }
+
+        fn available(&self, def: &TargetDef) -> Result<(), String> {
+            if let Some(error) = &self.auth_failure {
+                return Err(format!("not tried after an authentication failure: {error}"));
+            }
+            match self.lookup(remote(def)) {
+                Some(Ok(connected)) => connected.store.check_target(remote(def)),
+                Some(Err(error)) => Err(error.to_string()),
+                None => Ok(()),
+            }
+        }
+
+        fn check(
+            &self,
+            secret: &Secret,
+            def: &TargetDef,
+            value: &SecretData,
+        ) -> Result<(), String> {
+            let target = remote(def);
+            match self.lookup(target) {
+                Some(Ok(connected)) => {
+                    connected.store.check_target(target)?;
+                    connected.store.check_value(secret, target, value)
+                }
+                Some(Err(error)) => Err(error.to_string()),
+                None => Ok(()),
+            }
+        }
+
+        fn write(
+            &mut self,
+            secret: &Secret,
+            def: &TargetDef,
+            value: &SecretData,
+        ) -> Result<(), TargetError> {
+            let refused = |reason: String| TargetError::Refused { reason };
+            let connected = self.usable(secret, def).map_err(refused)?;
+            connected.store.check_value(secret, remote(def), value).map_err(refused)?;
+            let exists = match self.cache.get(&(secret.name.clone(), def.id.clone())) {
+                Some(Ok(StoreRead::Missing)) => Some(false),
+                Some(Ok(_)) => Some(true),
+                _ => None,
+            };
+            let request = Arc::new(self.request(secret, def, exists));
+            self.staged.push(Staged { connected, request, value: value.clone() });
+            Ok(())
+        }
+
+        fn flush(&mut self) -> Vec<FlushFailure> {
+            let staged = std::mem::take(&mut self.staged);
+            if staged.is_empty() {
+                return Vec::new();
+            }
+            debug!(writes = staged.len(), "writing remote targets");
+            let results = block_on(async move {
+                let mut set = tokio::task::JoinSet::new();
+                for Staged { connected, request, value } in staged {
+                    set.spawn(async move {
+                        let _permit = connected.limiter.acquire().await;
+                        let result = connected.store.write(Arc::clone(&request), value).await;
+                        (request, result)
+                    });
+                }
+                let mut results = Vec::new();
+                while let Some(done) = set.join_next().await {
+                    results.push(
+                        done.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic())),
+                    );
+                }
+                results
+            });
+            let mut failures = Vec::new();
+            for (request, result) in results {
+                let Err(error) = result else { continue };
+                self.note(&error);
+                failures.push(FlushFailure {
+                    secret: request.secret.clone(),
+                    target_id: request.id.clone(),
+                    error: Arc::new(TargetError::Remote { id: request.id.clone(), error }),
+                });
+            }
+            failures.sort_by(|a, b| (&a.secret, &a.target_id).cmp(&(&b.secret, &b.target_id)));
+            failures
+        }
+    }
+
+    /// What a target holds, as the engine compares it.
+    fn decode(secret: &Secret, held: &StoreRead) -> Readback {
+        match held {
+            StoreRead::Missing => Readback::Missing,
+            StoreRead::Broken(why) => Readback::Broken(why.clone()),
+            StoreRead::Text(text) if secret.is_single() => Readback::Value(SecretData {
+                fields: vec![(secret.fields[0].name.clone(), text.clone())],
+            }),
+            StoreRead::Text(text) => {
+                let Ok(serde_json::Value::Object(object)) =
+                    serde_json::from_str::<serde_json::Value>(text.expose_secret())
+                else {
+                    return Readback::Broken(
+                        "it holds something other than a JSON object of the secret's fields".into(),
+                    );
+                };
+                let fields = secret
+                    .fields
+                    .iter()
+                    .filter_map(|f| match object.get(&f.name) {
+                        Some(serde_json::Value::String(v)) => {
+                            Some((f.name.clone(), SecretString::from(v.clone())))
+                        }
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>();
+                if fields.is_empty() {
+                    Readback::Missing
+                } else {
+                    Readback::Value(SecretData { fields })
+                }
+            }
+            StoreRead::Fields(stored) => {
+                let fields = secret
+                    .fields
+                    .iter()
+                    .filter_map(|f| {
+                        stored
+                            .iter()
+                            .find(|(name, _)| *name == f.name)
+                            .map(|(_, v)| (f.name.clone(), v.clone()))
+                    })
+                    .collect::<Vec<_>>();
+                if fields.is_empty() {
+                    Readback::Missing
+                } else {
+                    Readback::Value(SecretData { fields })
+                }
+            }
+        }
+    }
+
+    /// The one string a store keeps: the value of a one-value secret, or a JSON object of the
+    /// fields in Secretfile order.
+    pub(crate) fn encode_text(value: &SecretData, single: bool) -> SecretString {
+        if single {
+            return value.fields[0].1.clone();
+        }
+        let object: serde_json::Map<String, serde_json::Value> = value
+            .fields
+            .iter()
+            .map(|(name, v)| {
+                (name.clone(), serde_json::Value::String(v.expose_secret().to_string()))
+            })
+            .collect();
+        SecretString::from(serde_json::Value::Object(object).to_string())
+    }
+}
+
+#[cfg(feature = "remote")]
+pub(crate) use machinery::{BoxFuture, encode_text};

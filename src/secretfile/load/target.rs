@@ -189,8 +189,13 @@ impl Walker {
             Some(name)
         });
         let mut options = IndexMap::new();
+        let mut tags = IndexMap::new();
         for (key, value) in object.entries {
             if key.name == "type" || key.name == "provider" {
+                continue;
+            }
+            if key.name == "tags" {
+                tags = self.string_map(value, &format!("the `tags` of {what}"));
                 continue;
             }
             if let Some(text) = self.string(value, &format!("`{}`", key.name)) {
@@ -204,7 +209,7 @@ impl Walker {
         let location = options.values().cloned().collect::<Vec<_>>().join("/");
         Some(TargetDef {
             id: format!("{}:{}:{location}", kind.name(), provider.as_deref().unwrap_or("")),
-            kind: TargetKind::Remote(RemoteTarget { kind, provider, options }),
+            kind: TargetKind::Remote(RemoteTarget { kind, provider, options, tags }),
             loc: node.loc,
         })
     }

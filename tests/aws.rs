@@ -1,0 +1,386 @@
+//! AWS Secrets Manager and Parameter Store targets against moto's server, an independent
+//! implementation of both APIs. `scripts/test` installs moto, starts it and exports
+//! `SECRETZERO_TEST_MOTO` (its URL) and `SECRETZERO_TEST_MOTO_PYTHON` (a Python with boto3,
+//! which reads and changes what the tests check independently of SecretZero).
+//!
+//! Every test uses names of its own, so tests run side by side against one server.
+
+#![cfg(feature = "aws")]
+
+mod common;
+
+use common::{Project, Run, dotenv_value};
+
+fn endpoint() -> String {
+    std::env::var("SECRETZERO_TEST_MOTO")
+        .expect("SECRETZERO_TEST_MOTO is not set: run scripts/test, which starts moto's server")
+}
+
+/// A prefix no other test or earlier run uses.
+fn unique(test: &str) -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("/t{}-{nanos}/{test}", std::process::id())
+}
+
+fn env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        // Never ask the instance metadata service, which is not on this machine.
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+fn run(project: &Project, args: &[&str]) -> Run {
+    run_with(project, args, &[])
+}
+
+fn run_with(project: &Project, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    let env = env();
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(extra);
+    project.run_env(args, &all)
+}
+
+/// Runs Python with boto3 against moto; `code` prints what the test checks.
+fn boto(code: &str) -> String {
+    let python = std::env::var("SECRETZERO_TEST_MOTO_PYTHON")
+        .expect("SECRETZERO_TEST_MOTO_PYTHON is not set: run scripts/test");
+    let script = format!(
+        "import boto3, json, sys\n\
+         sm = boto3.client('secretsmanager', endpoint_url='{ep}', region_name='us-east-1',\n\
+             aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         ssm = boto3.client('ssm', endpoint_url='{ep}', region_name='us-east-1',\n\
+             aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         {code}\n",
+        ep = endpoint()
+    );
+    let out = std::process::Command::new(python).arg("-c").arg(&script).output().unwrap();
+    assert!(out.status.success(), "boto3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim_end().to_string()
+}
+
+fn secret_string(name: &str) -> String {
+    boto(&format!("print(sm.get_secret_value(SecretId='{name}')['SecretString'])"))
+}
+
+fn parameter(name: &str) -> String {
+    boto(&format!(
+        "print(ssm.get_parameter(Name='{name}', WithDecryption=True)['Parameter']['Value'])"
+    ))
+}
+
+fn exists_in_moto(kind: &str, name: &str) -> bool {
+    let call = match kind {
+        "sm" => format!("sm.describe_secret(SecretId='{name}')"),
+        _ => format!("ssm.get_parameter(Name='{name}')"),
+    };
+    boto(&format!("try:\n    {call}\n    print('yes')\nexcept Exception:\n    print('no')"))
+        == "yes"
+}
+
+fn project(prefix: &str) -> Project {
+    Project::new(&format!(
+        r#"version: "1.0"
+providers:
+  aws:
+    kind: aws
+    config: {{region: us-east-1}}
+secrets:
+  api_key:
+    generator: {{type: random-string}}
+    targets:
+      - {{type: local-file, path: .env}}
+      - {{type: aws-secretsmanager, provider: aws, name: "{prefix}/api_key",
+          description: Key for clients, tags: {{team: platform}}}}
+      - {{type: aws-ssm, provider: aws, name: "{prefix}/api_key"}}
+  db:
+    template:
+      type: database_credentials
+      fields:
+        - {{name: username, generator: {{type: static, value: app}}}}
+        - {{name: password, generator: {{type: random-password, length: 24}}}}
+    targets:
+      - {{type: local-file, path: .env}}
+      - {{type: aws-secretsmanager, provider: aws, name: "{prefix}/db"}}
+      - {{type: aws-ssm, provider: aws, name: "{prefix}/db",
+          parameter_type: String, tier: Standard}}
+"#
+    ))
+}
+
+#[test]
+fn create_unchanged_drift_and_update() {
+    let prefix = unique("lifecycle");
+    let project = project(&prefix);
+
+    // Create: every target holds the value the .env holds.
+    let first = run(&project, &["sync"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    assert_eq!(secret_string(&format!("{prefix}/api_key")), key);
+    assert_eq!(parameter(&format!("{prefix}/api_key")), key);
+    let tags = boto(&format!(
+        "d = sm.describe_secret(SecretId='{prefix}/api_key'); \
+         print(d['Description'], d['Tags'][0]['Key'], d['Tags'][0]['Value'])"
+    ));
+    assert_eq!(tags, "Key for clients team platform");
+    let kind =
+        boto(&format!("print(ssm.get_parameter(Name='{prefix}/api_key')['Parameter']['Type'])"));
+    assert_eq!(kind, "SecureString");
+
+    // Multi-field secrets are one JSON object of their fields.
+    let password = dotenv_value(&project.path(".env"), "DB_PASSWORD").unwrap();
+    for stored in [secret_string(&format!("{prefix}/db")), parameter(&format!("{prefix}/db"))] {
+        let object: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(object, serde_json::json!({"username": "app", "password": password}));
+    }
+
+    // Unchanged: a second run writes nothing.
+    let second = run(&project, &["sync"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(!second.stderr.contains("Wrote"), "{second:?}");
+    assert!(second.stderr.contains("targets updated 0, unchanged 6, failed 0"), "{second:?}");
+    assert_eq!(run(&project, &["drift"]).code, 0);
+
+    // Drift: a value changed in the store by hand is found by reading it back.
+    boto(&format!("sm.put_secret_value(SecretId='{prefix}/api_key', SecretString='by-hand')"));
+    let drift = run(&project, &["drift", "--format", "json"]);
+    assert_eq!(drift.code, 4, "{drift:?}");
+    assert!(drift.stdout.contains("drift/value-changed"), "{drift:?}");
+    assert!(
+        drift.stdout.contains(&format!("aws-secretsmanager:aws:{prefix}/api_key")),
+        "{drift:?}"
+    );
+    assert!(!drift.all_output().contains("by-hand"), "{drift:?}");
+
+    // Update: sync puts the recorded value back, and --force writes a new one everywhere.
+    let restore = run(&project, &["sync"]);
+    assert_eq!(restore.code, 0, "{restore:?}");
+    assert_eq!(secret_string(&format!("{prefix}/api_key")), key);
+    let force = run(&project, &["sync", "--force", "-s", "api_key"]);
+    assert_eq!(force.code, 0, "{force:?}");
+    let new_key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    assert_ne!(new_key, key);
+    assert_eq!(secret_string(&format!("{prefix}/api_key")), new_key);
+    assert_eq!(parameter(&format!("{prefix}/api_key")), new_key);
+    assert_eq!(run(&project, &["drift"]).code, 0);
+}
+
+#[test]
+fn limits_are_refused_before_any_request() {
+    let prefix = unique("limits");
+    let deep = format!("{prefix}{}", "/level".repeat(14));
+    let project = Project::new(&format!(
+        r#"version: "1.0"
+secrets:
+  big:
+    generator: {{type: static, value: "{big}"}}
+    targets:
+      - {{type: aws-ssm, name: "{prefix}/big", tier: Standard}}
+      - {{type: aws-ssm, name: "{prefix}/big-auto"}}
+  named:
+    generator: {{type: random-string}}
+    targets:
+      - {{type: aws-secretsmanager, name: "{prefix}/has space"}}
+      - {{type: aws-ssm, name: "{deep}"}}
+      - {{type: aws-ssm, name: "/aws/reserved{prefix}"}}
+"#,
+        big = "x".repeat(5000)
+    ));
+    let plan = run(&project, &["sync", "--dry-run"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    let expected = [
+        format!(
+            "! skip      aws-ssm::{prefix}/big/Standard (the value of `big` is 5000 bytes; \
+             aws-ssm `{prefix}/big`: a Standard parameter holds at most 4096 bytes (4 KB); set \
+             `tier: Advanced` for 8 KB)"
+        ),
+        format!("+ create    aws-ssm::{prefix}/big-auto (not there yet)"),
+        format!(
+            "! skip      aws-secretsmanager::{prefix}/has space (aws-secretsmanager \
+             `{prefix}/has space`: the secret name holds ` `; Secrets Manager allows ASCII \
+             letters, digits and /_+=.@- only)"
+        ),
+        format!(
+            "! skip      aws-ssm::{deep} (aws-ssm `{deep}`: the parameter name has 16 levels; \
+             Parameter Store allows 15)"
+        ),
+        format!(
+            "! skip      aws-ssm::/aws/reserved{prefix} (aws-ssm `/aws/reserved{prefix}`: a \
+             parameter name must not start with `aws` or `ssm`, which AWS reserves)"
+        ),
+    ];
+    for line in &expected {
+        assert!(plan.stdout.contains(line.as_str()), "missing {line}\n{plan:?}");
+    }
+
+    let sync = run(&project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains(&format!(
+            "Failed to write named to aws-ssm::{deep}: aws-ssm `{deep}`: the parameter name has \
+             16 levels"
+        )),
+        "{sync:?}"
+    );
+    // Nothing refused reached the store; the value that fits an Advanced parameter did.
+    assert!(!exists_in_moto("ssm", &format!("{prefix}/big")));
+    assert!(!exists_in_moto("sm", &format!("{prefix}/has space")));
+    assert!(!exists_in_moto("ssm", &deep));
+    let tier = boto(&format!(
+        "r = ssm.describe_parameters(ParameterFilters=[{{'Key': 'Name', 'Values': \
+         ['{prefix}/big-auto']}}]); print(r['Parameters'][0]['Tier'])"
+    ));
+    assert_eq!(tier, "Advanced");
+}
+
+#[test]
+fn a_burst_of_writes_within_a_small_in_flight_limit() {
+    let prefix = unique("burst");
+    let mut file = String::from(
+        "version: \"1.0\"\nproviders:\n  aws: {kind: aws, config: {max_in_flight: 2}}\nsecrets:\n",
+    );
+    for i in 0..60 {
+        file.push_str(&format!(
+            "  s{i}:\n    generator: {{type: random-string}}\n    targets:\n      - {{type: \
+             aws-ssm, provider: aws, name: \"{prefix}/s{i}\"}}\n      - {{type: \
+             aws-secretsmanager, provider: aws, name: \"{prefix}/s{i}\"}}\n"
+        ));
+    }
+    let project = Project::new(&file);
+    let sync = run(&project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert!(sync.stderr.contains("targets updated 120, unchanged 0, failed 0"), "{sync:?}");
+    let count = boto(&format!(
+        "p = ssm.get_paginator('get_parameters_by_path')\n\
+         n = sum(len(page['Parameters']) for page in p.paginate(Path='{prefix}'))\n\
+         s = sm.get_paginator('list_secrets')\n\
+         m = sum(1 for page in s.paginate() for x in page['SecretList'] \
+                 if x['Name'].startswith('{prefix}/'))\n\
+         print(n, m)"
+    ));
+    assert_eq!(count, "60 60");
+    let again = run(&project, &["sync"]);
+    assert!(again.stderr.contains("targets updated 0, unchanged 120, failed 0"), "{again:?}");
+}
+
+#[test]
+fn a_secret_without_a_value_is_filled_and_one_scheduled_for_deletion_is_left_alone() {
+    let prefix = unique("states");
+    boto(&format!(
+        "sm.create_secret(Name='{prefix}/empty', Description='made elsewhere')\n\
+         sm.create_secret(Name='{prefix}/deleted', SecretString='old')\n\
+         sm.delete_secret(SecretId='{prefix}/deleted', RecoveryWindowInDays=7)"
+    ));
+    let project = Project::new(&format!(
+        r#"version: "1.0"
+secrets:
+  empty:
+    generator: {{type: static, value: filled}}
+    targets: [{{type: aws-secretsmanager, name: "{prefix}/empty"}}]
+  deleted:
+    generator: {{type: static, value: new}}
+    targets: [{{type: aws-secretsmanager, name: "{prefix}/deleted"}}]
+"#
+    ));
+    let sync = run(&project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert_eq!(secret_string(&format!("{prefix}/empty")), "filled");
+    let description =
+        boto(&format!("print(sm.describe_secret(SecretId='{prefix}/empty')['Description'])"));
+    assert_eq!(description, "made elsewhere");
+    assert!(
+        sync.stderr.contains(&format!(
+            "Failed to write deleted to aws-secretsmanager::{prefix}/deleted: secret \
+             `{prefix}/deleted` is scheduled for deletion, so it is left alone"
+        )),
+        "{sync:?}"
+    );
+}
+
+#[test]
+fn missing_credentials_exit_3() {
+    let project = Project::new(&format!(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {{type: random-string}}\n    \
+         targets: [{{type: aws-ssm, name: \"{}/a\"}}]\n",
+        unique("auth")
+    ));
+    // The endpoint and region, but no credentials of any kind.
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for args in [&["sync"][..], &["sync", "--dry-run"], &["drift"]] {
+        let run = project.run_env(args, &env);
+        assert_eq!(run.code, 3, "{args:?} {run:?}");
+        assert!(run.stderr.contains("Authentication failed: NoCredentials"), "{run:?}");
+    }
+}
+
+#[test]
+fn no_value_reaches_any_output() {
+    const CANARY: &str = "CANARY-aws-7d3f01";
+    let prefix = unique("canary");
+    let project = Project::new(&format!(
+        r#"version: "1.0"
+secrets:
+  literal:
+    generator: {{type: static, value: {CANARY}}}
+    targets:
+      - {{type: aws-secretsmanager, name: "{prefix}/literal"}}
+      - {{type: aws-ssm, name: "{prefix}/literal"}}
+  fields:
+    template:
+      type: t
+      fields:
+        - {{name: a, generator: {{type: static, value: {CANARY}-field}}}}
+    targets:
+      - {{type: aws-ssm, name: "{prefix}/fields", tier: Standard}}
+      - {{type: aws-ssm, name: "{prefix}/has space"}}
+"#
+    ));
+    let mut seen = String::new();
+    for args in [&["-vv", "sync"][..], &["-vv", "sync", "--dry-run", "--format", "json"]] {
+        seen.push_str(&run_with(&project, args, &[("RUST_BACKTRACE", "1")]).all_output());
+    }
+    boto(&format!(
+        "ssm.put_parameter(Name='{prefix}/literal', Value='{CANARY}-x', Overwrite=True)"
+    ));
+    for args in [&["-vv", "drift", "--format", "sarif"][..], &["-vv", "sync"], &["status"]] {
+        seen.push_str(&run(&project, args).all_output());
+    }
+    assert_eq!(parameter(&format!("{prefix}/literal")), CANARY, "sync restored it");
+    assert!(!seen.contains("CANARY"), "a value leaked:\n{seen}");
+}
+
+#[test]
+fn test_checks_every_provider() {
+    let prefix = unique("probe");
+    let project = project(&prefix);
+    let ok = run(&project, &["test"]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        ok.stderr.contains(
+            "✓ provider `aws` (aws-secretsmanager, 2 targets): credentials accepted; \
+             secretsmanager:ListSecrets allowed;"
+        ),
+        "{ok:?}"
+    );
+    assert!(ok.stderr.contains(&format!("`{prefix}/db` does not exist yet")), "{ok:?}");
+    assert!(ok.stderr.contains("✓ provider `aws` (aws-ssm, 2 targets)"), "{ok:?}");
+
+    let env = [("AWS_ENDPOINT_URL", endpoint()), ("AWS_EC2_METADATA_DISABLED", "true".to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let denied = project.run_env(&["test"], &env);
+    assert_eq!(denied.code, 3, "{denied:?}");
+    assert!(
+        denied.stderr.contains("✗ provider `aws` (aws-ssm, 2 targets): NoCredentials:"),
+        "{denied:?}"
+    );
+}

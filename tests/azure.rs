@@ -1,0 +1,171 @@
+//! The `azure-keyvault` target against an in-process double of Key Vault and of the identity
+//! platform's token endpoint (`tests/common/keyvault_double.rs`, which names the documents it
+//! follows), over HTTPS with the test certificates in `fixtures/tls/`.
+
+#![cfg(feature = "azure")]
+
+mod common;
+
+#[path = "common/keyvault_double.rs"]
+mod keyvault_double;
+
+use common::{Project, Run, dotenv_value};
+use keyvault_double::{CLIENT_ID, CLIENT_SECRET, KeyVaultDouble, TENANT, ca_file};
+use serde_json::json;
+
+fn secretfile(vault: &KeyVaultDouble, targets: &str) -> String {
+    format!(
+        r#"version: "1.0"
+providers:
+  azure:
+    kind: azure
+    auth: {{kind: service_principal, tenant_id: {TENANT}, client_id: {CLIENT_ID}}}
+    # The double's host is not under the challenge's resource, as a real vault's is.
+    config: {{vault_url: "{url}", authority_host: "{url}", verify_challenge_resource: "false"}}
+secrets:
+{targets}"#,
+        url = vault.url
+    )
+}
+
+fn run_with_secret(project: &Project, args: &[&str], secret: &str) -> Run {
+    project.run_env(args, &[("SSL_CERT_FILE", &ca_file()), ("AZURE_CLIENT_SECRET", secret)])
+}
+
+fn run(project: &Project, args: &[&str]) -> Run {
+    run_with_secret(project, args, CLIENT_SECRET)
+}
+
+const TARGETS: &str = r#"  api-key:
+    generator: {type: random-string}
+    targets:
+      - {type: local-file, path: .env}
+      - {type: azure-keyvault, name: api-key, tags: {team: platform}}
+  db:
+    template:
+      type: creds
+      fields:
+        - {name: username, generator: {type: static, value: app}}
+        - {name: password, generator: {type: random-password}}
+    targets:
+      - {type: local-file, path: .env}
+      - {type: azure-keyvault, name: db-credentials}
+"#;
+
+#[test]
+fn create_unchanged_drift_and_update_through_the_challenge() {
+    let vault = KeyVaultDouble::start();
+    let project = Project::new(&secretfile(&vault, TARGETS));
+
+    let first = run(&project, &["sync"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
+    let password = dotenv_value(&project.path(".env"), "DB_PASSWORD").unwrap();
+    assert_eq!(vault.value("api-key"), Some(key.clone()));
+    assert_eq!(vault.latest("api-key").unwrap()["tags"], json!({"team": "platform"}));
+    let db = vault.latest("db-credentials").unwrap();
+    assert_eq!(db["contentType"], "application/json");
+    let fields: serde_json::Value = serde_json::from_str(db["value"].as_str().unwrap()).unwrap();
+    assert_eq!(fields, json!({"username": "app", "password": password}));
+    {
+        // The client met the 401 challenge, then asked for a token for the vault's resource.
+        let state = vault.state.lock().unwrap();
+        assert!(!state.log[0].1, "the first request carries no token: {:?}", state.log);
+        assert!(
+            state.scopes.iter().all(|s| s == "https://localhost/.default"),
+            "{:?}",
+            state.scopes
+        );
+    }
+
+    let again = run(&project, &["sync"]);
+    assert!(again.stderr.contains("targets updated 0, unchanged 4, failed 0"), "{again:?}");
+    assert_eq!(run(&project, &["drift"]).code, 0);
+
+    vault.set("api-key", "changed-by-hand");
+    let drift = run(&project, &["drift"]);
+    assert_eq!(drift.code, 4, "{drift:?}");
+    assert!(drift.stdout.contains("drift/value-changed"), "{drift:?}");
+    assert!(!drift.all_output().contains("changed-by-hand"));
+    assert_eq!(run(&project, &["sync"]).code, 0);
+    assert_eq!(vault.value("api-key"), Some(key));
+
+    let test = run(&project, &["test"]);
+    assert_eq!(test.code, 0, "{test:?}");
+    assert!(
+        test.stderr.contains(
+            "✓ provider `azure` (azure-keyvault, 2 targets): token accepted; secrets/get \
+             allowed; `api-key` exists and may be read"
+        ),
+        "{test:?}"
+    );
+}
+
+#[test]
+fn soft_deleted_names_and_limits_are_left_alone() {
+    let vault = KeyVaultDouble::start();
+    vault.state.lock().unwrap().deleted.push("gone".into());
+    let big = "x".repeat(26_000);
+    let project = Project::new(&secretfile(
+        &vault,
+        &format!(
+            "  gone:\n    generator: {{type: random-string}}\n    targets: [{{type: \
+             azure-keyvault, name: gone}}]\n  under_score:\n    generator: {{type: \
+             random-string}}\n    targets: [{{type: azure-keyvault, name: under_score}}]\n  \
+             big:\n    generator: {{type: static, value: {big}}}\n    targets: [{{type: \
+             azure-keyvault, name: big}}]\n"
+        ),
+    ));
+    let plan = run(&project, &["sync", "--dry-run"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    for expected in [
+        "skip      azure-keyvault::gone (secret `gone` is deleted but recoverable (soft \
+         delete), so it is left alone;",
+        "skip      azure-keyvault::under_score (azure-keyvault `under_score`: the secret \
+         name holds `_`; Key Vault allows ASCII letters, digits and - only)",
+        "skip      azure-keyvault::big (the value of `big` is 26000 bytes; azure-keyvault \
+         `big` holds at most 25600 bytes (25 KiB))",
+    ] {
+        assert!(plan.stdout.contains(expected), "missing {expected}\n{plan:?}");
+    }
+    assert_eq!(run(&project, &["sync"]).code, 1);
+    let state = vault.state.lock().unwrap();
+    assert!(state.secrets.is_empty(), "nothing was written: {:?}", state.secrets.keys());
+    assert!(!state.log.iter().any(|(r, _)| r.contains("under_score")), "{:?}", state.log);
+}
+
+#[test]
+fn a_refused_client_secret_exits_3() {
+    let vault = KeyVaultDouble::start();
+    let project = Project::new(&secretfile(&vault, TARGETS));
+    for args in [&["sync"][..], &["drift"], &["test"]] {
+        let run = run_with_secret(&project, args, "wrong-secret");
+        assert_eq!(run.code, 3, "{args:?} {run:?}");
+        assert!(run.stderr.contains("AADSTS7000215"), "{run:?}");
+        assert!(!run.all_output().contains("wrong-secret"), "{run:?}");
+    }
+    assert!(vault.state.lock().unwrap().secrets.is_empty());
+}
+
+#[test]
+fn no_value_reaches_any_output() {
+    const CANARY: &str = "CANARY-azure-4e1a77";
+    let vault = KeyVaultDouble::start();
+    let project = Project::new(&secretfile(
+        &vault,
+        &format!(
+            "  c:\n    generator: {{type: static, value: {CANARY}}}\n    targets: [{{type: \
+             azure-keyvault, name: c}}]\n"
+        ),
+    ));
+    let mut seen = String::new();
+    for args in [&["-vv", "sync"][..], &["sync", "--dry-run", "--format", "json"]] {
+        seen.push_str(&run(&project, args).all_output());
+    }
+    vault.set("c", &format!("{CANARY}-hand"));
+    for args in [&["-vv", "drift", "--format", "sarif"][..], &["-vv", "sync"], &["test"]] {
+        seen.push_str(&run(&project, args).all_output());
+    }
+    assert_eq!(vault.value("c").as_deref(), Some(CANARY));
+    assert!(!seen.contains("CANARY"), "a value leaked:\n{seen}");
+}

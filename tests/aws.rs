@@ -384,3 +384,48 @@ fn test_checks_every_provider() {
         "{denied:?}"
     );
 }
+
+#[test]
+fn profile_and_assume_role_auth() {
+    let prefix = unique("auth-kinds");
+    let project = Project::new(&format!(
+        r#"version: "1.0"
+providers:
+  team:
+    kind: aws
+    auth: {{kind: profile, profile: team}}
+  deploy:
+    kind: aws
+    auth: {{kind: assume_role, role_arn: "arn:aws:iam::123456789012:role/secretzero"}}
+    config: {{region: us-east-1}}
+secrets:
+  a:
+    generator: {{type: random-string}}
+    targets:
+      - {{type: aws-ssm, provider: team, name: "{prefix}/a"}}
+      - {{type: aws-secretsmanager, provider: deploy, name: "{prefix}/a"}}
+"#
+    ));
+    // The profile's keys and region come from a config file only; the role is assumed through
+    // moto's STS.
+    project.write(
+        "aws-config",
+        "[profile team]\nregion = us-east-1\naws_access_key_id = from-profile\n\
+         aws_secret_access_key = from-profile\n",
+    );
+    let config = project.path("aws-config").display().to_string();
+    let missing = project.path("no-credentials").display().to_string();
+    // No keys in the environment: `team` reads its profile, and the ambient chain that
+    // assumes the role finds the same profile through AWS_PROFILE.
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ("AWS_CONFIG_FILE", config),
+        ("AWS_SHARED_CREDENTIALS_FILE", missing),
+        ("AWS_PROFILE", "team".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sync = project.run_env(&["sync"], &env);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert_eq!(parameter(&format!("{prefix}/a")), secret_string(&format!("{prefix}/a")));
+}

@@ -74,7 +74,11 @@ pub fn load(provider: &Provider, region: Option<&str>) -> Result<SdkConfig, Remo
         loader = loader.region(Region::new(region.to_string()));
     }
     if provider.auth_kind == "profile" {
-        loader = loader.profile_name(auth_value("profile")?);
+        // The profile's credentials, not whichever the environment offers first.
+        let profile = auth_value("profile")?;
+        let credentials =
+            aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(&profile);
+        loader = loader.profile_name(&profile).credentials_provider(credentials.build());
     }
     let role = match provider.auth_kind.as_str() {
         "assume_role" => Some(auth_value("role_arn")?),

@@ -15,7 +15,7 @@ mod runtime;
 pub mod vault;
 
 #[cfg(feature = "remote")]
-pub(crate) use runtime::{Limiter, block_on, max_in_flight};
+pub(crate) use runtime::{Limiter, block_on, install_crypto, max_in_flight};
 
 /// A remote store's refusal or failure, with the store's own error code and what to do about
 /// it. It never holds a value: messages come from the store, which does not echo values, or

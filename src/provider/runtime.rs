@@ -14,15 +14,23 @@ use crate::secretfile::Provider;
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        // Every TLS stack in this build uses aws-lc-rs; installing it explicitly keeps rustls
-        // from panicking should another crate ever compile in a second provider.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        install_crypto();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("the async runtime starts")
     })
+}
+
+/// Makes aws-lc-rs rustls's process-wide crypto provider, before any client is built. Every
+/// TLS stack in this build uses it, but rustls panics at the first handshake when two
+/// providers are compiled in and none is chosen, and a dependency may one day bring ring's.
+pub(crate) fn install_crypto() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
 }
 
 /// Runs a future to completion from synchronous code.

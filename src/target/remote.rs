@@ -72,8 +72,16 @@ mod machinery {
         pub secret: String,
         /// The target id, for messages.
         pub id: String,
+        #[cfg_attr(
+            not(any(feature = "aws", feature = "azure")),
+            expect(dead_code, reason = "stores that keep one string use it")
+        )]
         pub single: bool,
         pub options: IndexMap<String, String>,
+        #[cfg_attr(
+            not(any(feature = "aws", feature = "azure")),
+            expect(dead_code, reason = "stores that tag what they hold use it")
+        )]
         pub tags: IndexMap<String, String>,
         /// What the prefetch found: `Some(true)` when something is stored there already, so a
         /// store can choose between create and update without asking again.
@@ -92,11 +100,19 @@ mod machinery {
     pub(crate) enum StoreRead {
         Missing,
         /// One string: the value of a one-value secret, or a JSON object of the fields.
+        #[cfg_attr(
+            not(any(feature = "aws", feature = "azure")),
+            expect(dead_code, reason = "stores that keep one string make it")
+        )]
         Text(SecretString),
         /// Named fields, for stores that keep a mapping (Vault KV).
         #[cfg_attr(not(feature = "vault"), expect(dead_code, reason = "only Vault KV keeps one"))]
         Fields(Vec<(String, SecretString)>),
         /// There, but not to be written: the reason says why and what to do.
+        #[cfg_attr(
+            not(any(feature = "aws", feature = "azure")),
+            expect(dead_code, reason = "AWS and Azure stores have states no write may touch")
+        )]
         Broken(String),
     }
 
@@ -208,6 +224,7 @@ mod machinery {
 
     impl RemoteTargets {
         pub fn new(providers: &IndexMap<String, Provider>) -> RemoteTargets {
+            crate::provider::install_crypto();
             RemoteTargets {
                 providers: providers.clone(),
                 connections: HashMap::new(),
@@ -555,6 +572,7 @@ mod machinery {
 
     /// The one string a store keeps: the value of a one-value secret, or a JSON object of the
     /// fields in Secretfile order.
+    #[cfg(any(feature = "aws", feature = "azure"))]
     pub(crate) fn encode_text(value: &SecretData, single: bool) -> SecretString {
         if single {
             return value.fields[0].1.clone();
@@ -571,4 +589,6 @@ mod machinery {
 }
 
 #[cfg(feature = "remote")]
-pub(crate) use machinery::{BoxFuture, encode_text};
+pub(crate) use machinery::BoxFuture;
+#[cfg(any(feature = "aws", feature = "azure"))]
+pub(crate) use machinery::encode_text;

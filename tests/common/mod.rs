@@ -79,7 +79,10 @@ impl Project {
             .args(args)
             .current_dir(self.dir.path())
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            // A test never lets the AWS SDK look for the instance-metadata service: that is a
+            // request to a link-local address outside this machine.
+            .env("AWS_EC2_METADATA_DISABLED", "true");
         for (key, value) in env {
             command.env(key, value);
         }

@@ -502,25 +502,49 @@ fn unreadable_older_files_are_load_errors() {
 }
 
 #[test]
-fn a_translation_that_does_not_validate_is_shown_and_nothing_written() {
+fn what_does_not_validate_is_listed_at_its_older_line_and_left_out() {
     let older = "version: '1.0'\nvariables:\n  region: ${AWS_REGION}\nsecrets:\n  - name: \
                  token\n    kind: random_string\n";
     let project = Project::new(older);
     let run = project.run(&["migrate"]);
-    assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
-        run.stderr,
-        "error[secretfile/undefined-name]: variable `region` uses undefined name \
-         `env.AWS_REGION`\n --> Secretfile.yml:4:11\n  |\n4 |   region: \"{{ env.AWS_REGION \
-         }}\"\n  |           ^^^^^^^^^^^^^^^^^^^^^^\n  |\n  = help: define it under \
-         `variables:`, set the environment variable, or give a default with `or`, as in {{ \
-         env.X or 'default' }}\n\nerror: the translated Secretfile does not validate\n  \
-         caused by: Secretfile.yml has 1 problem\nhint: set the environment variables the \
-         older file interpolated, or fix the older file and migrate again\n"
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (
+            1,
+            "",
+            "warning: Secretfile.yml:3: variable `region` uses undefined name `env.AWS_REGION`; \
+             variable `region` is left out\nerror: 1 part of Secretfile.yml has no equivalent; \
+             nothing was written\nhint: change the older file and migrate again, or pass \
+             --allow-untranslated to leave those parts out\n"
+        )
     );
     assert_eq!(project.read("Secretfile.yml"), older);
     let run = project.run_env(&["migrate"], &[("AWS_REGION", "eu-west-1")]);
     assert_eq!(run.code, 0, "{run:?}");
+
+    // A secret whose name the current format refuses is listed with the rest, and a path a
+    // variable sends out of the folder loses its target, listed at the older line.
+    let project = Project::new(
+        "version: '1.0'\nsecrets:\n  - name: 1bad\n    kind: random_string\n  - name: ok\n    \
+         kind: random_string\n    targets:\n      - {provider: local, kind: file, config: {path: \
+         \"${OUTP:-..}/x.env\"}}\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "warning: Secretfile.yml:3: secret `1bad` is left out: a name holds letters, digits, \
+         `_`, `-` and `.`, and starts with a letter or `_`\nwarning: Secretfile.yml:8: a \
+         local-file target of secret `ok`: `../x.env` leaves the Secretfile's folder; this \
+         target of `ok` is left out\nDry run: Secretfile.yml (1 secret); there is no older \
+         lockfile at .gitsecrets.lock; nothing was written.\nerror: 2 parts of Secretfile.yml \
+         have no equivalent; nothing was written\nhint: change the older file and migrate \
+         again, or pass --allow-untranslated to leave those parts out\n"
+    );
+    assert!(
+        run.stdout.ends_with("secrets:\n  ok:\n    generator:\n      type: random-string\n"),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -608,4 +632,295 @@ fn help_describes_the_command() {
     for option in ["--from", "--lockfile-from", "--dry-run", "--allow-untranslated", "--force"] {
         assert!(run.stdout.contains(option), "{option}: {run:?}");
     }
+}
+
+/// The `quoting` fixture's files as the older tool wrote them: dotenv values in double quotes
+/// without escapes, YAML through PyYAML, which leaves `12345e67` and `0o17` unquoted. The
+/// lockfile holds the bare SHA-256 of each true value.
+const OLDER_ENV: &str = "# app settings\nplain_key=Plain9k2\nquote_key=\"Qx\"7m\"\n\
+                         newline_key=\"Lit\\nBs4\"\ndollar_key=\"Pa$wo#d1!x\"\n";
+const OLDER_YAML: &str = "exp_key: 12345e67\noctal_key: 0o17\nyaml_ok: Yaml-ok-3\n";
+
+#[test]
+fn values_the_older_tool_quoted_its_own_way_are_requoted_by_their_recorded_hash() {
+    let project = project("quoting");
+    assert_eq!(
+        (project.read(".env"), project.read("settings.yaml")),
+        (OLDER_ENV.into(), OLDER_YAML.into())
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(project.path(".env"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+    }
+    let requoted = "keys `quote_key`, `newline_key`, `dollar_key` of .env in the quoting every \
+                    reader reads alike (no value changes).\n";
+    let requoted_yaml = "keys `exp_key`, `octal_key` of settings.yaml in the quoting every \
+                         reader reads alike (no value changes).\n";
+
+    // The dry run says what it would requote, and writes nothing.
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "Would requote {requoted}Would requote {requoted_yaml}Dry run: Secretfile.yml (7 \
+             secrets) and .gitsecrets.lock (7 entries confirmed by a target and re-hashed); \
+             nothing was written.\n"
+        )
+    );
+    assert_eq!(project.read(".env"), OLDER_ENV);
+    assert_eq!(project.read("settings.yaml"), OLDER_YAML);
+
+    let run = project.run(&["migrate"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (
+            0,
+            "",
+            format!(
+                "Requoted {requoted}Requoted {requoted_yaml}✓ Migrated Secretfile.yml (7 \
+                 secrets) and .gitsecrets.lock (7 entries confirmed by a target and re-hashed)\n\
+                 The older Secretfile is kept as Secretfile.yml.v0.\nThe older lockfile is kept \
+                 as .gitsecrets.lock.v0.\nNext: `secretzero sync --dry-run` should show every \
+                 target unchanged; then commit both files.\n"
+            )
+            .as_str()
+        )
+    );
+    for value in ["Qx", "Lit", "Pa$wo", "12345e67"] {
+        assert!(!run.all_output().contains(value), "{value} was printed: {run:?}");
+    }
+    // Only the quoting of those keys changed; every byte around them is kept.
+    assert_eq!(
+        project.read(".env"),
+        "# app settings\nplain_key=Plain9k2\nquote_key='Qx\"7m'\nnewline_key='Lit\\nBs4'\n\
+         dollar_key='Pa$wo#d1!x'\n"
+    );
+    assert_eq!(
+        project.read("settings.yaml"),
+        "exp_key: '12345e67'\noctal_key: '0o17'\nyaml_ok: Yaml-ok-3\n"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(project.path(".env")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The true values, as a reader of the current files reads them.
+    let env = project.path(".env");
+    assert_eq!(common::dotenv_value(&env, "quote_key").as_deref(), Some("Qx\"7m"));
+    assert_eq!(common::dotenv_value(&env, "newline_key").as_deref(), Some("Lit\\nBs4"));
+    assert_eq!(common::dotenv_value(&env, "dollar_key").as_deref(), Some("Pa$wo#d1!x"));
+
+    // The new lockfile records those values, so the next sync writes nothing at all.
+    let lock = project.read_bytes(".gitsecrets.lock");
+    let files = [".env", "settings.yaml"].map(|f| project.read_bytes(f));
+    let run = project.run(&["sync"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "Summary: generated 0, targets updated 0, unchanged 7, failed 0\n")
+    );
+    assert_eq!(project.read_bytes(".gitsecrets.lock"), lock);
+    assert_eq!([".env", "settings.yaml"].map(|f| project.read_bytes(f)), files);
+    let run = project.run(&["drift"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (0, "✓ No drift: 7 secrets and 7 targets checked\n")
+    );
+}
+
+#[test]
+fn local_targets_that_cannot_confirm_the_lockfile_are_listed_and_stop_the_write() {
+    // A value that ends in a backslash: its recorded hash confirms it, but no dotenv quoting
+    // carries it, and the file does not parse for the current reader.
+    let project = project("unconfirmed");
+    let env = project.read(".env");
+    assert_eq!(env, "# app settings\nfirst_key=First7q\ntrail_key=\"abc\\\"\nafter_key=After8w\n");
+    let unparsable = "cannot be read: .env cannot be parsed, so SecretZero leaves it as it is: \
+                      the existing dotenv file does not parse at line 3, column 11: quoted \
+                      value is never closed\n";
+    let listed = format!(
+        "warning: .env (secret `first_key`): {unparsable}warning: .env (secret `trail_key`): \
+         key `trail_key` holds the recorded value, but it cannot be written so that every \
+         dotenv reader reads it back (a trailing \\: python-dotenv takes a backslash before \
+         the closing quote for an escaped quote and reads on past the value, and dotenvy drops \
+         it from an unquoted value); give the secret another target format, or rotate it\n\
+         warning: .env (secret `after_key`): {unparsable}"
+    );
+    let refused = "error: 3 local targets do not hold what the older lockfile records; nothing \
+                   was written\nhint: resolve the targets listed above and migrate again, or \
+                   pass --allow-untranslated to migrate anyway: their entries keep the older \
+                   hashes\n";
+    let run = project.run(&["migrate"]);
+    assert_eq!((run.code, run.stdout.as_str()), (1, ""));
+    assert_eq!(run.stderr, format!("{listed}{refused}"));
+    assert!(!project.exists("Secretfile.yml.v0"));
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.starts_with(&listed) && run.stderr.ends_with(refused), "{run:?}");
+
+    // Migrated anyway, nothing promises an unchanged sync, and the file is left as it was.
+    let run = project.run(&["migrate", "--allow-untranslated"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            0,
+            format!(
+                "{listed}✓ Migrated Secretfile.yml (3 secrets) and .gitsecrets.lock (3 entries \
+                 keeping the older hash (first_key, trail_key, after_key))\nThe older \
+                 Secretfile is kept as Secretfile.yml.v0.\nThe older lockfile is kept as \
+                 .gitsecrets.lock.v0.\nNext: `secretzero sync --dry-run` shows what a sync \
+                 would do to the local targets listed above; resolve them, then commit both \
+                 files.\n"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(project.read(".env"), env);
+
+    // A value changed since the older tool recorded it.
+    let project = self::project("changed");
+    let run = project.run(&["migrate"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "warning: .env (secret `edited_key`): key `edited_key` holds a value other than the \
+             one the older lockfile records\nerror: 1 local target does not hold what the older \
+             lockfile records; nothing was written\nhint: resolve the targets listed above and \
+             migrate again, or pass --allow-untranslated to migrate anyway: their entries keep \
+             the older hashes\n"
+        )
+    );
+}
+
+#[test]
+fn file_paths_are_rebased_onto_the_new_secretfiles_folder() {
+    // The older Secretfile in a subfolder: its paths now start with that folder.
+    let project = project("quoting");
+    std::fs::create_dir(project.path("old")).unwrap();
+    for name in ["Secretfile.yml", ".gitsecrets.lock", ".env", "settings.yaml"] {
+        std::fs::rename(project.path(name), project.path(&format!("old/{name}"))).unwrap();
+    }
+    let run = project.run(&[
+        "migrate",
+        "--from",
+        "old/Secretfile.yml",
+        "--lockfile-from",
+        "old/.gitsecrets.lock",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let secretfile = project.read("Secretfile.yml");
+    assert_eq!(secretfile.matches("path: old/.env\n").count(), 4, "{secretfile}");
+    assert_eq!(secretfile.matches("path: old/settings.yaml\n").count(), 3, "{secretfile}");
+    let run = project.run(&["sync"]);
+    assert_eq!(run.stderr, "Summary: generated 0, targets updated 0, unchanged 7, failed 0\n");
+
+    // A new Secretfile in a subfolder cannot reach the files beside the older one.
+    let project = self::project("quoting");
+    std::fs::create_dir(project.path("sub")).unwrap();
+    let run = project.run(&["migrate", "--from", "Secretfile.yml", "-f", "sub/Secretfile.yml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "warning: Secretfile.yml:8: the file target of `plain_key`: `.env`, relative to the \
+             older Secretfile's folder, is outside the new Secretfile's folder, which the \
+             current format refuses\n"
+        ),
+        "{run:?}"
+    );
+    assert!(!project.exists("sub/Secretfile.yml"));
+}
+
+#[test]
+fn a_dry_run_is_refused_where_the_real_run_would_be() {
+    let project = project("local");
+    project.write("Secretfile.yml.v0", "an earlier copy\n");
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.ends_with(
+            "error: Secretfile.yml.v0 already exists; not replacing it\nhint: move it away, or \
+             pass --force to replace it\n"
+        ),
+        "{run:?}"
+    );
+    let run = project.run(&["migrate", "--dry-run", "--force"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn a_remote_target_without_its_name_is_listed_once() {
+    let project = Project::new(
+        "version: '1.0'\nproviders:\n  aws: {kind: aws}\nsecrets:\n  - name: token\n    kind: \
+         random_string\n    targets:\n      - {provider: other, kind: secrets_manager, config: \
+         {description: x}}\n",
+    );
+    let run = project.run(&["migrate", "--dry-run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "warning: Secretfile.yml:8: the secrets_manager target of `token` has no `name`; \
+             left out\nDry run:"
+        ),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_file_that_is_no_secretfile_at_all_is_a_load_error() {
+    for (text, reason) in [("", "it is empty"), ("- a\n- b\n", "its top level is not a mapping")] {
+        let project = Project::new(text);
+        for args in [&["migrate"][..], &["migrate", "--dry-run"]] {
+            let run = project.run(args);
+            assert_eq!(
+                (run.code, run.stdout.as_str(), run.stderr.as_str()),
+                (5, "", format!("error: Secretfile.yml is not a Secretfile: {reason}\n").as_str())
+            );
+        }
+    }
+}
+
+#[test]
+fn a_static_value_read_from_a_variable_becomes_a_static_without_value() {
+    let project = Project::new(
+        "version: '1.0'\nsecrets:\n  - name: stripe_key\n    kind: static\n    config:\n      \
+         default: ${STRIPE_SECRET}\n    targets:\n      - {provider: local, kind: file, config: \
+         {path: .env}}\n",
+    );
+    project.write(".env", "stripe_key=sk_test_Canary42\n");
+    let hash = sha256("sk_test_Canary42");
+    project.write(
+        ".gitsecrets.lock",
+        &format!(
+            "{{\"version\": \"1.0\", \"secrets\": {{\"stripe_key\": {{\"hash\": \"{hash}\", \
+             \"created_at\": \"2025-01-01T00:00:00+00:00\", \"updated_at\": \
+             \"2025-01-01T00:00:00+00:00\", \"targets\": {{\"local/file/.env\": \"{hash}\"}}}}}}}}"
+        ),
+    );
+    let run = project.run(&["migrate"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "note: Secretfile.yml:6: secret `stripe_key` took its static value from \
+             `${STRIPE_SECRET}`; it becomes `static` without a value, which the lockfile's \
+             record keeps, and a new value is read from `STRIPE_KEY` (named after the secret), \
+             not `STRIPE_SECRET`\n✓ Migrated"
+        ),
+        "{run:?}"
+    );
+    assert!(!run.all_output().contains("sk_test_Canary42"));
+    assert_eq!(
+        project.read("Secretfile.yml"),
+        "version: \"1.0\"\n\nsecrets:\n  stripe_key:\n    generator:\n      type: static\n    \
+         targets:\n      - type: local-file\n        path: .env\n        key: stripe_key\n"
+    );
+    // Without STRIPE_SECRET or STRIPE_KEY set, everything after works from the lockfile.
+    let run = project.run(&["validate"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = project.run(&["sync"]);
+    assert_eq!(run.stderr, "Summary: generated 0, targets updated 0, unchanged 1, failed 0\n");
+    assert_eq!(project.read(".env"), "stripe_key=sk_test_Canary42\n");
 }

@@ -45,6 +45,11 @@ pub enum CliError {
         if *count == 1 { "has" } else { "have" }
     )]
     Untranslated { path: PathBuf, count: usize },
+    #[error(
+        "{count} local {} not hold what the older lockfile records; nothing was written",
+        if *count == 1 { "target does" } else { "targets do" }
+    )]
+    Unconfirmed { count: usize },
     #[error("{} already exists; not replacing it", path.display())]
     WouldOverwrite { path: PathBuf },
     #[error("{} already exists; not overwriting it", path.display())]
@@ -80,14 +85,16 @@ impl CliError {
             }
             CliError::Git(_) => Exit::Failure,
             CliError::Migrate(error) => match error {
-                MigrateError::Syntax { .. } => Exit::Load,
+                MigrateError::Syntax { .. } | MigrateError::NotASecretfile { .. } => Exit::Load,
                 MigrateError::Lockfile(LockfileError::Write { .. }) => Exit::Failure,
                 MigrateError::Lockfile(_) => Exit::Load,
                 MigrateError::NotOlderFormat { .. }
                 | MigrateError::LockfileNotOlderFormat { .. }
                 | MigrateError::Invalid(_) => Exit::Failure,
             },
-            CliError::Untranslated { .. } | CliError::WouldOverwrite { .. } => Exit::Failure,
+            CliError::Untranslated { .. }
+            | CliError::Unconfirmed { .. }
+            | CliError::WouldOverwrite { .. } => Exit::Failure,
             #[cfg(feature = "api")]
             CliError::Serve(error) if error.is_usage() => Exit::Usage,
             #[cfg(feature = "api")]
@@ -112,6 +119,11 @@ impl CliError {
             CliError::Untranslated { .. } => Some(
                 "change the older file and migrate again, or pass --allow-untranslated to \
                  leave those parts out"
+                    .into(),
+            ),
+            CliError::Unconfirmed { .. } => Some(
+                "resolve the targets listed above and migrate again, or pass \
+                 --allow-untranslated to migrate anyway: their entries keep the older hashes"
                     .into(),
             ),
             CliError::WouldOverwrite { .. } => {

@@ -25,13 +25,14 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "PATH")]
     pub lockfile_from: Option<PathBuf>,
 
-    /// Print the new files on standard output (static values masked) and what has no
-    /// equivalent; write nothing
+    /// Print the new files on standard output (static values masked), what has no equivalent
+    /// and which target files would be requoted; write nothing
     #[arg(long)]
     pub dry_run: bool,
 
     /// Write the new files even though some of the older file has no equivalent (it is left
-    /// out, as listed)
+    /// out, as listed) or some local targets do not confirm the older lockfile (their entries
+    /// keep the older hashes)
     #[arg(long)]
     pub allow_untranslated: bool,
 
@@ -77,10 +78,18 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs, ui: &Ui) -> Result<Exit, Cli
     for item in &migration.untranslated {
         ui.warn(&format!("{}:{}: {}", paths.old_secretfile.display(), item.line, item.message));
     }
-    let blocked = !migration.untranslated.is_empty() && !args.allow_untranslated;
-    let untranslated = || CliError::Untranslated {
-        path: paths.old_secretfile.clone(),
-        count: migration.untranslated.len(),
+    for note in &migration.notes {
+        let at = format!("{}:{}", paths.old_secretfile.display(), note.line);
+        ui.info(&format!("note: {at}: {}", note.message));
+    }
+    for problem in &migration.local_problems {
+        ui.warn(&format!("{} (secret `{}`): {}", problem.path, problem.secret, problem.reason));
+    }
+    let clean = migration.untranslated.is_empty() && migration.local_problems.is_empty();
+    let blocked = !clean && !args.allow_untranslated;
+    let untranslated = || match migration.untranslated.len() {
+        0 => CliError::Unconfirmed { count: migration.local_problems.len() },
+        count => CliError::Untranslated { path: paths.old_secretfile.clone(), count },
     };
 
     if args.dry_run {
@@ -95,7 +104,11 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs, ui: &Ui) -> Result<Exit, Cli
             ));
         }
         ui.data(&shown);
+        for rewrite in &migration.rewrites {
+            ui.info(&format!("Would requote {}.", requoted(rewrite)));
+        }
         ui.info(&format!("Dry run: {}; nothing was written.", summary(&migration, &paths)));
+        check_overwrite(&migration, &paths, args.force)?;
         return match blocked {
             true => Err(untranslated()),
             false => Ok(Exit::Success),
@@ -104,8 +117,13 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs, ui: &Ui) -> Result<Exit, Cli
     if blocked {
         return Err(untranslated());
     }
+    check_overwrite(&migration, &paths, args.force)?;
 
-    write(&migration, &paths, args.force)?;
+    for rewrite in &migration.rewrites {
+        rewrite_target(rewrite)?;
+        ui.info(&format!("Requoted {}.", requoted(rewrite)));
+    }
+    write(&migration, &paths)?;
     ui.done(&format!("Migrated {}", summary(&migration, &paths)));
     if same(&paths.old_secretfile, &paths.new_secretfile) {
         ui.info(&format!(
@@ -119,11 +137,45 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs, ui: &Ui) -> Result<Exit, Cli
             backup(&paths.old_lockfile).display()
         ));
     }
-    ui.info(
-        "Next: `secretzero sync --dry-run` should show every target unchanged; then commit \
-         both files.",
-    );
+    match migration.local_problems.is_empty() {
+        true => ui.info(
+            "Next: `secretzero sync --dry-run` should show every target unchanged; then commit \
+             both files.",
+        ),
+        false => ui.info(
+            "Next: `secretzero sync --dry-run` shows what a sync would do to the local targets \
+             listed above; resolve them, then commit both files.",
+        ),
+    }
     Ok(Exit::Success)
+}
+
+/// `the keys a, b of .env in the current quoting (no value changes)`, never a value.
+fn requoted(rewrite: &crate::migrate::Rewrite) -> String {
+    let keys: Vec<String> = rewrite.keys.iter().map(|key| format!("`{key}`")).collect();
+    let noun = if keys.len() == 1 { "key" } else { "keys" };
+    format!(
+        "{noun} {} of {} in the quoting every reader reads alike (no value changes)",
+        keys.join(", "),
+        rewrite.path
+    )
+}
+
+/// Replaces a target file with its requoted content atomically, keeping its mode, as sync
+/// replaces a file it edits.
+fn rewrite_target(rewrite: &crate::migrate::Rewrite) -> Result<(), CliError> {
+    let path = &rewrite.resolved;
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+    let error = |source| CliError::Write { path: PathBuf::from(&rewrite.path), source };
+    let mut file =
+        tempfile::NamedTempFile::new_in(crate::secretfile::folder_of(&real)).map_err(error)?;
+    let mode = std::fs::metadata(&real).map_err(error)?.permissions();
+    file.write_all(&rewrite.bytes)
+        .and_then(|()| file.as_file().set_permissions(mode))
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(error)?;
+    file.persist(&real).map_err(|e| error(e.error))?;
+    Ok(())
 }
 
 /// What the migration makes, in one sentence.
@@ -171,16 +223,15 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
-/// Writes the new files, after checking that nothing would be overwritten without `--force`.
-/// Both new files are complete on disk (in temporary files beside them) before either older
-/// file is moved to its `.v0` copy, so a failed write leaves the older files in place.
-fn write(migration: &Migration, paths: &Paths, force: bool) -> Result<(), CliError> {
-    let mut files =
-        vec![(&paths.old_secretfile, &paths.new_secretfile, migration.secretfile.clone())];
-    if let Some((lock, _)) = &migration.lockfile {
-        files.push((&paths.old_lockfile, &paths.new_lockfile, lock.render()));
+/// Refuses, without `--force`, a migration that would replace an existing file: a `.v0` copy,
+/// or a new file that does not take an older one's place. A dry run checks it too, so that it
+/// exits as the real run would.
+fn check_overwrite(migration: &Migration, paths: &Paths, force: bool) -> Result<(), CliError> {
+    let mut files = vec![(&paths.old_secretfile, &paths.new_secretfile)];
+    if migration.lockfile.is_some() {
+        files.push((&paths.old_lockfile, &paths.new_lockfile));
     }
-    for (old, new, _) in &files {
+    for (old, new) in files {
         let occupied = match same(old, new) {
             true => backup(old),
             false => new.to_path_buf(),
@@ -189,7 +240,18 @@ fn write(migration: &Migration, paths: &Paths, force: bool) -> Result<(), CliErr
             return Err(CliError::WouldOverwrite { path: occupied });
         }
     }
+    Ok(())
+}
 
+/// Writes the new files, once [`check_overwrite`] has passed. Both new files are complete on
+/// disk (in temporary files beside them) before either older file is moved to its `.v0` copy,
+/// so a failed write leaves the older files in place.
+fn write(migration: &Migration, paths: &Paths) -> Result<(), CliError> {
+    let mut files =
+        vec![(&paths.old_secretfile, &paths.new_secretfile, migration.secretfile.clone())];
+    if let Some((lock, _)) = &migration.lockfile {
+        files.push((&paths.old_lockfile, &paths.new_lockfile, lock.render()));
+    }
     let staged = files
         .iter()
         .map(|(old, new, text)| stage(old, new, text))

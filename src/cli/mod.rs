@@ -116,7 +116,9 @@ const MIGRATE_EXAMPLE: &str = "\
 In a project of the older SecretZero, with Secretfile.yml and .gitsecrets.lock in place:
   secretzero migrate --dry-run   # the new files on standard output, and what has no equivalent
   secretzero migrate             # writes them; the older ones stay as *.v0
-docs/migrate.md describes the translation.";
+Local dotenv and YAML keys the older tool quoted its own way are requoted in place (values
+unchanged) so that every reader reads the value the lockfile records; local targets that do
+not confirm the older lockfile stop the migration. docs/migrate.md describes the translation.";
 
 const VALIDATE_EXAMPLE: &str = "\
 Example, in one CI step: SARIF for code scanning, annotations, and a job summary:

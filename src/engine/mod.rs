@@ -46,6 +46,13 @@ impl Targets {
         }
     }
 
+    /// Reads a local file as holding `bytes` instead of what is on disk: `migrate` confirms
+    /// hashes against a file it will rewrite. `false` when the file must not be used, as for
+    /// any read.
+    pub(crate) fn preload(&mut self, file: &crate::secretfile::LocalFile, bytes: Vec<u8>) -> bool {
+        self.local.preload(file, bytes)
+    }
+
     /// The target type that reads and writes `target`.
     pub(crate) fn for_target(&mut self, target: &TargetDef) -> &mut dyn Target {
         match &target.kind {

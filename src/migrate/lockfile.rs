@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tracing::debug;
 
-use super::{LockfileReport, Origin};
+use super::{LocalProblem, LockfileReport, Origin};
 use crate::engine::{Targets, recorded_definitions};
 use crate::lockfile::{
     Hasher, LEGACY_VALUE_FIELD, Lockfile, LockfileError, SecretEntry, TargetEntry,
@@ -21,8 +21,9 @@ pub(super) fn convert(
     file: &Secretfile,
     origins: &HashMap<String, Origin>,
     targets: &mut Targets,
-) -> Result<(Lockfile, LockfileReport), LockfileError> {
+) -> Result<(Lockfile, LockfileReport, Vec<LocalProblem>), LockfileError> {
     let hasher = lock.hasher()?;
+    let mut problems = Vec::new();
     let mut older = std::mem::take(&mut lock.secrets);
     let mut report = LockfileReport::default();
     split_whole_entries(&mut older, file, origins, targets, &hasher);
@@ -39,7 +40,7 @@ pub(super) fn convert(
             continue;
         }
         let entry = Entry { secret, origin, parts, whole, hasher: &hasher };
-        let (converted, verified) = entry.convert(targets);
+        let (converted, verified) = entry.convert(targets, &mut problems);
         debug!(
             secret = %secret.name,
             from = ?origin.fields.iter().map(|(_, name)| name).collect::<Vec<_>>(),
@@ -60,7 +61,7 @@ pub(super) fn convert(
         report.orphaned.push(name.clone());
         lock.secrets.insert(name, entry);
     }
-    Ok((lock, report))
+    Ok((lock, report, problems))
 }
 
 /// For templates whose fields became secrets of their own, where the older lockfile hashed the
@@ -131,7 +132,11 @@ struct Entry<'a> {
 
 impl Entry<'_> {
     /// The new entry, and whether a target's value confirmed every older hash.
-    fn convert(&self, targets: &mut Targets) -> (SecretEntry, bool) {
+    fn convert(
+        &self,
+        targets: &mut Targets,
+        problems: &mut Vec<LocalProblem>,
+    ) -> (SecretEntry, bool) {
         let secret = self.secret;
         let older: Vec<&SecretEntry> =
             self.parts.iter().map(|(_, entry)| entry).chain(&self.whole).collect();
@@ -139,6 +144,7 @@ impl Entry<'_> {
         let readbacks: Vec<Readback> =
             secret.targets.iter().map(|t| targets.for_target(t).read(secret, t)).collect();
         let value = self.confirmed_value(&readbacks);
+        problems.extend(self.local_problems(&readbacks, value.as_ref()));
 
         // Fields: keyed hashes of a confirmed value, else the older hashes, which stay valid.
         let fields = match &value {
@@ -271,6 +277,46 @@ impl Entry<'_> {
                     .filter_map(|f| Some((f.name.clone(), data.field(&f.name)?.clone())))
                     .collect(),
             })
+    }
+
+    /// The local targets that do not hold the value the older lockfile records, so that the
+    /// next sync would fail on them or change them.
+    fn local_problems(
+        &self,
+        readbacks: &[Readback],
+        value: Option<&SecretData>,
+    ) -> Vec<LocalProblem> {
+        let same = |held: &SecretData, value: &SecretData| {
+            held.fields.len() == value.fields.len()
+                && held
+                    .fields
+                    .iter()
+                    .zip(&value.fields)
+                    .all(|((a, x), (b, y))| a == b && x.expose_secret() == y.expose_secret())
+        };
+        let mut problems = Vec::new();
+        for (target, readback) in self.secret.targets.iter().zip(readbacks) {
+            let TargetKind::LocalFile(file) = &target.kind else { continue };
+            let reason = match (readback, value) {
+                (Readback::Value(held), Some(value)) if same(held, value) => continue,
+                (Readback::Value(_), _) => format!(
+                    "key `{}` holds a value other than the one the older lockfile records",
+                    file.key
+                ),
+                (Readback::Missing, _) => {
+                    format!("key `{}` is not there; the next sync writes it", file.key)
+                }
+                (Readback::Broken(reason) | Readback::Unreadable(reason), _) => {
+                    format!("cannot be read: {reason}")
+                }
+            };
+            problems.push(LocalProblem {
+                secret: self.secret.name.clone(),
+                path: file.path.clone(),
+                reason,
+            });
+        }
+        problems
     }
 
     /// Whether an older target record is of the value confirmed now, rather than of an older

@@ -3,12 +3,14 @@
 //! sync regenerates nothing and drift reports nothing.
 //!
 //! This module owns the translation: reading the older Secretfile with line numbers, the new
-//! Secretfile's text, the converted lockfile, and the list of what has no equivalent. It reads
+//! Secretfile's text, the converted lockfile, the list of what has no equivalent, the local
+//! files to requote and the local targets that do not confirm the older lockfile. It reads
 //! targets back (to confirm older hashes and record keyed ones) but writes nothing and prints
 //! nothing; `secretzero migrate` decides what to show and where to write. `docs/migrate.md`
 //! describes the translation for users.
 
 mod emit;
+mod files;
 mod lockfile;
 mod secretfile;
 
@@ -46,6 +48,43 @@ pub struct Migration {
     pub lockfile: Option<(Lockfile, LockfileReport)>,
     /// Everything in the older Secretfile that has no equivalent, by line.
     pub untranslated: Vec<Untranslated>,
+    /// What translates, but not as a reader of the older file would expect, by line.
+    pub notes: Vec<Untranslated>,
+    /// Local files in which keys the older tool wrote are to be requoted, so that every reader
+    /// reads the value the lockfile records.
+    pub rewrites: Vec<Rewrite>,
+    /// Local targets that contradict the older lockfile or cannot confirm it, so that the next
+    /// sync would change them or fail.
+    pub local_problems: Vec<LocalProblem>,
+}
+
+/// A local file with keys in the current quoting, values unchanged.
+#[derive(Clone)]
+pub struct Rewrite {
+    /// As the new Secretfile writes it.
+    pub path: String,
+    pub resolved: PathBuf,
+    /// The whole new content.
+    pub bytes: Vec<u8>,
+    /// The keys requoted, in file order.
+    pub keys: Vec<String>,
+}
+
+/// The content holds secrets, so only where and which keys are shown.
+impl std::fmt::Debug for Rewrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rewrite").field("path", &self.path).field("keys", &self.keys).finish()
+    }
+}
+
+/// A local target that does not confirm the value the older lockfile records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalProblem {
+    pub secret: String,
+    /// As the new Secretfile writes it.
+    pub path: String,
+    /// Why, never with the value.
+    pub reason: String,
 }
 
 /// Something in the older Secretfile that the new one does not carry.
@@ -87,6 +126,8 @@ pub(crate) struct Origin {
 /// also wrote file ids with an empty identifier).
 #[derive(Debug, Clone)]
 struct OldTarget {
+    /// 1-based line of the target in the older Secretfile.
+    line: usize,
     provider: String,
     kind: String,
     /// The option as written, before any interpolation.
@@ -121,6 +162,9 @@ pub enum MigrateError {
     Syntax { path: PathBuf, line: Option<usize>, message: String },
     #[error("{} is not a Secretfile of the older format: {reason}", path.display())]
     NotOlderFormat { path: PathBuf, reason: &'static str },
+    /// Empty, or a top level other than a mapping: no Secretfile of either format.
+    #[error("{} is not a Secretfile: {reason}", path.display())]
+    NotASecretfile { path: PathBuf, reason: &'static str },
     #[error("lockfile {} is already in the current format", path.display())]
     LockfileNotOlderFormat { path: PathBuf },
     /// The translation does not load: a name its templates use is not defined, for example.
@@ -145,7 +189,97 @@ impl MigrateError {
                  file and migrate again",
             ),
             MigrateError::Lockfile(error) => error.hint(),
-            MigrateError::Syntax { .. } => None,
+            MigrateError::Syntax { .. } | MigrateError::NotASecretfile { .. } => None,
+        }
+    }
+}
+
+/// Validates the translation. What does not validate (a variable the older file interpolated
+/// and that is not set, a path that a variable sends out of the folder) is left out and listed
+/// at its line in the older file, like any other part without an equivalent, and the rest is
+/// validated again. Only a finding that points at nothing that can be left out is an error.
+fn validate(
+    translated: &mut secretfile::Translated,
+    root: &crate::secretfile::node::Node,
+    path: &Path,
+) -> Result<crate::secretfile::Secretfile, MigrateError> {
+    loop {
+        let text = emit::render(&translated.file, false);
+        let error = match crate::secretfile::load_text(&text, path) {
+            Ok(file) => return Ok(file),
+            Err(error) => error,
+        };
+        let LoadError::Invalid { findings, .. } = &error else {
+            return Err(MigrateError::Invalid(error));
+        };
+        let mut left_out = false;
+        for finding in findings {
+            let Some(line) = finding.loc.as_ref().map(|loc| loc.line) else { continue };
+            let Some(part) = secretfile::Part::at(&text, line) else { continue };
+            if let Some((line, what)) = translated.leave_out(&part, root) {
+                let message = format!("{}; {what} is left out", finding.message);
+                translated.untranslated.push(Untranslated { line, message });
+                left_out = true;
+            }
+        }
+        if !left_out {
+            return Err(MigrateError::Invalid(error));
+        }
+    }
+}
+
+/// The older Secretfile's folder and the new one's, each as the parts of its absolute path:
+/// the older tool took file paths relative to the folder it ran in, which is the older
+/// Secretfile's; the current format takes them relative to the new Secretfile's.
+#[derive(Debug)]
+pub(crate) struct Folders {
+    old: Vec<String>,
+    new: Vec<String>,
+}
+
+impl Folders {
+    fn new(old_secretfile: &Path, new_secretfile: &Path) -> Folders {
+        let parts = |file: &Path| -> Vec<String> {
+            let folder = crate::secretfile::folder_of(file);
+            let absolute = std::path::absolute(&folder).unwrap_or(folder);
+            let mut parts: Vec<String> = Vec::new();
+            for component in absolute.components() {
+                match component {
+                    std::path::Component::ParentDir => {
+                        parts.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
+                }
+            }
+            parts
+        };
+        Folders { old: parts(old_secretfile), new: parts(new_secretfile) }
+    }
+
+    /// A file path of the older Secretfile, relative to the new Secretfile's folder; the
+    /// reason when it would leave that folder. `path` is relative and, unless it holds a
+    /// template, normalized.
+    pub(crate) fn rebase(&self, path: &str) -> Result<String, String> {
+        if self.old == self.new {
+            return Ok(path.to_string());
+        }
+        let outside = || {
+            format!(
+                "`{path}`, relative to the older Secretfile's folder, is outside the new \
+                 Secretfile's folder"
+            )
+        };
+        let mut full = self.old.clone();
+        if path.contains("{{") {
+            // A template is kept whole: only a folder below the new one can be prefixed.
+            full.push(path.to_string());
+        } else {
+            full.extend(path.split('/').map(str::to_string));
+        }
+        match full.strip_prefix(self.new.as_slice()) {
+            Some(rest) if !rest.is_empty() => Ok(rest.join("/")),
+            _ => Err(outside()),
         }
     }
 }
@@ -160,18 +294,21 @@ pub fn migrate(input: Input<'_>) -> Result<Migration, MigrateError> {
         message: error.message,
     })?;
     if !secretfile::is_older_format(&root) {
+        use crate::secretfile::node::Kind;
+        let path = input.secretfile_path.to_path_buf();
         let reason = match &root.kind {
-            crate::secretfile::node::Kind::Map(entries)
-                if entries.iter().any(|(k, _)| k.name == "secrets") =>
-            {
+            Kind::Map(entries) if entries.iter().any(|(k, _)| k.name == "secrets") => {
                 "its `secrets` is a mapping, as in the current format"
             }
-            _ => "it has no `secrets` list",
+            Kind::Map(_) => "it has no `secrets` list",
+            // Neither format: the file cannot be read as a Secretfile at all.
+            Kind::Null => return Err(MigrateError::NotASecretfile { path, reason: "it is empty" }),
+            _ => {
+                let reason = "its top level is not a mapping";
+                return Err(MigrateError::NotASecretfile { path, reason });
+            }
         };
-        return Err(MigrateError::NotOlderFormat {
-            path: input.secretfile_path.to_path_buf(),
-            reason,
-        });
+        return Err(MigrateError::NotOlderFormat { path, reason });
     }
     if let Some(lock) = &input.lockfile
         && !lock.read_older_format()
@@ -181,15 +318,31 @@ pub fn migrate(input: Input<'_>) -> Result<Migration, MigrateError> {
         });
     }
 
-    let translated = secretfile::translate(text, &root);
+    let folders = Folders::new(input.secretfile_path, input.new_secretfile_path);
+    let mut translated = secretfile::translate(text, &root, &folders);
+    let file = validate(&mut translated, &root, input.new_secretfile_path)?;
+    secretfile::annotate(&mut translated);
     let new_text = emit::render(&translated.file, false);
-    let file = crate::secretfile::load_text(&new_text, input.new_secretfile_path)
-        .map_err(MigrateError::Invalid)?;
 
+    let mut rewrites = Vec::new();
+    let mut local_problems = Vec::new();
     let lockfile = match input.lockfile {
         Some(lock) => {
             let mut targets = Targets::new(&file, input.new_lockfile_path);
-            Some(lockfile::convert(lock, &file, &translated.origins, &mut targets)?)
+            (rewrites, local_problems) =
+                files::requote(&lock, &file, &translated.origins, &mut targets);
+            let converted = lockfile::convert(lock, &file, &translated.origins, &mut targets)?;
+            for problem in converted.2 {
+                let known = local_problems
+                    .iter()
+                    .any(|p| p.secret == problem.secret && p.path == problem.path);
+                if !known {
+                    local_problems.push(problem);
+                }
+            }
+            // In the Secretfile's order, as the user reads it.
+            local_problems.sort_by_key(|p| file.secrets.get_index_of(&p.secret));
+            Some((converted.0, converted.1))
         }
         None => None,
     };
@@ -199,5 +352,8 @@ pub fn migrate(input: Input<'_>) -> Result<Migration, MigrateError> {
         secrets: file.secrets.len(),
         lockfile,
         untranslated: translated.untranslated,
+        notes: translated.notes,
+        rewrites,
+        local_problems,
     })
 }

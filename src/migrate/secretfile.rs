@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::emit::{Body, Generator, NewFile, NewProvider, NewSecret, NewTarget, Scalar, Section};
-use super::{OldTarget, Origin, Untranslated};
+use super::{Folders, OldTarget, Origin, Untranslated};
 use crate::secretfile::node::{Key, Kind, Node};
 use crate::secretfile::{ProviderKind, RemoteKind, env_var_name};
 use crate::target::format::Format;
@@ -15,6 +15,8 @@ pub(super) struct Translated {
     /// By new secret name.
     pub origins: HashMap<String, Origin>,
     pub untranslated: Vec<Untranslated>,
+    /// What translates, but differently than a reader would expect.
+    pub notes: Vec<Untranslated>,
 }
 
 /// Whether the document is in the older format: its `secrets` is a list.
@@ -23,37 +25,134 @@ pub(super) fn is_older_format(root: &Node) -> bool {
     entries.iter().any(|(key, value)| key.name == "secrets" && matches!(value.kind, Kind::Seq(_)))
 }
 
-pub(super) fn translate(text: &str, root: &Node) -> Translated {
+pub(super) fn translate(text: &str, root: &Node, folders: &Folders) -> Translated {
     let mut reader = Reader {
         text,
+        folders,
         comments: comment_lines(text),
         untranslated: Vec::new(),
+        notes: Vec::new(),
         providers: HashMap::new(),
     };
-    let (mut file, origins) = reader.file(root);
-    // A template used by several secrets is read once for each: list what it lacks once.
-    reader.untranslated.sort_by(|a, b| (a.line, &a.message).cmp(&(b.line, &b.message)));
-    reader.untranslated.dedup();
+    let (file, origins) = reader.file(root);
+    reader.notes.sort_by(|a, b| (a.line, &a.message).cmp(&(b.line, &b.message)));
+    reader.notes.dedup();
+    Translated { file, origins, untranslated: reader.untranslated, notes: reader.notes }
+}
 
-    // Written into the new file too, so that what was left out stays in sight after the
-    // terminal scrolls away.
-    if !reader.untranslated.is_empty() {
-        let lines =
-            reader.untranslated.iter().map(|u| format!("#   line {}: {}", u.line, u.message));
-        file.header.push(
+/// Orders what has no equivalent by line and writes it at the top of the new file, so that
+/// what was left out stays in sight after the terminal scrolls away.
+pub(super) fn annotate(translated: &mut Translated) {
+    // A template used by several secrets is read once for each: list what it lacks once.
+    let untranslated = &mut translated.untranslated;
+    untranslated.sort_by(|a, b| (a.line, &a.message).cmp(&(b.line, &b.message)));
+    untranslated.dedup();
+    if !untranslated.is_empty() {
+        let lines = untranslated.iter().map(|u| format!("#   line {}: {}", u.line, u.message));
+        translated.file.header.push(
             "# `secretzero migrate` found no equivalent for these parts of the older Secretfile:"
                 .into(),
         );
-        file.header.extend(lines);
+        translated.file.header.extend(lines);
     }
-    Translated { file, origins, untranslated: reader.untranslated }
+}
+
+/// A part of the translated file a validation finding points at: an entry of a top-level
+/// section, or one target of a secret.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Part {
+    section: String,
+    name: String,
+    target: Option<usize>,
+}
+
+impl Part {
+    /// The part the 1-based `line` of the emitted text belongs to (the emitter indents by two
+    /// spaces and lists targets as `- ` items).
+    pub(super) fn at(text: &str, line: usize) -> Option<Part> {
+        let lines: Vec<&str> = text.lines().collect();
+        let above = lines.get(..line)?;
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let key = |l: &str| {
+            let l = l.trim();
+            let key = l.strip_suffix(':').or_else(|| l.split_once(": ").map(|(k, _)| k));
+            key.unwrap_or(l).trim_matches('"').to_string()
+        };
+        let is_key = |l: &str| l.ends_with(':') || l.contains(": ");
+        let section_at = above.iter().rposition(|l| indent(l) == 0 && l.ends_with(':'))?;
+        let name_at =
+            section_at + above[section_at..].iter().rposition(|l| indent(l) == 2 && is_key(l))?;
+        let target = above[name_at..]
+            .iter()
+            .rposition(|l| l.trim() == "targets:" && indent(l) == 4)
+            .and_then(|at| {
+                let items = above[name_at + at..].iter().filter(|l| l.starts_with("      - "));
+                items.count().checked_sub(1)
+            });
+        Some(Part { section: key(above[section_at]), name: key(above[name_at]), target })
+    }
+}
+
+impl Translated {
+    /// Leaves `part` out of the translation; its line in the older file and what it is.
+    /// `None` when there is no such part.
+    pub(super) fn leave_out(&mut self, part: &Part, root: &Node) -> Option<(usize, String)> {
+        let older = entries(root)?;
+        let line_of = |section: &str| {
+            let entries = get(older, section).and_then(entries)?;
+            entries.iter().find(|(k, _)| k.name == part.name).map(|(k, _)| k.loc.line)
+        };
+        match part.section.as_str() {
+            "secrets" => {
+                let index = self.file.secrets.entries.iter().position(|s| s.name == part.name)?;
+                let origin = self.origins.get_mut(&part.name)?;
+                if let Some(target) = part.target
+                    && target < origin.targets.len()
+                {
+                    let line = origin.targets.remove(target).line;
+                    self.file.secrets.entries[index].targets.remove(target);
+                    return Some((line, format!("this target of `{}`", part.name)));
+                }
+                self.file.secrets.entries.remove(index);
+                self.origins.remove(&part.name);
+                let line = older_secret_line(root, &part.name).unwrap_or(1);
+                Some((line, format!("secret `{}`", part.name)))
+            }
+            "variables" => {
+                let entries = &mut self.file.variables.entries;
+                entries.remove(entries.iter().position(|(k, _)| *k == part.name)?);
+                Some((line_of("variables").unwrap_or(1), format!("variable `{}`", part.name)))
+            }
+            "providers" => {
+                let entries = &mut self.file.providers.entries;
+                entries.remove(entries.iter().position(|p| p.name == part.name)?);
+                Some((line_of("providers").unwrap_or(1), format!("provider `{}`", part.name)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The line of the older secret a new secret comes from: the one of that name, or, for a
+/// template field's secret `name.field`, the template secret `name`.
+fn older_secret_line(root: &Node, name: &str) -> Option<usize> {
+    let Kind::Seq(items) = &get(entries(root)?, "secrets")?.kind else { return None };
+    let line = |wanted: &str| {
+        items.iter().find_map(|item| {
+            let found = get(entries(item)?, "name")?;
+            (found.kind == Kind::Str(wanted.to_string())).then_some(item.loc.line)
+        })
+    };
+    line(name).or_else(|| line(name.split_once('.')?.0))
 }
 
 struct Reader<'t> {
     text: &'t str,
+    folders: &'t Folders,
     /// Full-line comments by 1-based line number.
     comments: HashMap<usize, String>,
     untranslated: Vec<Untranslated>,
+    notes: Vec<Untranslated>,
     /// Provider aliases translated, with their kind.
     providers: HashMap<String, ProviderKind>,
 }
@@ -356,7 +455,8 @@ impl Reader<'_> {
         }
 
         let line = kind_node.map_or(item.loc.line, |n| n.loc.line);
-        let generator = self.generator(&kind, get(fields, "config"), line, &what);
+        let env_var = env_var_name(&name, None);
+        let generator = self.generator(&kind, get(fields, "config"), line, &what, &env_var);
         let mut origin = Origin::single(&name);
         let targets = match get(fields, "targets") {
             Some(node) => self.targets(node, &name, &name, &mut origin),
@@ -415,7 +515,7 @@ impl Reader<'_> {
                 entries(f).and_then(|f| get(f, "targets")).is_some_and(has_file_target)
             });
 
-        let fields = self.template_fields(&field_nodes, &what);
+        let fields = self.template_fields(&field_nodes, &what, name);
 
         if !(has_field_targets || writes_files) {
             let mut origin = Origin {
@@ -488,10 +588,12 @@ impl Reader<'_> {
         &mut self,
         field_nodes: &'n [(Key, Node)],
         what: &str,
+        secret: &str,
     ) -> Vec<(String, Generator, Option<&'n Node>)> {
         let mut fields = Vec::new();
         for (field, node) in field_nodes {
             let field_what = format!("field `{}` of {what}", field.name);
+            let env_var = env_var_name(secret, Some(&field.name));
             let Some(parts) = entries(node) else {
                 self.note(field.loc.line, format!("{field_what} is not a mapping"));
                 continue;
@@ -503,11 +605,11 @@ impl Reader<'_> {
                     let kind = kind_node.and_then(|n| self.string(n, "`kind`")).unwrap_or_default();
                     let line = kind_node.map_or(field.loc.line, |n| n.loc.line);
                     self.unknown_keys(generator, &["kind", "config"], &field_what);
-                    self.generator(&kind, get(generator, "config"), line, &field_what)
+                    self.generator(&kind, get(generator, "config"), line, &field_what, &env_var)
                 }
                 None => {
                     self.note(field.loc.line, format!("{field_what} has no `generator`"));
-                    self.generator("", None, field.loc.line, &field_what)
+                    self.generator("", None, field.loc.line, &field_what, &env_var)
                 }
             };
             fields.push((field.name.clone(), generator, get(parts, "targets")));
@@ -523,6 +625,7 @@ impl Reader<'_> {
         config: Option<&Node>,
         line: usize,
         what: &str,
+        env_var: &str,
     ) -> Generator {
         let config: Vec<(Key, Node)> = match config {
             Some(node) => match entries(node) {
@@ -543,7 +646,7 @@ impl Reader<'_> {
                 ("random-password", self.renamed_options(&config, PASSWORD_OPTIONS, &config_what))
             }
             "random_string" => ("random-string", self.string_options(&config, &config_what)),
-            "static" => ("static", self.static_options(&config, &config_what)),
+            "static" => ("static", self.static_options(&config, &config_what, what, env_var)),
             "script" => ("script", self.script_options(&config, &config_what)),
             other => {
                 let what_kind = match other {
@@ -593,9 +696,32 @@ impl Reader<'_> {
         options
     }
 
-    fn static_options(&mut self, config: &[(Key, Node)], what: &str) -> Vec<(String, Scalar)> {
-        self.unknown_keys(config, &["value", "default"], what);
+    /// A static value; one that was only `${VAR}` becomes a static without a value, which the
+    /// lockfile's record or the variable named after the secret provides, rather than a
+    /// template that every later command would fail on without `VAR`.
+    fn static_options(
+        &mut self,
+        config: &[(Key, Node)],
+        config_what: &str,
+        what: &str,
+        env_var: &str,
+    ) -> Vec<(String, Scalar)> {
+        self.unknown_keys(config, &["value", "default"], config_what);
         let node = get(config, "value").or_else(|| get(config, "default"));
+        if let Some(node) = node
+            && let Kind::Str(text) = &node.kind
+            && let Some(var) = whole_reference(text)
+        {
+            if var != env_var {
+                let message = format!(
+                    "{what} took its static value from `${{{var}}}`; it becomes `static` without \
+                     a value, which the lockfile's record keeps, and a new value is read from \
+                     `{env_var}` (named after the secret), not `{var}`"
+                );
+                self.notes.push(Untranslated { line: node.loc.line, message });
+            }
+            return Vec::new();
+        }
         match node.and_then(|n| self.string(n, "a static value")) {
             Some(value) => vec![("value".to_string(), Scalar::Value(value))],
             None => Vec::new(),
@@ -678,7 +804,12 @@ impl Reader<'_> {
             Kind::Str(text) => Some(text.clone()),
             _ => n.scalar_text(),
         });
-        let old = OldTarget { provider: provider.clone(), kind: kind.clone(), written: identifier };
+        let old = OldTarget {
+            line: node.loc.line,
+            provider: provider.clone(),
+            kind: kind.clone(),
+            written: identifier,
+        };
 
         if kind == "file" {
             if provider != "local" {
@@ -702,19 +833,6 @@ impl Reader<'_> {
         let target_what = format!("the {kind} target of `{secret}`");
         let (required, optional) = remote.options();
         let mut options = Vec::new();
-        match self.providers.get(&provider) {
-            Some(kind) if *kind == remote.provider_kind() => {
-                options.push(("provider".to_string(), Scalar::Str(provider.clone())));
-            }
-            _ => self.note(
-                node.loc.line,
-                format!(
-                    "{target_what} uses provider `{provider}`, which is not declared with kind \
-                     `{}`; the target is kept without one",
-                    remote.provider_kind().name()
-                ),
-            ),
-        }
         if kind == "gitlab_group_variable" && get(&config, "group").is_none() {
             self.note(node.loc.line, format!("{target_what} has no `group`"));
         }
@@ -736,6 +854,20 @@ impl Reader<'_> {
                 self.note(node.loc.line, format!("{target_what} has no `{option}`; left out"));
                 return None;
             }
+        }
+        // Only a target that is kept can be kept without its provider: one note per target.
+        match self.providers.get(&provider) {
+            Some(kind) if *kind == remote.provider_kind() => {
+                options.insert(0, ("provider".to_string(), Scalar::Str(provider.clone())));
+            }
+            _ => self.note(
+                node.loc.line,
+                format!(
+                    "{target_what} uses provider `{provider}`, which is not declared with kind \
+                     `{}`; the target is kept without one",
+                    remote.provider_kind().name()
+                ),
+            ),
         }
         Some((NewTarget { kind: remote.name(), options }, old))
     }
@@ -762,6 +894,14 @@ impl Reader<'_> {
             self.note(line, format!("{what}: {reason}, which the current format refuses"));
             return None;
         }
+        let path = match self.folders.rebase(&path) {
+            Ok(path) => path,
+            Err(reason) => {
+                let line = get(config, "path").map_or(node.loc.line, |n| n.loc.line);
+                self.note(line, format!("{what}: {reason}, which the current format refuses"));
+                return None;
+            }
+        };
         // The older tool wrote dotenv unless told otherwise or the name ended in `.tfvars`.
         let format = match get(config, "format").and_then(|n| self.string(n, "`format`")) {
             Some(name) if !name.trim().is_empty() => name.trim().to_ascii_lowercase(),
@@ -873,6 +1013,14 @@ fn comment_lines(text: &str) -> HashMap<usize, String> {
         .collect()
 }
 
+/// The variable of a value that is one `${VAR}` and nothing else, without a default.
+fn whole_reference(text: &str) -> Option<&str> {
+    let name = text.strip_prefix("${")?.strip_suffix('}')?;
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then_some(name)
+}
+
 /// The older interpolation as a template: `${VAR}` reads the environment, `${VAR:-default}`
 /// with a fallback. `{{ ... }}` is a template already and stays as it is.
 pub(super) fn interpolation(text: &str) -> String {
@@ -909,7 +1057,7 @@ mod tests {
 
     fn translated(text: &str) -> (String, Translated) {
         let root = crate::secretfile::node::parse(text).unwrap();
-        let translated = translate(text, &root);
+        let translated = translate(text, &root, &Folders { old: Vec::new(), new: Vec::new() });
         (super::super::emit::render(&translated.file, false), translated)
     }
 
@@ -944,6 +1092,7 @@ mod tests {
     #[test]
     fn remote_target_ids_use_the_name_as_written_and_rendered() {
         let old = OldTarget {
+            line: 1,
             provider: "aws".into(),
             kind: "secrets_manager".into(),
             written: Some("${ENV}/db".into()),
@@ -952,8 +1101,12 @@ mod tests {
             old.ids(Some("prod/db")),
             ["aws/secrets_manager/${ENV}/db", "aws/secrets_manager/prod/db"]
         );
-        let unnamed =
-            OldTarget { provider: "gitlab".into(), kind: "gitlab_variable".into(), written: None };
+        let unnamed = OldTarget {
+            line: 1,
+            provider: "gitlab".into(),
+            kind: "gitlab_variable".into(),
+            written: None,
+        };
         assert_eq!(unnamed.ids(None), ["gitlab/gitlab_variable/"]);
     }
 

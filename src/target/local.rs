@@ -115,6 +115,25 @@ impl LocalFiles {
     }
 }
 
+impl LocalFiles {
+    /// Takes `bytes` as the content of `file`, as if they had been read from disk; `false`,
+    /// taking nothing, when the file must not be used (see [`Guard::check`]).
+    pub(crate) fn preload(&mut self, file: &LocalFile, bytes: Vec<u8>) -> bool {
+        let Ok(real) = self.guard.check(&file.resolved) else { return false };
+        let document = Document::parse(file.format, &bytes)
+            .map_err(|source| Arc::new(TargetError::Parse { path: file.path.clone(), source }));
+        let state = FileState {
+            shown: file.path.clone(),
+            real: Ok(real),
+            document,
+            original: Some(bytes),
+            staged: Vec::new(),
+        };
+        self.files.insert(file.resolved.clone(), state);
+        true
+    }
+}
+
 fn load(file: &LocalFile, real: Result<PathBuf, String>) -> FileState {
     let shown = file.path.clone();
     let path = match &real {

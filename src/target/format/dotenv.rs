@@ -354,7 +354,7 @@ fn is_unquoted_safe(c: char) -> bool {
 }
 
 /// The value as written after `KEY=`, or the reason (naming characters) no quoting works.
-fn encode(value: &str) -> Result<String, String> {
+pub(super) fn encode(value: &str) -> Result<String, String> {
     if value.chars().all(is_unquoted_safe) {
         return Ok(value.to_owned());
     }

@@ -106,6 +106,12 @@ impl Format {
         }
     }
 
+    /// The text after `KEY=` that every dotenv reader reads back as `value`, or the reason
+    /// (naming characters, never the value) no quoting carries it.
+    pub fn dotenv_value(value: &str) -> Result<String, String> {
+        dotenv::encode(value)
+    }
+
     /// Checks the name of a field of a multi-field secret, written as a key of a nested
     /// mapping. Dotenv has no nesting: the caller flattens fields into `KEY_FIELD` keys, mapping
     /// every character that is not a letter or digit to `_`, so any name works there; tfvars

@@ -717,3 +717,25 @@ fn secretzero_api_is_serve_under_another_name_and_sees_changed_files() {
         (200, &json!("removed from Secretfile"))
     );
 }
+
+#[test]
+fn a_secret_name_with_a_newline_cannot_forge_a_row_of_the_audit_table() {
+    let project = Project::new(SECRETFILE);
+    let server = Server::with_key(&project);
+    let forged = "x%0A2026-01-01T00:00:00.000Z  sync  Secretfile.yml  -  cli:root  success";
+    let path = format!("/secrets/{}/status", forged.replace(' ', "%20"));
+    let reply = server.get(&path, Some(KEY));
+    assert_eq!(reply.status, 404, "{reply:?}");
+
+    let run = project.run(&["audit"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:?}");
+    assert!(
+        lines[1].contains(
+            "  secrets.status  x\\n2026-01-01T00:00:00.000Z  sync  Secretfile.yml  -  cli:root  \
+             success  default  127.0.0.1  rejected"
+        ),
+        "{run:?}"
+    );
+}

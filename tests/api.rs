@@ -739,3 +739,18 @@ fn a_secret_name_with_a_newline_cannot_forge_a_row_of_the_audit_table() {
         "{run:?}"
     );
 }
+
+#[test]
+fn a_key_in_the_environment_is_trimmed_as_http_trims_the_header() {
+    let project = Project::new(SECRETFILE);
+    let padded = format!("  {KEY}\n");
+    let server = Server::start(&project, &[], &[("SECRETZERO_API_KEY", padded.as_str())]);
+    assert_eq!(server.get("/secrets", Some(KEY)).status, 200);
+
+    let run =
+        project.run_env(&["serve", "--port", "0"], &[("SECRETZERO_API_KEY", " short-key \n")]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (2, "error: API key `default` is shorter than 16 characters\n")
+    );
+}

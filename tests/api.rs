@@ -621,6 +621,13 @@ fn the_audit_log_is_filtered_and_paged_by_the_api_and_the_cli() {
     let cli: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(cli["total"], 1);
     assert_eq!(cli["records"][0]["action"], "sync");
+    // `cli` stands for every CLI run, whoever ran it; the API filters the same way.
+    let run = project.run(&["audit", "--caller", "cli", "--format", "json"]);
+    let cli: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((&cli["total"], &cli["records"][0]["caller"]), (&json!(1), &json!("cli:alice")));
+    assert_eq!(server.get("/audit/logs?caller=cli", Some(KEY)).json()["total"], 1);
+    let run = project.run(&["audit", "--caller", "cli:bob", "--format", "json"]);
+    assert_eq!(serde_json::from_str::<Value>(&run.stdout).unwrap()["total"], 0);
     let run = project.run(&["audit", "--key-name", "default", "--action", "secrets.status"]);
     assert_eq!(run.code, 0, "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
@@ -753,4 +760,66 @@ fn a_key_in_the_environment_is_trimmed_as_http_trims_the_header() {
         (run.code, run.stderr.as_str()),
         (2, "error: API key `default` is shorter than 16 characters\n")
     );
+}
+
+#[test]
+fn a_cli_run_whose_audit_record_cannot_be_written_fails_before_writing_a_target() {
+    let project = Project::new(SECRETFILE);
+    let run = project.run(&["sync", "--audit-log", "nonexistent/d/a.jsonl"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: cannot write nonexistent/d/a.jsonl\n  caused by: No such file or directory (os error \
+         2)\n"
+    );
+    assert!(!project.exists(".env") && !project.exists(".gitsecrets.lock"));
+}
+
+#[test]
+fn a_record_after_a_line_cut_short_is_not_lost() {
+    let project = Project::new(SECRETFILE);
+    project.write("secretzero-audit.jsonl", "{\"truncated");
+    let run = project.run(&["sync", "--audit-log", "secretzero-audit.jsonl"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = project.run(&["audit", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let page: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((&page["total"], &page["unreadable_lines"]), (&json!(1), &json!(1)));
+    assert_eq!(page["records"][0]["action"], "sync");
+    assert!(project.read("secretzero-audit.jsonl").starts_with("{\"truncated\n{\"timestamp\""));
+}
+
+#[test]
+fn the_audit_filters_are_checked_the_same_by_the_cli_and_the_api() {
+    let project = Project::new(SECRETFILE);
+    let server = Server::with_key(&project);
+    let bogus = server.get("/audit/logs?outcome=bogus", Some(KEY));
+    assert_eq!(bogus.status, 400, "{bogus:?}");
+    assert_eq!(
+        bogus.json()["error"]["message"],
+        "outcome `bogus` is not one of success, failure, denied, rejected, error"
+    );
+    assert_eq!(server.get("/audit/logs?limit=0", Some(KEY)).status, 400);
+
+    let run = project.run(&["audit", "--outcome", "bogus"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "error: invalid value 'bogus' for '--outcome <OUTCOME>'\n  [possible values: \
+             success, failure, denied, rejected, error]\n"
+        ),
+        "{run:?}"
+    );
+    let run = project.run(&["audit", "--limit", "0"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("error: invalid value '0' for '--limit <N>': 0 is not in 1..=1000\n"),
+        "{run:?}"
+    );
+
+    let run = project.run(&["audit", "--format", "json", "--outcome", "denied"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let page: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((&page["limit"], &page["total"]), (&Value::Null, &json!(0)));
 }

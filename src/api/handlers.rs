@@ -735,11 +735,19 @@ fn filter(query: &HashMap<String, String>) -> Result<Filter, ApiError> {
             "resource" => filter.resource = text(),
             "key_name" => filter.key_name = text(),
             "caller" => filter.caller = text(),
-            "outcome" => filter.outcome = text(),
+            "outcome" => {
+                let known = audit::Outcome::from_str(value, false).map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "outcome `{value}` is not one of success, failure, denied, rejected, \
+                         error"
+                    ))
+                })?;
+                filter.outcome = Some(known.as_str().to_string());
+            }
             "since" => filter.since = time()?,
             "until" => filter.until = time()?,
             "offset" => filter.offset = number()?,
-            "limit" => filter.limit = number()?,
+            "limit" => filter.limit = Some(number()?),
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "unknown parameter `{name}`; known: action, resource, key_name, caller, \
@@ -748,7 +756,7 @@ fn filter(query: &HashMap<String, String>) -> Result<Filter, ApiError> {
             }
         }
     }
-    if filter.limit == 0 || filter.limit > audit::MAX_LIMIT {
+    if filter.limit.is_none_or(|limit| limit == 0 || limit > audit::MAX_LIMIT) {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {}",
             audit::MAX_LIMIT

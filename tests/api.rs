@@ -1027,3 +1027,16 @@ fn the_audit_filters_are_checked_the_same_by_the_cli_and_the_api() {
     let page: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!((&page["limit"], &page["total"]), (&Value::Null, &json!(0)));
 }
+
+#[test]
+fn secretzero_api_names_itself_in_its_help_and_version() {
+    let run = |arg: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_secretzero-api")).arg(arg).output().unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(run("--version"), format!("secretzero-api {}\n", env!("CARGO_PKG_VERSION")));
+    let help = run("--help");
+    assert!(help.contains("\nUsage: secretzero-api [OPTIONS]\n"), "{help}");
+    assert!(help.contains("--max-connections <N>"), "{help}");
+}

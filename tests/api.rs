@@ -100,6 +100,16 @@ impl Server {
 }
 
 impl Server {
+    /// Sends `request` as it is, and reads the answer until the server closes the connection.
+    fn raw(&self, request: &str) -> String {
+        let mut stream =
+            std::net::TcpStream::connect(self.base.trim_start_matches("http://")).unwrap();
+        std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+        let mut response = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+        response
+    }
+
     /// Stops the server and returns what it printed on standard error after its address.
     fn stop(&mut self) -> String {
         let _ = self.child.kill();
@@ -197,10 +207,12 @@ fn public_endpoints_answer_anyone_and_the_others_need_a_known_key() {
         [
             json!({"timestamp": "T", "action": "auth", "resource": "/secrets", "key_name": null,
                    "caller": "127.0.0.1", "outcome": "denied",
-                   "details": {"reason": "no X-API-Key header"}}),
+                   "details": {"reason": "no X-API-Key header", "error": "unauthorized",
+                               "status": 401}}),
             json!({"timestamp": "T", "action": "auth", "resource": "/sync", "key_name": null,
                    "caller": "127.0.0.1", "outcome": "denied",
-                   "details": {"reason": "not a known API key"}}),
+                   "details": {"reason": "not a known API key", "error": "unauthorized",
+                               "status": 401}}),
             json!({"timestamp": "T", "action": "secrets.list", "resource": "Secretfile.yml",
                    "key_name": "default", "caller": "127.0.0.1", "outcome": "success",
                    "details": {"count": 3}}),
@@ -245,6 +257,29 @@ fn the_openapi_document_is_served_and_is_the_one_in_docs_api_md() {
             "/sync",
         ]
     );
+
+    // Every endpoint may be called with the wrong method; every protected one may also meet
+    // the body limit, the timeout and an audit log that cannot be written.
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let codes: Vec<&str> =
+                operation["responses"].as_object().unwrap().keys().map(String::as_str).collect();
+            let public = ["/", "/health", "/openapi.json"].contains(&path.as_str());
+            let wanted: &[&str] =
+                if public { &["405"] } else { &["401", "405", "413", "429", "500", "503"] };
+            for code in wanted {
+                assert!(codes.contains(code), "{method} {path} lacks {code}: {codes:?}");
+            }
+        }
+    }
+    let allow = &document["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"];
+    assert_eq!(allow["schema"], json!({"type": "string"}));
+    // The key is checked first, as for every protected request.
+    let wrong = server.raw(&format!(
+        "GET /sync HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(wrong.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{wrong}");
+    assert!(wrong.contains("\r\nallow: POST\r\n"), "{wrong}");
 }
 
 #[test]
@@ -426,7 +461,31 @@ fn rate_limits_count_per_key() {
         last,
         json!({"timestamp": "T", "action": "request", "resource": "/secrets",
                "key_name": "default", "caller": "127.0.0.1", "outcome": "rejected",
-               "details": {"reason": "rate limit", "method": "GET"}})
+               "details": {"reason": "rate limit", "method": "GET", "error": "rate_limited",
+                           "status": 429}})
+    );
+    assert_eq!(limited.json()["error"]["message"], "too many requests for this API key");
+}
+
+#[test]
+fn failed_authentications_are_limited_per_address_and_say_so() {
+    let project = Project::new(SECRETFILE);
+    let server = Server::start(&project, &["--rate-limit", "1"], &[("SECRETZERO_API_KEY", KEY)]);
+    assert_eq!(server.get("/secrets", Some("wrong-key-0123456789")).status, 401);
+    let limited = server.get("/secrets", Some("wrong-key-0123456789"));
+    assert_eq!(limited.status, 429, "{limited:?}");
+    assert_eq!(
+        limited.json(),
+        json!({"error": {"code": "rate_limited",
+                         "message": "too many failed authentications from this address",
+                         "hint": "wait for the number of seconds in Retry-After"}})
+    );
+    assert_eq!(
+        audit(&project)[1],
+        json!({"timestamp": "T", "action": "auth", "resource": "/secrets", "key_name": null,
+               "caller": "127.0.0.1", "outcome": "rejected",
+               "details": {"reason": "not a known API key; rate limit",
+                           "error": "rate_limited", "status": 429}})
     );
 }
 
@@ -621,6 +680,13 @@ fn the_audit_log_is_filtered_and_paged_by_the_api_and_the_cli() {
     let cli: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(cli["total"], 1);
     assert_eq!(cli["records"][0]["action"], "sync");
+    // `cli` stands for every CLI run, whoever ran it; the API filters the same way.
+    let run = project.run(&["audit", "--caller", "cli", "--format", "json"]);
+    let cli: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((&cli["total"], &cli["records"][0]["caller"]), (&json!(1), &json!("cli:alice")));
+    assert_eq!(server.get("/audit/logs?caller=cli", Some(KEY)).json()["total"], 1);
+    let run = project.run(&["audit", "--caller", "cli:bob", "--format", "json"]);
+    assert_eq!(serde_json::from_str::<Value>(&run.stdout).unwrap()["total"], 0);
     let run = project.run(&["audit", "--key-name", "default", "--action", "secrets.status"]);
     assert_eq!(run.code, 0, "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
@@ -716,4 +782,261 @@ fn secretzero_api_is_serve_under_another_name_and_sees_changed_files() {
         (removed.status, &removed.json()["state"]),
         (200, &json!("removed from Secretfile"))
     );
+}
+
+/// A request refused with 400 because of its body, with the audit record it leaves.
+fn bad_body(server: &Server, path: &str, body: &str) -> String {
+    let reply = server.post(path, Some(KEY), body);
+    assert_eq!(reply.status, 400, "{path} {body:?}: {reply:?}");
+    reply.json()["error"]["message"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn bodies_must_be_json_objects_and_an_empty_one_is_every_default() {
+    let project = Project::new(SECRETFILE);
+    let server = Server::with_key(&project);
+    let not_object = "the request body must be a JSON object";
+    // serde reads an array as the fields in order: `[]` would sync, `[true]` be a dry run.
+    assert_eq!(bad_body(&server, "/sync", "[]"), not_object);
+    assert_eq!(bad_body(&server, "/sync", "[true]"), not_object);
+    assert_eq!(bad_body(&server, "/sync", "null"), not_object);
+    assert_eq!(bad_body(&server, "/policy/check", r#"["never"]"#), not_object);
+    assert_eq!(bad_body(&server, "/rotation/check", "[false, []]"), not_object);
+    assert_eq!(bad_body(&server, "/drift/check", "[[]]"), not_object);
+    assert_eq!(bad_body(&server, "/config/validate", "[]"), not_object);
+    assert_eq!(
+        bad_body(&server, "/config/validate", r#"{"x": 1}"#),
+        "the request body is not valid: unknown field `x`, there are no fields"
+    );
+    assert!(!project.exists(".env"), "no refused body synced");
+    let outcomes: Vec<(Value, Value)> =
+        audit(&project).iter().map(|r| (r["action"].clone(), r["outcome"].clone())).collect();
+    assert_eq!(outcomes.len(), 8);
+    assert!(outcomes.iter().all(|(_, outcome)| outcome == "rejected"), "{outcomes:?}");
+
+    // `{}`, empty and whitespace only are all every field's default: a plan is asked for with
+    // `dry_run`, and otherwise the sync writes, as `secretzero sync` does.
+    assert_eq!(server.post("/config/validate", Some(KEY), "{}").status, 200);
+    let synced = server.post("/sync", Some(KEY), " \n\t ");
+    assert_eq!(synced.status, 200, "{synced:?}");
+    assert_eq!(
+        (&synced.json()["dry_run"], &synced.json()["lockfile"]),
+        (&json!(false), &json!("created"))
+    );
+    assert!(project.exists(".env"));
+}
+
+#[test]
+fn a_secret_name_with_a_newline_cannot_forge_a_row_of_the_audit_table() {
+    let project = Project::new(SECRETFILE);
+    let server = Server::with_key(&project);
+    let forged = "x%0A2026-01-01T00:00:00.000Z  sync  Secretfile.yml  -  cli:root  success";
+    let path = format!("/secrets/{}/status", forged.replace(' ', "%20"));
+    let reply = server.get(&path, Some(KEY));
+    assert_eq!(reply.status, 404, "{reply:?}");
+
+    let run = project.run(&["audit"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:?}");
+    assert!(
+        lines[1].contains(
+            "  secrets.status  x\\n2026-01-01T00:00:00.000Z  sync  Secretfile.yml  -  cli:root  \
+             success  default  127.0.0.1  rejected"
+        ),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_client_that_sends_its_headers_slowly_is_cut_off_after_the_timeout() {
+    let project = Project::new(SECRETFILE);
+    let server = Server::start(
+        &project,
+        &["--timeout", "1", "--max-connections", "1"],
+        &[("SECRETZERO_API_KEY", KEY)],
+    );
+    let address = server.base.trim_start_matches("http://").to_string();
+    let started = std::time::Instant::now();
+    let mut slow = std::net::TcpStream::connect(&address).unwrap();
+    std::io::Write::write_all(&mut slow, b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+
+    // The one connection allowed is taken: the next request waits until it is closed.
+    let health = server.get("/health", None);
+    assert_eq!(health.status, 200);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "{:?}", started.elapsed());
+
+    let mut rest = Vec::new();
+    let read = std::io::Read::read_to_end(&mut slow, &mut rest);
+    assert!(read.is_ok(), "the server closed the connection: {read:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused_after_the_key_and_audited() {
+    let project = Project::new(SECRETFILE);
+    let server = Server::start(&project, &["--max-body", "64"], &[("SECRETZERO_API_KEY", KEY)]);
+    let body = "x".repeat(100);
+    let post = |key: &str| {
+        format!(
+            "POST /sync HTTP/1.1\r\nHost: x\r\n{key}Content-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let response = server.raw(&post(""));
+    assert!(response.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{response}");
+    let response = server.raw(&post(&format!("X-API-Key: {KEY}\r\n")));
+    assert!(response.starts_with("HTTP/1.1 413 Payload Too Large\r\n"), "{response}");
+
+    // A chunked body is cut off as it passes the limit, with the same answer.
+    let chunked = format!(
+        "POST /sync HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let response = server.raw(&chunked);
+    assert!(response.starts_with("HTTP/1.1 413 Payload Too Large\r\n"), "{response}");
+    assert!(
+        response.ends_with(
+            "{\"error\":{\"code\":\"body_too_large\",\"message\":\"the request body is too \
+             large\",\"hint\":null}}"
+        ),
+        "{response}"
+    );
+    assert!(!project.exists(".env"));
+
+    let too_large = json!({"timestamp": "T", "action": "request", "resource": "/sync",
+                           "key_name": "default", "caller": "127.0.0.1", "outcome": "rejected",
+                           "details": {"reason": "body too large", "method": "POST",
+                                       "error": "body_too_large", "status": 413}});
+    let records = audit(&project);
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert_eq!((&records[0]["action"], &records[0]["outcome"]), (&json!("auth"), &json!("denied")));
+    assert_eq!(records[1], too_large);
+    assert_eq!(records[2], too_large);
+}
+
+#[test]
+fn the_server_fails_closed_when_the_audit_log_cannot_be_written() {
+    let project = Project::new(SECRETFILE);
+    std::fs::create_dir(project.path("logs")).unwrap();
+    let server = Server::start(
+        &project,
+        &["--audit-log", "logs/audit.jsonl"],
+        &[("SECRETZERO_API_KEY", KEY)],
+    );
+    assert_eq!(server.get("/secrets", Some(KEY)).status, 200);
+    // The log becomes a folder: it can no longer be appended to, nor read as a log.
+    std::fs::remove_file(project.path("logs/audit.jsonl")).unwrap();
+    std::fs::create_dir(project.path("logs/audit.jsonl")).unwrap();
+    let cannot_write = |hint: &str| {
+        json!({"error": {
+            "code": "cannot_write",
+            "message": "cannot write logs/audit.jsonl: Is a directory (os error 21)",
+            "hint": hint,
+        }})
+    };
+
+    let sync = server.post("/sync", Some(KEY), "");
+    let nothing = "nothing was done: the server runs no request it cannot record";
+    assert_eq!((sync.status, sync.json()), (500, cannot_write(nothing)));
+    assert!(!project.exists(".env"), "a sync that cannot be recorded does not start");
+    let listed = server.get("/secrets", Some(KEY));
+    let done = "the request was carried out, but the server gives no answer it cannot record";
+    assert_eq!((listed.status, listed.json()), (500, cannot_write(done)));
+    let logs = server.get("/audit/logs", Some(KEY));
+    assert_eq!(logs.status, 500, "{logs:?}");
+    assert_eq!(logs.json()["error"]["code"], "cannot_load");
+}
+
+#[test]
+fn a_cli_run_whose_audit_record_cannot_be_written_fails_before_writing_a_target() {
+    let project = Project::new(SECRETFILE);
+    let run = project.run(&["sync", "--audit-log", "nonexistent/d/a.jsonl"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: cannot write nonexistent/d/a.jsonl\n  caused by: No such file or directory (os error \
+         2)\n"
+    );
+    assert!(!project.exists(".env") && !project.exists(".gitsecrets.lock"));
+}
+
+#[test]
+fn a_record_after_a_line_cut_short_is_not_lost() {
+    let project = Project::new(SECRETFILE);
+    project.write("secretzero-audit.jsonl", "{\"truncated");
+    let run = project.run(&["sync", "--audit-log", "secretzero-audit.jsonl"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = project.run(&["audit", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let page: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((&page["total"], &page["unreadable_lines"]), (&json!(1), &json!(1)));
+    assert_eq!(page["records"][0]["action"], "sync");
+    assert!(project.read("secretzero-audit.jsonl").starts_with("{\"truncated\n{\"timestamp\""));
+}
+
+#[test]
+fn a_key_in_the_environment_is_trimmed_as_http_trims_the_header() {
+    let project = Project::new(SECRETFILE);
+    let padded = format!("  {KEY}\n");
+    let server = Server::start(&project, &[], &[("SECRETZERO_API_KEY", padded.as_str())]);
+    assert_eq!(server.get("/secrets", Some(KEY)).status, 200);
+
+    let run =
+        project.run_env(&["serve", "--port", "0"], &[("SECRETZERO_API_KEY", " short-key \n")]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (2, "error: API key `default` is shorter than 16 characters\n")
+    );
+}
+
+#[test]
+fn the_audit_filters_are_checked_the_same_by_the_cli_and_the_api() {
+    let project = Project::new(SECRETFILE);
+    let server = Server::with_key(&project);
+    let bogus = server.get("/audit/logs?outcome=bogus", Some(KEY));
+    assert_eq!(bogus.status, 400, "{bogus:?}");
+    assert_eq!(
+        bogus.json()["error"]["message"],
+        "outcome `bogus` is not one of success, failure, denied, rejected, error"
+    );
+    assert_eq!(server.get("/audit/logs?limit=0", Some(KEY)).status, 400);
+
+    let run = project.run(&["audit", "--outcome", "bogus"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "error: invalid value 'bogus' for '--outcome <OUTCOME>'\n  [possible values: \
+             success, failure, denied, rejected, error]\n"
+        ),
+        "{run:?}"
+    );
+    let run = project.run(&["audit", "--limit", "0"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("error: invalid value '0' for '--limit <N>': 0 is not in 1..=1000\n"),
+        "{run:?}"
+    );
+
+    let run = project.run(&["audit", "--format", "json", "--outcome", "denied"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let page: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((&page["limit"], &page["total"]), (&Value::Null, &json!(0)));
+}
+
+#[test]
+fn secretzero_api_names_itself_in_its_help_and_version() {
+    let run = |arg: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_secretzero-api")).arg(arg).output().unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(run("--version"), format!("secretzero-api {}\n", env!("CARGO_PKG_VERSION")));
+    let help = run("--help");
+    assert!(help.contains("\nUsage: secretzero-api [OPTIONS]\n"), "{help}");
+    assert!(help.contains("--max-connections <N>"), "{help}");
 }

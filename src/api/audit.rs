@@ -32,6 +32,29 @@ pub mod outcome {
     pub const ERROR: &str = "error";
 }
 
+/// The outcomes, for the filters of `GET /audit/logs` and `secretzero audit`, which refuse
+/// any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+    Rejected,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => outcome::SUCCESS,
+            Outcome::Failure => outcome::FAILURE,
+            Outcome::Denied => outcome::DENIED,
+            Outcome::Rejected => outcome::REJECTED,
+            Outcome::Error => outcome::ERROR,
+        }
+    }
+}
+
 /// One line of the log. Field order is the order on the line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +67,8 @@ pub struct Record {
     pub resource: String,
     /// The name the API key was given; `null` for the CLI and an unauthenticated server.
     pub key_name: Option<String>,
-    /// The client's IP address, or `cli` (with the user's name when known) for a CLI run.
+    /// The client's IP address, or for a CLI run `cli:USER` (the login name), or `cli` when
+    /// no name is known.
     pub caller: String,
     pub outcome: String,
     /// Names, counts and reasons; never a value.
@@ -145,10 +169,17 @@ impl AuditLog {
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
         let mut options = OpenOptions::new();
-        options.append(true).create(true);
+        options.read(true).append(true).create(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&self.path)?;
+
+        // A last line cut short (a full disk, a killed writer) has no newline; the record
+        // would be glued to it and be unreadable too. Ending it first costs at worst a blank
+        // line, which readers skip, when two writers find it cut at once.
+        if !ends_a_line(&mut file)? {
+            line.insert(0, b'\n');
+        }
 
         // One write: with O_APPEND the kernel places the whole line at the end of the file in
         // one step. Writing the rest in a second call could put another writer's line in the
@@ -197,7 +228,8 @@ impl AuditLog {
             if !filter.matches(&record) {
                 continue;
             }
-            if page.total >= filter.offset && page.records.len() < filter.limit {
+            let room = filter.limit.is_none_or(|limit| page.records.len() < limit);
+            if page.total >= filter.offset && room {
                 page.records.push(record);
             }
             page.total += 1;
@@ -206,20 +238,33 @@ impl AuditLog {
     }
 }
 
+/// Whether `file` is empty or ends with a newline.
+fn ends_a_line(file: &mut std::fs::File) -> io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    if file.metadata()?.len() == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8];
+    file.seek(SeekFrom::End(-1))?;
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
 /// Which records to read. Every field that is set must match; times are inclusive.
 #[derive(Debug, Clone)]
 pub struct Filter {
     pub action: Option<String>,
     pub resource: Option<String>,
     pub key_name: Option<String>,
+    /// A caller; `cli` also matches `cli:USER`, every CLI run.
     pub caller: Option<String>,
     pub outcome: Option<String>,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
     /// Matching records to skip.
     pub offset: usize,
-    /// Matching records to return at most.
-    pub limit: usize,
+    /// Matching records to return at most; `None` for all of them (the CLI's default).
+    pub limit: Option<usize>,
 }
 
 /// The most records one page holds.
@@ -238,7 +283,7 @@ impl Default for Filter {
             since: None,
             until: None,
             offset: 0,
-            limit: DEFAULT_LIMIT,
+            limit: Some(DEFAULT_LIMIT),
         }
     }
 }
@@ -249,12 +294,17 @@ impl Filter {
         let time = || record.timestamp.parse::<Timestamp>().ok();
         equal(&self.action, &record.action)
             && equal(&self.resource, &record.resource)
-            && equal(&self.caller, &record.caller)
+            && self.caller.as_deref().is_none_or(|c| caller_matches(c, &record.caller))
             && equal(&self.outcome, &record.outcome)
             && self.key_name.as_deref().is_none_or(|k| record.key_name.as_deref() == Some(k))
             && self.since.is_none_or(|since| time().is_some_and(|t| t >= since))
             && self.until.is_none_or(|until| time().is_some_and(|t| t <= until))
     }
+}
+
+/// `cli` stands for every CLI run, whoever ran it; any other caller must match exactly.
+fn caller_matches(wanted: &str, got: &str) -> bool {
+    wanted == got || (wanted == "cli" && got.strip_prefix("cli:").is_some())
 }
 
 /// One page of matching records.
@@ -263,7 +313,8 @@ pub struct Page {
     /// How many records match, on every page.
     pub total: usize,
     pub offset: usize,
-    pub limit: usize,
+    /// `null` when every match is returned (`secretzero audit` without `--limit`).
+    pub limit: Option<usize>,
     /// Lines skipped because they are not records.
     pub unreadable_lines: usize,
     pub records: Vec<Record>,
@@ -331,7 +382,7 @@ mod tests {
             .unwrap();
 
         let filter =
-            Filter { action: Some("sync".into()), offset: 1, limit: 1, ..Filter::default() };
+            Filter { action: Some("sync".into()), offset: 1, limit: Some(1), ..Filter::default() };
         let page = log.read(&filter).unwrap();
         assert_eq!((page.total, page.records.len(), page.unreadable_lines), (3, 1, 1));
         assert_eq!(page.records[0].timestamp, "2026-12-04T08:02:00.000Z");
@@ -344,6 +395,18 @@ mod tests {
         let actions: Vec<String> =
             log.read(&filter).unwrap().records.into_iter().map(|r| r.action).collect();
         assert_eq!(actions, ["auth", "sync", "drift.check"]);
+    }
+
+    #[test]
+    fn a_record_after_a_line_cut_short_starts_a_line_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("audit.jsonl"));
+        std::fs::write(log.path(), "{\"truncated").unwrap();
+        let record = Record::new(at("2026-12-04T08:00:00Z"), "sync", "S.yml", "cli", "success");
+        log.append(&record).unwrap();
+        let page = log.read(&Filter::default()).unwrap();
+        assert_eq!((page.total, page.unreadable_lines), (1, 1));
+        assert_eq!(page.records, [record]);
     }
 
     #[test]

@@ -52,10 +52,12 @@ impl std::fmt::Debug for Keys {
 
 impl Keys {
     /// The key from the environment (named `default`), if any, and the keys in `file`, one
-    /// `NAME=KEY` per line (blank lines and lines starting with `#` are skipped).
+    /// `NAME=KEY` per line (blank lines and lines starting with `#` are skipped). Keys are
+    /// trimmed, as HTTP trims the header that carries them: a key with a trailing newline
+    /// (`$(cat key)` in a script) would otherwise never match.
     pub fn load(env_key: Option<&str>, file: Option<&Path>) -> Result<Keys, KeyError> {
         let mut keys = Keys { entries: Vec::new() };
-        if let Some(key) = env_key.filter(|key| !key.is_empty()) {
+        if let Some(key) = env_key.map(str::trim).filter(|key| !key.is_empty()) {
             keys.add(ENV_KEY_NAME, key)?;
         }
         let Some(path) = file else { return Ok(keys) };
@@ -140,6 +142,8 @@ mod tests {
         assert_eq!(keys.check(b"0123456789abcdef-ci"), Some("ci"));
         assert_eq!(keys.check(b"0123456789abcdef=p"), Some("portal"));
         assert_eq!(keys.check(b"0123456789abcdef-env"), Some("default"));
+        let padded = Keys::load(Some(" 0123456789abcdef-env\n"), None).unwrap();
+        assert_eq!(padded.check(b"0123456789abcdef-env"), Some("default"));
         assert_eq!(keys.check(b"0123456789abcdef-c"), None);
         assert_eq!(keys.check(b""), None);
     }
@@ -147,6 +151,8 @@ mod tests {
     #[test]
     fn weak_duplicate_and_malformed_keys_are_refused_by_name() {
         let error = Keys::load(Some("short"), None).unwrap_err();
+        assert_eq!(error.to_string(), "API key `default` is shorter than 16 characters");
+        let error = Keys::load(Some("  short-key \n\t        "), None).unwrap_err();
         assert_eq!(error.to_string(), "API key `default` is shorter than 16 characters");
 
         let dir = tempfile::tempdir().unwrap();

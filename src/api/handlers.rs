@@ -131,14 +131,26 @@ where
     F: FnOnce(&AppState) -> Result<Reply, ApiError> + Send + 'static,
 {
     let task = tokio::task::spawn_blocking(move || {
+        let resource = resource.unwrap_or_else(|| state.secretfile.display().to_string());
+        // A run that changes targets does not start unless it can be recorded.
+        if busy.is_some()
+            && let Err(source) = state.audit.check_writable()
+        {
+            let failure = cannot_audit(&state, source, false);
+            audit_failure(&state, &caller, action, &resource, &failure);
+            return Err(failure);
+        }
+
         let result = work(&state);
         drop(busy);
-        let resource = resource.unwrap_or_else(|| state.secretfile.display().to_string());
         match result {
             Ok(reply) => {
                 let record = state.record(&caller, action, &resource, reply.outcome);
-                state.audit(record.with_details(reply.details));
-                Ok(reply.body)
+                // Fail closed: an answer that is not in the audit log is not given.
+                match state.audit(record.with_details(reply.details)) {
+                    Ok(()) => Ok(reply.body),
+                    Err(source) => Err(cannot_audit(&state, source, true)),
+                }
             }
             Err(failure) => {
                 audit_failure(&state, &caller, action, &resource, &failure);
@@ -155,6 +167,23 @@ where
     }
 }
 
+/// The answer when the audit log cannot be written: the server does not answer a request it
+/// cannot record. `done` says whether the request was carried out all the same (its record
+/// is written after the work), which the caller needs to know before retrying a sync.
+fn cannot_audit(state: &AppState, source: std::io::Error, done: bool) -> ApiError {
+    let path = state.audit.path().to_path_buf();
+    let hint = match done {
+        true => "the request was carried out, but the server gives no answer it cannot record",
+        false => "nothing was done: the server runs no request it cannot record",
+    };
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "cannot_write",
+        message: error_chain(&CliError::Write { path, source }),
+        hint: Some(hint.into()),
+    }
+}
+
 /// Answers a request refused before any work, and audits it.
 fn refuse(state: &AppState, caller: &Caller, action: &str, failure: ApiError) -> Response {
     audit_failure(state, caller, action, &state.secretfile.display().to_string(), &failure);
@@ -162,7 +191,8 @@ fn refuse(state: &AppState, caller: &Caller, action: &str, failure: ApiError) ->
 }
 
 /// Records an error answer: `rejected` for the caller's mistakes (4xx), `error` for the
-/// server's. The message stays out; the code and status say what went wrong.
+/// server's. The message stays out; the code and status say what went wrong. A body too large
+/// is recorded by the guard, which sees every 413.
 fn audit_failure(
     state: &AppState,
     caller: &Caller,
@@ -170,33 +200,43 @@ fn audit_failure(
     resource: &str,
     failure: &ApiError,
 ) {
+    if failure.status == StatusCode::PAYLOAD_TOO_LARGE {
+        return;
+    }
     let outcome = match failure.status.is_client_error() {
         true => outcome::REJECTED,
         false => outcome::ERROR,
     };
     let details = json!({"error": failure.code, "status": failure.status.as_u16()});
-    state.audit(state.record(caller, action, resource, outcome).with_details(details));
+    // The answer is an error already; one that cannot be recorded is logged by `audit`.
+    let _ = state.audit(state.record(caller, action, resource, outcome).with_details(details));
 }
 
-/// A JSON request body; an empty body means every field's default.
-fn parse<T: DeserializeOwned + Default>(
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, ApiError> {
-    let body = body.map_err(|rejection| ApiError {
-        status: rejection.status(),
-        code: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
-        } else {
-            "bad_request"
+/// A JSON request body. It must be an object: serde would also read an array as the fields
+/// in order, so `[true]` would be a dry run and `[]` a sync. An empty body, or one of
+/// whitespace only, is `{}`: every field's default.
+fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "body_too_large",
+            message: "the request body is too large".into(),
+            hint: None,
         },
-        message: rejection.body_text(),
-        hint: None,
+        status => {
+            ApiError { status, code: "bad_request", message: rejection.body_text(), hint: None }
+        }
     })?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+    let invalid =
+        |e: serde_json::Error| ApiError::bad_request(format!("the request body is not valid: {e}"));
+    let value = match body.iter().all(u8::is_ascii_whitespace) {
+        true => Value::Object(serde_json::Map::new()),
+        false => serde_json::from_slice(&body).map_err(invalid)?,
+    };
+    if !value.is_object() {
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))
+    serde_json::from_value(value).map_err(invalid)
 }
 
 /// Takes the Secretfile's sync lock, or explains that another run holds it.
@@ -263,10 +303,19 @@ fn report(state: &AppState, check: Check, findings: Vec<Finding>) -> Value {
     report_value(&[CheckReport { check, findings }], &root_of(state))
 }
 
+/// `POST /config/validate` takes no field; its body may only be empty or `{}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateRequest {}
+
 pub(super) async fn validate(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Err(failure) = parse::<ValidateRequest>(body) {
+        return refuse(&state, &caller, "config.validate", failure);
+    }
     run(state, caller, "config.validate", None, None, |state| {
         // As `secretzero validate`: a file that does not load is reported, not an error.
         let (findings, errors) = match open_at(&state.secretfile, state.lockfile.as_deref()) {
@@ -735,11 +784,19 @@ fn filter(query: &HashMap<String, String>) -> Result<Filter, ApiError> {
             "resource" => filter.resource = text(),
             "key_name" => filter.key_name = text(),
             "caller" => filter.caller = text(),
-            "outcome" => filter.outcome = text(),
+            "outcome" => {
+                let known = audit::Outcome::from_str(value, false).map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "outcome `{value}` is not one of success, failure, denied, rejected, \
+                         error"
+                    ))
+                })?;
+                filter.outcome = Some(known.as_str().to_string());
+            }
             "since" => filter.since = time()?,
             "until" => filter.until = time()?,
             "offset" => filter.offset = number()?,
-            "limit" => filter.limit = number()?,
+            "limit" => filter.limit = Some(number()?),
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "unknown parameter `{name}`; known: action, resource, key_name, caller, \
@@ -748,7 +805,7 @@ fn filter(query: &HashMap<String, String>) -> Result<Filter, ApiError> {
             }
         }
     }
-    if filter.limit == 0 || filter.limit > audit::MAX_LIMIT {
+    if filter.limit.is_none_or(|limit| limit == 0 || limit > audit::MAX_LIMIT) {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {}",
             audit::MAX_LIMIT

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use hyper::body::Incoming;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -40,7 +41,11 @@ pub struct Settings {
     pub insecure: bool,
     pub audit: AuditLog,
     pub max_body: usize,
+    /// How long a request may take, and how long a connection may take to send the headers
+    /// of its next request.
     pub timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
     /// Requests per minute for each key (and failed authentications per client address).
     pub rate_per_minute: NonZeroU32,
 }
@@ -125,16 +130,18 @@ pub(super) type FileStamps = (Option<FileStamp>, Option<FileStamp>);
 pub(super) type FileStamp = (u64, u64, std::time::SystemTime);
 
 impl AppState {
-    /// Appends an audit record. A record that cannot be written is logged: the request it
-    /// describes has already happened.
-    pub fn audit(&self, record: Record) {
-        if let Err(error) = self.audit.append(&record) {
+    /// Appends an audit record. A record that cannot be written is logged here; the caller
+    /// decides what its request then answers (see [`handlers`]: the server fails closed).
+    pub fn audit(&self, record: Record) -> std::io::Result<()> {
+        let written = self.audit.append(&record);
+        if let Err(error) = &written {
             tracing::error!(
                 path = %self.audit.path().display(),
                 action = %record.action,
                 "cannot write the audit log: {error}"
             );
         }
+        written
     }
 
     pub fn record(&self, caller: &Caller, action: &str, resource: &str, outcome: &str) -> Record {
@@ -205,15 +212,68 @@ pub fn serve(settings: Settings, ready: impl FnOnce(SocketAddr)) -> Result<(), S
             }
         });
 
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(ServeError::Io)
+        accept(listener, app, settings.timeout, settings.max_connections).await;
+        Ok(())
     })
 }
 
+/// Serves connections until Ctrl-C or SIGTERM, then waits for the requests in flight.
+///
+/// hyper is driven here rather than through `axum::serve`, which gives no way to bound how
+/// long a client may take to send its headers: a client that sends them a byte at a time
+/// would hold its connection, and its task, for ever. Each connection also takes a permit,
+/// so that many such clients cannot exhaust the server's memory or file descriptors.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    timeout: Duration,
+    max_connections: usize,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(timeout);
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(shutdown());
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("never closed"),
+            () = &mut stop => break,
+        };
+        let (stream, address) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors, or a connection reset before it was taken: wait
+                // rather than spin, as the listener stays usable.
+                Err(error) => {
+                    tracing::debug!("cannot accept a connection: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(address));
+            tower_service::Service::call(&mut app.clone(), request)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%address, "connection ended: {error}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
 fn router(state: Arc<AppState>, max_body: usize, timeout: Duration) -> Router {
+    // The body limit sits inside the guard, so that a caller without a key is told 401 (and
+    // audited) whatever the size of its body, and every 413 is audited with who sent it.
     let protected = Router::new()
         .route("/config/validate", post(handlers::validate))
         .route("/secrets", get(handlers::secrets))
@@ -224,6 +284,7 @@ fn router(state: Arc<AppState>, max_body: usize, timeout: Duration) -> Router {
         .route("/policy/check", post(handlers::policy_check))
         .route("/drift/check", post(handlers::drift_check))
         .route("/audit/logs", get(handlers::audit_logs))
+        .route_layer(RequestBodyLimitLayer::new(max_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard));
     Router::new()
         .route("/", get(handlers::root))
@@ -233,7 +294,6 @@ fn router(state: Arc<AppState>, max_body: usize, timeout: Duration) -> Router {
         .fallback(handlers::not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         // Outermost, so that it sees the answers of the layers above too.
         .layer(middleware::map_response(json_errors))
@@ -262,15 +322,27 @@ async fn guard(
     let caller = Caller { key_name, ip };
     let bucket =
         caller.key_name.as_ref().map_or_else(|| format!("addr:{ip}"), |n| format!("key:{n}"));
+    let method = request.method().as_str().to_string();
     if let Some(wait) = state.over_rate(bucket) {
-        let details = json!({"reason": "rate limit", "method": request.method().as_str()});
-        state.audit(
-            state.record(&caller, "request", &path, outcome::REJECTED).with_details(details),
-        );
-        return too_many(wait);
+        let details = json!({"reason": "rate limit", "method": method,
+                             "error": "rate_limited", "status": 429});
+        let record = state.record(&caller, "request", &path, outcome::REJECTED);
+        let _ = state.audit(record.with_details(details));
+        return too_many(wait, "too many requests for this API key");
     }
-    request.extensions_mut().insert(caller);
-    next.run(request).await
+    request.extensions_mut().insert(caller.clone());
+    let response = next.run(request).await;
+
+    // A body over the limit is refused by the layer, or found too large while the handler
+    // reads it (a chunked body); either way nothing was done, and the refusal is recorded
+    // here, once, for every endpoint.
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let details = json!({"reason": "body too large", "method": method,
+                             "error": "body_too_large", "status": 413});
+        let record = state.record(&caller, "request", &path, outcome::REJECTED);
+        let _ = state.audit(record.with_details(details));
+    }
+    response
 }
 
 /// Refuses a request without a valid key, and records it. Failures count against the
@@ -278,15 +350,14 @@ async fn guard(
 fn deny(state: &AppState, ip: IpAddr, path: &str, reason: &str) -> Response {
     let caller = Caller { key_name: None, ip };
     if let Some(wait) = state.over_rate(format!("addr:{ip}")) {
-        let details = json!({"reason": format!("{reason}; rate limit")});
-        state.audit(state.record(&caller, "auth", path, outcome::REJECTED).with_details(details));
-        return too_many(wait);
+        let details = json!({"reason": format!("{reason}; rate limit"),
+                             "error": "rate_limited", "status": 429});
+        let record = state.record(&caller, "auth", path, outcome::REJECTED);
+        let _ = state.audit(record.with_details(details));
+        return too_many(wait, "too many failed authentications from this address");
     }
-    state.audit(
-        state
-            .record(&caller, "auth", path, outcome::DENIED)
-            .with_details(json!({"reason": reason})),
-    );
+    let details = json!({"reason": reason, "error": "unauthorized", "status": 401});
+    let _ = state.audit(state.record(&caller, "auth", path, outcome::DENIED).with_details(details));
     error(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
@@ -295,11 +366,11 @@ fn deny(state: &AppState, ip: IpAddr, path: &str, reason: &str) -> Response {
     )
 }
 
-fn too_many(wait: Duration) -> Response {
+fn too_many(wait: Duration, message: &str) -> Response {
     let mut response = error(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
-        "too many requests for this API key",
+        message,
         Some("wait for the number of seconds in Retry-After"),
     );
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

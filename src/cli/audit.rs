@@ -7,7 +7,7 @@ use clap::Args;
 use jiff::Timestamp;
 
 use super::{CliError, DataFormat, Exit, GlobalArgs, Ui};
-use crate::api::audit::{AuditLog, Filter, Record};
+use crate::api::audit::{AuditLog, Filter, MAX_LIMIT, Outcome, Record};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -27,13 +27,14 @@ pub struct AuditArgs {
     #[arg(long = "key-name", value_name = "NAME")]
     pub key_name: Option<String>,
 
-    /// Only records of this caller (a client's IP address, or `cli`)
+    /// Only records of this caller: a client's IP address, `cli:USER` for one user's CLI runs,
+    /// or `cli` for every CLI run
     #[arg(long, value_name = "CALLER")]
     pub caller: Option<String>,
 
-    /// Only records with this outcome: success, failure, denied, rejected or error
-    #[arg(long, value_name = "OUTCOME")]
-    pub outcome: Option<String>,
+    /// Only records with this outcome
+    #[arg(long, value_enum, value_name = "OUTCOME")]
+    pub outcome: Option<Outcome>,
 
     /// Only records at or after this time (RFC 3339)
     #[arg(long, value_name = "TIME")]
@@ -47,8 +48,9 @@ pub struct AuditArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub offset: usize,
 
-    /// Show at most this many records [default: all]
-    #[arg(long, value_name = "N")]
+    /// Show at most this many records, 1 to 1000 as for `GET /audit/logs` [default: all]
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_LIMIT as u64))]
     pub limit: Option<usize>,
 
     /// Output format; JSON is the document `GET /audit/logs` returns
@@ -56,12 +58,21 @@ pub struct AuditArgs {
     pub format: DataFormat,
 }
 
-/// The audit log a command appends to: `--audit-log`, or none.
-pub(super) fn append(path: Option<&std::path::Path>, record: Record, ui: &Ui) {
-    let Some(path) = path else { return };
-    if let Err(error) = AuditLog::new(path).append(&record) {
-        ui.failure(&format!("Could not append to the audit log {}", path.display()), Some(&error));
-    }
+/// Appends to the audit log a command was given with `--audit-log`, if any.
+pub(super) fn append(path: Option<&std::path::Path>, record: Record) -> Result<(), CliError> {
+    let Some(path) = path else { return Ok(()) };
+    AuditLog::new(path)
+        .append(&record)
+        .map_err(|source| CliError::Write { path: path.to_path_buf(), source })
+}
+
+/// Whether the audit log a command was given can be written, before the command changes
+/// anything it would have to record.
+pub(super) fn check_writable(path: Option<&std::path::Path>) -> Result<(), CliError> {
+    let Some(path) = path else { return Ok(()) };
+    AuditLog::new(path)
+        .check_writable()
+        .map_err(|source| CliError::Write { path: path.to_path_buf(), source })
 }
 
 pub fn run(global: &GlobalArgs, args: &AuditArgs, ui: &Ui) -> Result<Exit, CliError> {
@@ -74,11 +85,11 @@ pub fn run(global: &GlobalArgs, args: &AuditArgs, ui: &Ui) -> Result<Exit, CliEr
         resource: args.resource.clone(),
         key_name: args.key_name.clone(),
         caller: args.caller.clone(),
-        outcome: args.outcome.clone(),
+        outcome: args.outcome.map(|outcome| outcome.as_str().to_string()),
         since: args.since,
         until: args.until,
         offset: args.offset,
-        limit: args.limit.unwrap_or(usize::MAX),
+        limit: args.limit,
     };
     if !log.path().exists() {
         ui.warn(&format!("no audit log at {}", log.path().display()));

@@ -215,6 +215,10 @@ where
         Command::Audit(args) => audit::run(&cli.global, args, &ui),
         Command::Test(args) => test::run(&cli.global, args, &ui),
     };
+    finish(result, &ui)
+}
+
+fn finish(result: Result<Exit, CliError>, ui: &Ui) -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(error) => {
@@ -222,6 +226,25 @@ where
             error.exit().into()
         }
     }
+}
+
+/// Serve the HTTP API for a Secretfile: `secretzero serve` as a program of its own
+#[derive(Debug, Parser)]
+#[command(name = "secretzero-api", version, long_about = None, after_long_help = SERVE_HELP)]
+pub struct ServeCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(flatten)]
+    pub serve: serve::ServeArgs,
+}
+
+/// `secretzero-api`, which takes the options of `secretzero serve` and names itself in its
+/// help and version.
+pub fn serve_main() -> ExitCode {
+    let cli = ServeCli::parse();
+    let ui = Ui::new(&cli.global);
+    ui.init_logging(cli.global.verbose);
+    finish(serve::run(&cli.global, &cli.serve, &ui), &ui)
 }
 
 /// The reports asked for with `--format`/`--output`, paired by their positions.

@@ -270,20 +270,44 @@ fn new_file_permissions() -> Option<std::fs::Permissions> {
 /// Rows as aligned columns, two spaces apart, without trailing spaces: the tables of `status`,
 /// `rotate --dry-run` and `audit`. The first row is the header.
 pub(super) fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let rows: Vec<[String; N]> =
+        rows.iter().map(|row| row.clone().map(|c| printable(&c).into_owned())).collect();
     let mut widths = [0usize; N];
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let cells: Vec<String> =
             row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
     out
+}
+
+/// `text` with control characters (and the invisible ones that reorder or break lines) escaped
+/// as Rust writes them (`\n`, `\u{202e}`): a cell may hold a name a caller chose, such as
+/// a secret name in an API request, and must not start a row of its own or rewrite the others.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}')
+            || matches!(c, '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match hidden(c) {
+            true => out.extend(c.escape_default()),
+            false => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -81,11 +81,11 @@ pub fn run(
             &nothing,
             (&Ok(false), existed),
             details,
-            ui,
-        );
+        )?;
         return Ok(Exit::Success);
     }
     check_writable(&opened.lockfile_path)?;
+    super::audit::check_writable(args.audit_log.as_deref())?;
 
     let options = Options { only: rotating.clone(), rotate: rotating, ..Options::default() };
     let mut targets = Targets::new(file, &opened.lockfile_path);
@@ -108,11 +108,13 @@ pub fn run(
     report(&outcome, file, ui);
 
     let saved = if outcome.lockfile_changed { lock.save(&opened.lockfile_path) } else { Ok(false) };
-    audit_run(args.audit_log.as_deref(), "rotate", file, &outcome, (&saved, existed), details, ui);
+    let audited =
+        audit_run(args.audit_log.as_deref(), "rotate", file, &outcome, (&saved, existed), details);
     if saved? {
         let verb = if existed { "Updated" } else { "Created" };
         ui.done(&format!("{verb} lockfile {}", opened.lockfile_path.display()));
     }
+    audited?;
     if let Some(exit) = auth_exit(&targets, ui) {
         return Ok(exit);
     }

@@ -39,10 +39,16 @@ pub struct ServeArgs {
     pub rate_limit: u32,
 
     /// Seconds a request may take before it is answered with 503 (a sync that runs longer
-    /// still finishes, and is audited, but holds off other syncs until then)
+    /// still finishes, and is audited, but holds off other syncs until then); also how long a
+    /// connection may take to send a request's headers, or stay idle, before it is closed
     #[arg(long, default_value_t = 60, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+
+    /// Connections served at once; further ones wait to be accepted
+    #[arg(long, default_value_t = 256, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
 }
 
 #[cfg(not(feature = "api"))]
@@ -79,6 +85,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs, ui: &Ui) -> Result<Exit, CliEr
         audit,
         max_body: args.max_body,
         timeout: std::time::Duration::from_secs(args.timeout),
+        max_connections: args.max_connections,
         rate_per_minute: std::num::NonZeroU32::new(args.rate_limit).expect("clap checks >= 1"),
     };
     let file = global.file.display().to_string();

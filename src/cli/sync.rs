@@ -74,9 +74,10 @@ pub fn run(
         return Ok(if blocked { Exit::Failure } else { Exit::Success });
     }
 
-    // A lockfile that cannot be written would leave targets holding values nothing records:
-    // find out before writing any of them.
+    // A lockfile or audit log that cannot be written would leave targets holding values
+    // nothing records: find out before writing any of them.
     check_writable(&opened.lockfile_path)?;
+    super::audit::check_writable(args.audit_log.as_deref())?;
 
     let pending = plan.count(Action::Create) + plan.count(Action::Update);
     debug!(secrets = plan.secrets.len(), pending, "planned");
@@ -94,12 +95,14 @@ pub fn run(
     let must_save = outcome.lockfile_changed || !existed || lock.read_older_format();
     let saved = if must_save { lock.save(&opened.lockfile_path) } else { Ok(false) };
     let details = json!({"force": args.force, "secrets": args.secrets});
-    audit_run(args.audit_log.as_deref(), "sync", file, &outcome, (&saved, existed), details, ui);
+    let audited =
+        audit_run(args.audit_log.as_deref(), "sync", file, &outcome, (&saved, existed), details);
     match (saved?, existed) {
         (true, false) => ui.done(&format!("Created lockfile {}", opened.lockfile_path.display())),
         (true, true) => ui.done(&format!("Updated lockfile {}", opened.lockfile_path.display())),
         (false, _) => debug!("lockfile unchanged"),
     }
+    audited?;
 
     let auth = auth_exit(&targets, ui);
     // The process ends right after this. Freeing every node, name and hash one by one takes a
@@ -128,7 +131,8 @@ pub(super) fn check_writable(lockfile: &std::path::Path) -> Result<(), CliError>
 }
 
 /// Appends the record of a sync or rotation to `--audit-log`, if given. `saved` is how saving
-/// the lockfile went, and whether it existed before.
+/// the lockfile went, and whether it existed before. A record that cannot be written fails
+/// the command (exit 1), after it has reported what it did.
 pub(super) fn audit_run(
     log: Option<&std::path::Path>,
     action: &str,
@@ -136,8 +140,7 @@ pub(super) fn audit_run(
     outcome: &Outcome,
     saved: (&Result<bool, crate::lockfile::LockfileError>, bool),
     mut details: serde_json::Value,
-    ui: &Ui,
-) {
+) -> Result<(), CliError> {
     use crate::api::audit::{self, Record, outcome as result};
     let lockfile = match saved {
         (Ok(true), false) => "created",
@@ -156,7 +159,7 @@ pub(super) fn audit_run(
         &audit::cli_caller(),
         if failed { result::FAILURE } else { result::SUCCESS },
     );
-    super::audit::append(log, record.with_details(details), ui);
+    super::audit::append(log, record.with_details(details))
 }
 
 pub(super) fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui: &Ui) {

@@ -478,3 +478,24 @@ fn one_file_spelled_two_ways_is_one_file() {
         "error: --output ./sub/../a.json is given twice\nhint: write each report to its own file\n"
     );
 }
+
+#[test]
+fn a_report_never_overwrites_the_secretfile_or_the_lockfile() {
+    let project = Project::new(WARNS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let lock = project.read(".gitsecrets.lock");
+    for (output, what) in
+        [(".gitsecrets.lock", "the lockfile"), ("./Secretfile.yml", "the Secretfile")]
+    {
+        let run = project.run(&["drift", "--format", "sarif", "--output", output]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert_eq!(
+            run.stderr,
+            format!(
+                "error: --output {output} would overwrite {what}\nhint: write the report to another file\n"
+            )
+        );
+    }
+    assert_eq!(project.read(".gitsecrets.lock"), lock);
+    assert_eq!(project.read("Secretfile.yml"), WARNS);
+}

@@ -859,7 +859,13 @@ fn a_target_left_with_an_older_value_is_pending_in_status_and_show() {
 fn a_dotenv_value_that_readers_expand_is_not_adopted() {
     let secretfile = "version: \"1.0\"\nsecrets:\n  k:\n    generator: {type: random-string}\n    \
                       targets: [{type: local-file, path: .env}, {type: local-file, path: c.json}]\n";
-    for env in ["A=1\nK=${A}x\n", "A=1\nK=\"$A-x\"\nB=2\n", "K='pre${A}post'\n"] {
+    for env in [
+        "A=1\nK=${A}x\n",
+        "A=1\nK=\"$A-x\"\nB=2\n",
+        "K='pre${A}post'\n",
+        "K=Pa55$1word\n",
+        "K=a$-b\n",
+    ] {
         let project = Project::new(secretfile);
         project.write(".env", env);
         let run = project.run(&["sync"]);
@@ -879,4 +885,23 @@ fn a_dotenv_value_that_readers_expand_is_not_adopted() {
     project.write(".env", "K='pa$word'\n");
     assert_eq!(project.run(&["sync"]).code, 0);
     assert_eq!(common::json(&project.path("c.json"))["k"], "pa$word");
+}
+
+/// A lockfile that is a link to a target file (even one that does not exist yet) would be
+/// written over the secrets: refused before anything is written.
+#[cfg(unix)]
+#[test]
+fn a_lockfile_linked_to_a_target_is_refused() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  k:\n    generator: {type: random-string}\n    targets: \
+         [{type: local-file, path: .env}]\n",
+    );
+    std::os::unix::fs::symlink(".env", project.path(".gitsecrets.lock")).unwrap();
+    let run = project.run(&["sync"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("secret `k` has a target that writes into the lockfile"),
+        "{run:?}"
+    );
+    assert!(!project.exists(".env"));
 }

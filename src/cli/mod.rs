@@ -195,19 +195,20 @@ where
 
     let result = match &cli.command {
         Command::Init(args) => init::run(&cli.global, args, &ui),
-        Command::Validate(args) => report_requested(sub, &args.report)
+        Command::Validate(args) => report_requested(&cli.global, sub, &args.report)
             .and_then(|requested| validate::run(&cli.global, args, &requested, &ui)),
         Command::Sync(args) => {
             output::Requested::from_matches(sub, &args.formats, &args.outputs, PlanFormat::Text)
+                .and_then(|requested| refuse_own_files(&cli.global, requested))
                 .and_then(|requested| sync::run(&cli.global, args, &requested, &ui))
         }
         Command::Status(args) => status::run(&cli.global, args, &ui),
         Command::Show(args) => show::run(&cli.global, args, &ui),
-        Command::Rotate(args) => report_requested(sub, &args.report)
+        Command::Rotate(args) => report_requested(&cli.global, sub, &args.report)
             .and_then(|requested| rotate::run(&cli.global, args, &requested, &ui)),
-        Command::Drift(args) => report_requested(sub, &args.report)
+        Command::Drift(args) => report_requested(&cli.global, sub, &args.report)
             .and_then(|requested| drift::run(&cli.global, args, &requested, &ui)),
-        Command::Policy(args) => report_requested(sub, &args.report)
+        Command::Policy(args) => report_requested(&cli.global, sub, &args.report)
             .and_then(|requested| policy::run(&cli.global, args, &requested, &ui)),
         Command::Lockfile(args) => lockfile::run(&cli.global, args, &ui),
         Command::Migrate(args) => migrate::run(&cli.global, args, &ui),
@@ -249,10 +250,12 @@ pub fn serve_main() -> ExitCode {
 
 /// The reports asked for with `--format`/`--output`, paired by their positions.
 fn report_requested(
+    global: &GlobalArgs,
     matches: Option<&clap::ArgMatches>,
     args: &output::ReportArgs,
 ) -> Result<output::Requested<ReportFormat>, CliError> {
     output::Requested::from_matches(matches, &args.formats, &args.outputs, ReportFormat::Text)
+        .and_then(|requested| refuse_own_files(global, requested))
 }
 
 /// What most commands start from: the Secretfile, and the lockfile if there is one.
@@ -293,11 +296,20 @@ fn check_lockfile_is_no_target(
     lockfile: &std::path::Path,
 ) -> Result<(), CliError> {
     let cwd = std::env::current_dir().unwrap_or_default();
+    // Where each path leads once symbolic links are followed, even links to files that do not
+    // exist yet: a lockfile linked to `.env` would otherwise be written over the secrets.
+    let lockfile_real = leads_to(&cwd, lockfile);
     let lockfile = comparable(&cwd, lockfile);
     for secret in file.secrets.values() {
         for target in &secret.targets {
             let crate::secretfile::TargetKind::LocalFile(local) = &target.kind else { continue };
-            if comparable(&cwd, &local.resolved) == lockfile {
+            let target_real = leads_to(&cwd, &local.resolved);
+            // A target that links to the lockfile is refused alone, when it is written; a
+            // lockfile that links to a target would take every run's secrets with it.
+            let lockfile_links = lockfile_real != lockfile;
+            if comparable(&cwd, &local.resolved) == lockfile
+                || (lockfile_links && target_real == lockfile_real)
+            {
                 return Err(CliError::Usage {
                     message: format!(
                         "secret `{}` has a target that writes into the lockfile {}",
@@ -310,6 +322,41 @@ fn check_lockfile_is_no_target(
         }
     }
     Ok(())
+}
+
+/// Where `path` leads once symbolic links are followed (even to a file that does not exist
+/// yet), as an absolute path with `.` and `..` resolved.
+fn leads_to(cwd: &std::path::Path, path: &std::path::Path) -> PathBuf {
+    let followed = crate::target::follow_links(path).unwrap_or_else(|_| path.to_path_buf());
+    comparable(cwd, &followed)
+}
+
+/// A report written over the Secretfile or the lockfile would destroy it: refused before the
+/// command runs.
+fn refuse_own_files<F>(
+    global: &GlobalArgs,
+    requested: output::Requested<F>,
+) -> Result<output::Requested<F>, CliError> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let lockfile = global
+        .lockfile
+        .clone()
+        .unwrap_or_else(|| crate::secretfile::default_lockfile_path(&global.file));
+    let own = [
+        ("the Secretfile", leads_to(&cwd, &global.file)),
+        ("the lockfile", leads_to(&cwd, &lockfile)),
+    ];
+    for (_, destination) in &requested.reports {
+        let output::Destination::File(path) = destination else { continue };
+        let real = leads_to(&cwd, path);
+        if let Some((what, _)) = own.iter().find(|(_, file)| *file == real) {
+            return Err(CliError::Usage {
+                message: format!("--output {} would overwrite {what}", path.display()),
+                hint: Some("write the report to another file".into()),
+            });
+        }
+    }
+    Ok(requested)
 }
 
 /// An absolute path with `.` and `..` resolved as text, so two spellings of a path compare

@@ -302,19 +302,16 @@ fn comment_after(text: &str, value: &Range<usize>, content_end: usize) -> Option
 }
 
 /// Whether readers expand a variable in this raw value text, so that what an application
-/// reads is not the text: `${NAME}` in any quotes (python-dotenv), `$NAME` or `${…}` unquoted
-/// or in double quotes (dotenvy and compose). SecretZero does not expand variables, so such a value
+/// reads is not the text: `${NAME}` in any quotes (python-dotenv), any `$` unquoted or in
+/// double quotes (dotenvy and compose). SecretZero does not expand variables, so such a value
 /// is never read as the secret's.
 fn expands(raw: &str) -> bool {
     if python_expands(&decode(raw)) {
         return true;
     }
-    if raw.starts_with('\'') {
-        return false;
-    }
-    raw.as_bytes().windows(2).any(|pair| {
-        pair[0] == b'$' && (pair[1].is_ascii_alphabetic() || pair[1] == b'_' || pair[1] == b'{')
-    })
+    // Outside single quotes dotenvy substitutes at every `$` (`$1word` reads as empty plus
+    // `word`, a lone `$` too), and this module never writes a `$` there.
+    !raw.starts_with('\'') && raw.contains('$')
 }
 
 /// The value a raw value text stands for, read as dotenvy and compose read it, without

@@ -241,3 +241,41 @@ fn a_changed_value_gets_help_that_sync_bears_out() {
     );
     assert_eq!(drift(&project, &[]).code, 0);
 }
+
+#[test]
+fn the_help_for_a_changed_value_follows_static_values_and_disagreeing_targets() {
+    let project = synced();
+    let help = |project: &Project| {
+        let run = drift(project, &["--format", "json"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        report["checks"][0]["findings"][0]["help"].as_str().unwrap().to_string()
+    };
+
+    // Both targets of `api_key` edited, each differently: sync leaves them alone.
+    let env = project.read(".env");
+    let line = env.lines().find(|l| l.starts_with("API_KEY=")).unwrap().to_string();
+    project.write(".env", &env.replace(&line, "API_KEY=one"));
+    project.write("config.json", "{\"api_key\": \"two\"}\n");
+    assert_eq!(
+        help(&project),
+        "the targets hold different values and none the recorded one: remove the wrong ones by \
+         hand, or `secretzero sync --force -s api_key` replaces them all with a new value"
+    );
+    assert_eq!(project.run(&["sync", "-s", "api_key"]).code, 1, "the targets disagree");
+
+    // A static value decides the value whatever the target holds.
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  st:\n    generator: {type: static, value: fixed}\n    \
+         targets: [{type: local-file, path: .env}]\n",
+    );
+    assert_eq!(project.run(&["sync"]).code, 0);
+    project.write(".env", "ST=edited\n");
+    assert_eq!(
+        help(&project),
+        "`secretzero sync -s st` writes the value from the Secretfile or the environment back; \
+         to keep the new one, put it there"
+    );
+    assert_eq!(project.run(&["sync", "-s", "st"]).code, 0);
+    assert_eq!(project.read(".env"), "ST=fixed\n");
+}

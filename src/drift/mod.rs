@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use crate::engine::{Targets, changed_fields};
 use crate::lockfile::{Hasher, LEGACY_VALUE_FIELD, Lockfile, SecretEntry};
 use crate::report::{Finding, Severity};
-use crate::secretfile::{Secret, Secretfile, TargetDef};
+use crate::secretfile::{Secret, Secretfile, TargetDef, env_override};
 use crate::target::{Readback, SecretData};
 
 /// Rule ids, one per kind of drift.
@@ -141,8 +141,20 @@ impl Check<'_> {
         let restorable = readbacks.iter().any(|readback| {
             matches!(readback, Readback::Value(held) if self.holds_recorded_value(entry, held))
         });
+        let held: Vec<&SecretData> = readbacks
+            .iter()
+            .filter_map(|readback| match readback {
+                Readback::Value(held) => Some(held),
+                _ => None,
+            })
+            .collect();
+        let restore = match restorable {
+            true => Restore::FromTargets,
+            false if held.windows(2).any(|pair| !pair[0].same_as(pair[1])) => Restore::Disagree,
+            false => Restore::Adopt,
+        };
         for (target, readback) in secret.targets.iter().zip(readbacks) {
-            self.target(entry, target, readback, restorable);
+            self.target(entry, target, readback, restore);
         }
 
         let removed: Vec<&String> = entry
@@ -171,7 +183,7 @@ impl Check<'_> {
         entry: &SecretEntry,
         target: &TargetDef,
         readback: Readback,
-        restorable: bool,
+        restore: Restore,
     ) {
         let name = &self.secret.name;
         let id = &target.id;
@@ -240,7 +252,7 @@ impl Check<'_> {
                         format!(
                             "{id} of secret `{name}` holds a value the lockfile does not record"
                         ),
-                        Some(value_changed_help(self.secret, restorable)),
+                        Some(value_changed_help(self.secret, restore)),
                     )
                 }
             }
@@ -283,10 +295,20 @@ impl Check<'_> {
 
 /// What to do about a target whose value was changed outside SecretZero. Whether a sync keeps
 /// the new value depends on whether another target still holds the recorded one.
-fn value_changed_help(secret: &Secret, restorable: bool) -> String {
+fn value_changed_help(secret: &Secret, restore: Restore) -> String {
     let name = &secret.name;
-    match restorable {
-        true => {
+    // A static value or an environment variable decides the value whatever the targets hold.
+    let fixed = secret.fields.iter().all(|field| {
+        matches!(field.generator, crate::generate::Spec::Static(_)) || env_override(field).is_some()
+    });
+    if fixed {
+        return format!(
+            "`secretzero sync -s {name}` writes the value from the Secretfile or the environment \
+             back; to keep the new one, put it there"
+        );
+    }
+    match restore {
+        Restore::FromTargets => {
             let vars: Vec<&str> = secret.fields.iter().map(|f| f.env_var.as_str()).collect();
             format!(
                 "`secretzero sync -s {name}` writes the recorded value back from the targets \
@@ -295,10 +317,25 @@ fn value_changed_help(secret: &Secret, restorable: bool) -> String {
                 vars.join(", ")
             )
         }
-        false => format!(
+        Restore::Disagree => format!(
+            "the targets hold different values and none the recorded one: remove the wrong ones \
+             by hand, or `secretzero sync --force -s {name}` replaces them all with a new value"
+        ),
+        Restore::Adopt => format!(
             "no target holds the recorded value any more: `secretzero sync -s {name}` records \
              the value the targets hold now, and `secretzero sync --force -s {name}` replaces \
              it with a new one"
         ),
     }
+}
+
+/// What a sync would do about a secret whose targets no longer all hold the recorded value.
+#[derive(Debug, Clone, Copy)]
+enum Restore {
+    /// Another target still holds it: sync writes it back.
+    FromTargets,
+    /// The targets hold different values: sync leaves them alone until told.
+    Disagree,
+    /// They agree on a new value: sync records it.
+    Adopt,
 }

@@ -237,6 +237,11 @@ impl Walker {
                     format!("field name `{name}` may only hold letters, digits, `_`, `-`, `.`"),
                 );
                 complete = false;
+                // The generator is still checked, so that every problem is reported at once.
+                if let Some(generator) = field_object.get("generator") {
+                    let _ =
+                        self.generator(generator, &format!("field `{name}` of secret `{secret}`"));
+                }
                 continue;
             }
             if let Some(earlier) = fields.iter().find(|f| f.name == name) {

@@ -448,3 +448,13 @@ fn a_secret_with_an_invalid_name_still_has_its_body_checked() {
         ]
     );
 }
+
+#[test]
+fn a_field_with_an_invalid_name_still_has_its_generator_checked() {
+    let text = format!(
+        "{HEAD}  a:\n    template:\n      type: t\n      fields:\n        - {{name: \"bad field!\", \
+         generator: {{type: random-sting}}}}\n"
+    );
+    let rules: Vec<&str> = findings(&text).iter().map(|f| f.rule).collect();
+    assert_eq!(rules, ["secretfile/field-name", "secretfile/unknown-generator"]);
+}

@@ -195,7 +195,7 @@ secrets:
     assert_eq!(plan.code, 1, "{plan:?}");
     let expected = [
         format!(
-            "! skip      aws-ssm::{prefix}/big/Standard (the value of `big` is 5000 bytes; \
+            "! skip      aws-ssm::{prefix}/big (the value of `big` is 5000 bytes; \
              aws-ssm `{prefix}/big`: a Standard parameter holds at most 4096 bytes (4 KB); set \
              `tier: Advanced` for 8 KB)"
         ),

@@ -238,18 +238,12 @@ fn remote_targets_are_translated_and_validate_with_their_history() {
     assert_eq!(stripe["fields"]["value"], stripe_hash.as_str());
     assert_eq!(stripe["rotation_count"], 1);
     let ids: Vec<&String> = stripe["targets"].as_object().unwrap().keys().collect();
-    assert_eq!(
-        ids,
-        [
-            "aws-secretsmanager:aws:prod/stripe/Stripe API key",
-            "aws-ssm:aws:/prod/stripe/SecureString"
-        ]
-    );
+    assert_eq!(ids, ["aws-secretsmanager:aws:prod/stripe", "aws-ssm:aws:/prod/stripe"]);
     let vault: Vec<&String> =
         lock["secrets"]["vault_token"]["targets"].as_object().unwrap().keys().collect();
     assert_eq!(
         vault,
-        ["vault-kv:vault:payments/token-copy", "vault-kv:vault:payments/token/secret"]
+        ["vault-kv:vault:payments/token-copy", "vault-kv:vault:secret/payments/token"]
     );
     assert_eq!(lock["secrets"]["deploy_token"]["targets"].as_object().unwrap().len(), 4);
 

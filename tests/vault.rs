@@ -82,7 +82,7 @@ fn check_and_set_refuses_a_concurrent_change() {
     assert_eq!(raced.code, 1, "{raced:?}");
     assert!(
         raced.stderr.contains(
-            "Failed to write a to vault-kv::cas/a/true/2: vault-kv::cas/a/true/2: HTTP 400: \
+            "Failed to write a to vault-kv::cas/a: vault-kv::cas/a: HTTP 400: \
              check-and-set parameter did not match the current version; the secret changed \
              since it was read"
         ),

@@ -63,9 +63,12 @@ pub fn load(provider: &Provider, region: Option<&str>) -> Result<SdkConfig, Remo
         .with_max_attempts(attempts)
         .with_initial_backoff(Duration::from_millis(100))
         .with_max_backoff(Duration::from_secs(20));
+    // A store that accepts connections and never answers must not hold a CI job for minutes:
+    // each attempt gives up after 15 s, and each call, retries included, after 45 s.
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))
-        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_attempt_timeout(Duration::from_secs(15))
+        .operation_timeout(Duration::from_secs(45))
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry)

@@ -317,6 +317,24 @@ impl RemoteKind {
     }
 }
 
+impl RemoteKind {
+    /// The options that say which stored object a target is, in the order its id joins them:
+    /// two targets with the same values are the same object, whatever their other settings
+    /// (a description, a tier, tags), so changing those never makes a target look new.
+    pub fn identity(self) -> &'static [&'static str] {
+        match self {
+            RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => &["region", "name"],
+            RemoteKind::AzureKeyVault => &["vault_url", "name"],
+            RemoteKind::VaultKv => &["mount", "path"],
+            RemoteKind::GithubSecret => &["organization", "repository", "environment", "name"],
+            RemoteKind::GitlabVariable => &["group", "project", "environment_scope", "key"],
+            RemoteKind::JenkinsCredential => &["folder", "id"],
+            RemoteKind::KubernetesSecret => &["namespace", "name", "key"],
+            RemoteKind::ExternalSecret => &["namespace", "name"],
+        }
+    }
+}
+
 impl Secretfile {
     /// The Secretfile's folder joined with a path written in it.
     pub fn resolve(&self, path: &str) -> PathBuf {

@@ -317,11 +317,13 @@ mod machinery {
             named.or(only).cloned().unwrap_or_else(|| Provider::default_of(kind))
         }
 
-        /// One connection per target type, provider and region override.
+        /// One connection per target type, provider, region override and Key Vault: a target's
+        /// own `vault_url` must not be served by another target's client.
         fn key(&self, target: &RemoteTarget) -> (String, Provider) {
             let provider = self.provider(target);
-            let region = target.options.get("region").map_or("", String::as_str);
-            (format!("{}|{}|{region}", target.kind.name(), provider.name), provider)
+            let option = |key: &str| target.options.get(key).map_or("", String::as_str);
+            let (region, vault) = (option("region"), option("vault_url"));
+            (format!("{}|{}|{region}|{vault}", target.kind.name(), provider.name), provider)
         }
 
         fn lookup(&self, target: &RemoteTarget) -> Option<&Result<Connected, RemoteError>> {

@@ -57,7 +57,34 @@ impl Walker {
         seen: &mut HashMap<(String, String), (String, Loc)>,
     ) {
         for target in &secret.targets {
-            let TargetKind::LocalFile(file) = &target.kind else { continue };
+            let file = match &target.kind {
+                TargetKind::LocalFile(file) => file,
+                // A remote target holds one secret's whole value: two secrets writing one
+                // stored object would overwrite each other on every run.
+                TargetKind::Remote(_) => {
+                    let slot = (String::new(), target.id.clone());
+                    match seen.get(&slot) {
+                        Some((other, other_loc)) if other != &secret.name => {
+                            let (other, other_loc) = (other.clone(), *other_loc);
+                            self.error(
+                                "secretfile/key-collision",
+                                target.loc,
+                                format!(
+                                    "secrets `{other}` and `{}` both write {}",
+                                    secret.name, target.id
+                                ),
+                            )
+                            .related
+                            .push((other_loc, format!("`{other}` writes it here")));
+                        }
+                        Some(_) => {}
+                        None => {
+                            seen.insert(slot, (secret.name.clone(), target.loc));
+                        }
+                    }
+                    continue;
+                }
+            };
             if !secret.is_single() && file.format != Format::Dotenv {
                 for field in &secret.fields {
                     if let Err(reason) = file.format.check_field_name(&field.name) {

@@ -206,7 +206,13 @@ impl Walker {
             return None;
         }
 
-        let location = options.values().cloned().collect::<Vec<_>>().join("/");
+        let location = kind
+            .identity()
+            .iter()
+            .filter_map(|key| options.get(*key).filter(|value| !value.is_empty()))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("/");
         Some(TargetDef {
             id: format!("{}:{}:{location}", kind.name(), provider.as_deref().unwrap_or("")),
             kind: TargetKind::Remote(RemoteTarget { kind, provider, options, tags }),

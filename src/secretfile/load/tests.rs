@@ -458,3 +458,24 @@ fn a_field_with_an_invalid_name_still_has_its_generator_checked() {
     let rules: Vec<&str> = findings(&text).iter().map(|f| f.rule).collect();
     assert_eq!(rules, ["secretfile/field-name", "secretfile/unknown-generator"]);
 }
+
+#[test]
+fn two_secrets_writing_one_remote_object_collide_and_other_settings_do_not_make_a_new_one() {
+    let text = format!(
+        "{HEAD}  d:\n    generator: {{type: random-string}}\n    targets: [{{type: \
+         aws-secretsmanager, name: shared/one}}]\n  e:\n    generator: {{type: random-string}}\n    \
+         targets: [{{type: aws-secretsmanager, name: shared/one, description: other}}]\n"
+    );
+    let all = findings(&text);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].rule, "secretfile/key-collision");
+    assert_eq!(all[0].message, "secrets `d` and `e` both write aws-secretsmanager::shared/one");
+    // A tier or a description is not part of which parameter a target is.
+    let text = format!(
+        "{HEAD}  a:\n    generator: {{type: random-string}}\n    targets:\n      - {{type: aws-ssm, \
+         name: /col/x, tier: Standard}}\n      - {{type: aws-ssm, name: /col/x/Standard}}\n"
+    );
+    let file = load_with_env(&text, &[]).unwrap();
+    let ids: Vec<&str> = file.secrets["a"].targets.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["aws-ssm::/col/x", "aws-ssm::/col/x/Standard"]);
+}

@@ -59,9 +59,18 @@ impl Walker {
         for target in &secret.targets {
             let file = match &target.kind {
                 TargetKind::LocalFile(file) => file,
-                // A remote target holds one secret's whole value: two secrets writing one
-                // stored object would overwrite each other on every run.
-                TargetKind::Remote(_) => {
+                // These stores hold one secret's whole value per object: two secrets writing one
+                // object would overwrite each other on every run. (A Kubernetes Secret holds
+                // keys that several secrets may share, so it is left out.)
+                TargetKind::Remote(remote)
+                    if matches!(
+                        remote.kind,
+                        RemoteKind::AwsSecretsManager
+                            | RemoteKind::AwsSsm
+                            | RemoteKind::AzureKeyVault
+                            | RemoteKind::VaultKv
+                    ) =>
+                {
                     let slot = (String::new(), target.id.clone());
                     match seen.get(&slot) {
                         Some((other, other_loc)) if other != &secret.name => {
@@ -84,6 +93,7 @@ impl Walker {
                     }
                     continue;
                 }
+                TargetKind::Remote(_) => continue,
             };
             if !secret.is_single() && file.format != Format::Dotenv {
                 for field in &secret.fields {

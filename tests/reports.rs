@@ -499,3 +499,23 @@ fn a_report_never_overwrites_the_secretfile_or_the_lockfile() {
     assert_eq!(project.read(".gitsecrets.lock"), lock);
     assert_eq!(project.read("Secretfile.yml"), WARNS);
 }
+
+/// A report sent to a pipe or a device is written into it: renaming a file over it would
+/// destroy it (`--output /dev/null`, run as root, would replace the machine's /dev/null).
+#[cfg(unix)]
+#[test]
+fn a_report_to_a_pipe_is_written_into_it_not_over_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let project = Project::new(WARNS);
+    let fifo = project.path("report.pipe");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let run = project.run(&["validate", "--format", "json", "--output", "report.pipe"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let report: Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+    assert_eq!(report["checks"][0]["check"], "validate");
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a pipe");
+}

@@ -238,6 +238,13 @@ fn ordinal(n: usize) -> String {
 pub fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
     let error = |source| CliError::Write { path: path.to_path_buf(), source };
     let target = crate::target::follow_links(path).map_err(error)?;
+    // A device or a pipe (`/dev/null`, `/dev/stderr`, a FIFO) is written to, never replaced:
+    // renaming a file over it would destroy it, for every program on the machine when run as
+    // root.
+    if std::fs::metadata(&target).is_ok_and(|meta| !meta.is_file() && !meta.is_dir()) {
+        let mut file = std::fs::OpenOptions::new().write(true).open(&target).map_err(error)?;
+        return file.write_all(text.as_bytes()).map_err(error);
+    }
     let folder = match target.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

@@ -59,6 +59,22 @@ pub fn run(
     let options = Options { force: args.force, only: args.secrets.clone(), ..Options::default() };
     let mut targets = Targets::new(file, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
+    let unverified: Vec<String> = plan
+        .secrets
+        .iter()
+        .flat_map(|s| s.targets.iter().filter(|t| t.unverified).map(|t| t.id.clone()))
+        .collect();
+    if !unverified.is_empty() {
+        ui.warn(&format!(
+            "{} target{} could not be read back, so whether {} still hold{} the recorded value is \
+             unknown: {}",
+            unverified.len(),
+            if unverified.len() == 1 { "" } else { "s" },
+            if unverified.len() == 1 { "it" } else { "they" },
+            if unverified.len() == 1 { "s" } else { "" },
+            unverified.join(", ")
+        ));
+    }
 
     if args.dry_run {
         requested.deliver(PlanFormat::Text, true, ui, |format, _| match format {
@@ -111,7 +127,8 @@ pub fn run(
     if let Some(exit) = auth {
         return Ok(exit);
     }
-    Ok(if outcome.failed() { Exit::Failure } else { Exit::Success })
+    // A store that could not be read was not synced, whatever the plan assumed.
+    Ok(if outcome.failed() || !unverified.is_empty() { Exit::Failure } else { Exit::Success })
 }
 
 /// Exit 3 when a remote store refused the credentials: nothing else can succeed until they

@@ -157,6 +157,9 @@ pub struct TargetPlan {
     pub id: String,
     pub action: Action,
     pub reason: String,
+    /// Left alone only because the lockfile records it: the target could not be read back,
+    /// so whether it still holds the value is unknown.
+    pub unverified: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -141,7 +141,9 @@ fn plan_secret(
             };
             let name = action.name();
             debug!(secret = %secret.name, target = %target.id, action = name, %reason, "target");
-            TargetPlan { id: target.id.clone(), action, reason }
+            let unverified =
+                action == Action::Unchanged && matches!(readback, Readback::Unreadable(_));
+            TargetPlan { id: target.id.clone(), action, reason, unverified }
         })
         .collect();
 

@@ -198,6 +198,7 @@ mod tests {
             id: id.into(),
             action,
             reason: reason.into(),
+            unverified: false,
         };
         let plan = Plan {
             secrets: vec![

@@ -72,25 +72,7 @@ impl Walker {
                     ) =>
                 {
                     let slot = (String::new(), target.id.clone());
-                    match seen.get(&slot) {
-                        Some((other, other_loc)) if other != &secret.name => {
-                            let (other, other_loc) = (other.clone(), *other_loc);
-                            self.error(
-                                "secretfile/key-collision",
-                                target.loc,
-                                format!(
-                                    "secrets `{other}` and `{}` both write {}",
-                                    secret.name, target.id
-                                ),
-                            )
-                            .related
-                            .push((other_loc, format!("`{other}` writes it here")));
-                        }
-                        Some(_) => {}
-                        None => {
-                            seen.insert(slot, (secret.name.clone(), target.loc));
-                        }
-                    }
+                    self.claim(seen, slot, secret, target.loc, &target.id);
                     continue;
                 }
                 TargetKind::Remote(_) => continue,
@@ -121,26 +103,36 @@ impl Walker {
                 }
             }
             for key in keys {
-                let slot = (file.path.clone(), key.clone());
-                match seen.get(&slot) {
-                    Some((other, other_loc)) if other != &secret.name => {
-                        let (other, other_loc) = (other.clone(), *other_loc);
-                        self.error(
-                            "secretfile/key-collision",
-                            target.loc,
-                            format!(
-                                "secrets `{other}` and `{}` both write key `{key}` in `{}`",
-                                secret.name, file.path
-                            ),
-                        )
-                        .related
-                        .push((other_loc, format!("`{other}` writes it here")));
-                    }
-                    Some(_) => {}
-                    None => {
-                        seen.insert(slot, (secret.name.clone(), target.loc));
-                    }
-                }
+                let what = format!("key `{key}` in `{}`", file.path);
+                self.claim(seen, (file.path.clone(), key), secret, target.loc, &what);
+            }
+        }
+    }
+
+    /// Records that `secret` writes `slot` (a file's key, or a remote object); a second secret
+    /// writing the same slot is an error at its target, pointing at the first.
+    fn claim(
+        &mut self,
+        seen: &mut HashMap<(String, String), (String, Loc)>,
+        slot: (String, String),
+        secret: &Secret,
+        loc: Loc,
+        what: &str,
+    ) {
+        match seen.get(&slot) {
+            Some((other, other_loc)) if other != &secret.name => {
+                let (other, other_loc) = (other.clone(), *other_loc);
+                self.error(
+                    "secretfile/key-collision",
+                    loc,
+                    format!("secrets `{other}` and `{}` both write {what}", secret.name),
+                )
+                .related
+                .push((other_loc, format!("`{other}` writes it here")));
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(slot, (secret.name.clone(), loc));
             }
         }
     }

@@ -15,7 +15,7 @@ use aws_sdk_secretsmanager::types::Tag;
 use secrecy::ExposeSecret;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead, encode_text};
+use super::remote::{BoxFuture, Request, Store, StoreRead, encode_text, stored_size};
 use crate::provider::{Limiter, RemoteError, aws, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret};
 
@@ -88,14 +88,11 @@ impl Store for SecretsManager {
         target: &RemoteTarget,
         value: &SecretData,
     ) -> Result<(), String> {
-        let bytes = encode_text(value, secret.is_single()).expose_secret().len();
+        let (bytes, what) = stored_size(secret, value);
         if bytes > MAX_VALUE_BYTES {
             let name = target.options.get("name").map_or("", String::as_str);
             return Err(format!(
-                "the value of `{}` is {bytes} bytes{}; aws-secretsmanager `{name}` holds at \
-                 most {MAX_VALUE_BYTES} bytes (64 KiB)",
-                secret.name,
-                if secret.is_single() { "" } else { " as a JSON object" },
+                "{what}; aws-secretsmanager `{name}` holds at most {MAX_VALUE_BYTES} bytes (64 KiB)"
             ));
         }
         Ok(())

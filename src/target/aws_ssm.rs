@@ -15,7 +15,7 @@ use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, T
 use secrecy::ExposeSecret;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead, encode_text};
+use super::remote::{BoxFuture, Request, Store, StoreRead, encode_text, stored_size};
 use crate::provider::{Limiter, RemoteError, aws, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret};
 
@@ -146,7 +146,7 @@ impl Store for ParameterStore {
         value: &SecretData,
     ) -> Result<(), String> {
         let name = target.options.get("name").map_or("", String::as_str);
-        let bytes = encode_text(value, secret.is_single()).expose_secret().len();
+        let (bytes, what) = stored_size(secret, value);
         let (limit, tier_name) = match tier(target) {
             Ok(Tier::Standard) => (
                 STANDARD_BYTES,
@@ -156,11 +156,7 @@ impl Store for ParameterStore {
             _ => (ADVANCED_BYTES, "an Advanced parameter holds at most 8192 bytes (8 KB)"),
         };
         if bytes > limit {
-            return Err(format!(
-                "the value of `{}` is {bytes} bytes{}; aws-ssm `{name}`: {tier_name}",
-                secret.name,
-                if secret.is_single() { "" } else { " as a JSON object" },
-            ));
+            return Err(format!("{what}; aws-ssm `{name}`: {tier_name}"));
         }
         if bytes == 0 {
             return Err(format!(

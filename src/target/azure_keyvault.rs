@@ -14,7 +14,7 @@ use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use secrecy::ExposeSecret;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead, encode_text};
+use super::remote::{BoxFuture, Request, Store, StoreRead, encode_text, stored_size};
 use crate::provider::{Limiter, RemoteError, azure, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret};
 
@@ -158,14 +158,11 @@ impl Store for KeyVault {
         target: &RemoteTarget,
         value: &SecretData,
     ) -> Result<(), String> {
-        let bytes = encode_text(value, secret.is_single()).expose_secret().len();
+        let (bytes, what) = stored_size(secret, value);
         if bytes > MAX_VALUE_BYTES {
             let name = target.options.get("name").map_or("", String::as_str);
             return Err(format!(
-                "the value of `{}` is {bytes} bytes{}; azure-keyvault `{name}` holds at most \
-                 {MAX_VALUE_BYTES} bytes (25 KiB)",
-                secret.name,
-                if secret.is_single() { "" } else { " as a JSON object" },
+                "{what}; azure-keyvault `{name}` holds at most {MAX_VALUE_BYTES} bytes (25 KiB)"
             ));
         }
         Ok(())

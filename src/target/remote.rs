@@ -588,9 +588,18 @@ mod machinery {
             .collect();
         SecretString::from(serde_json::Value::Object(object).to_string())
     }
+
+    /// The size of what a store keeps for `secret`, and the start of a refusal naming it
+    /// (never the value): "the value of `db` is 5000 bytes as a JSON object".
+    #[cfg(any(feature = "aws", feature = "azure"))]
+    pub(crate) fn stored_size(secret: &Secret, value: &SecretData) -> (usize, String) {
+        let bytes = encode_text(value, secret.is_single()).expose_secret().len();
+        let shape = if secret.is_single() { "" } else { " as a JSON object" };
+        (bytes, format!("the value of `{}` is {bytes} bytes{shape}", secret.name))
+    }
 }
 
 #[cfg(feature = "remote")]
 pub(crate) use machinery::BoxFuture;
 #[cfg(any(feature = "aws", feature = "azure"))]
-pub(crate) use machinery::encode_text;
+pub(crate) use machinery::{encode_text, stored_size};

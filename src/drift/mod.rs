@@ -196,7 +196,27 @@ impl Check<'_> {
                 format!("{id} of secret `{name}` has never been written"),
                 Some(format!("run `secretzero sync -s {name}`")),
             ),
-            (Readback::Unreadable(why), _) => (
+            (Readback::Sealed { stamp: Some(now), .. }, Some(recorded))
+                if recorded.stamp.as_ref().is_some_and(|then| then != &now) =>
+            {
+                (
+                    rule::VALUE_CHANGED,
+                    Severity::Error,
+                    format!(
+                        "{id} of secret `{name}` was written by someone else: the store says it \
+                         changed at {now}, the lockfile recorded {} (the store never gives the \
+                         value back)",
+                        recorded.stamp.as_deref().unwrap_or_default()
+                    ),
+                    Some(format!("`secretzero sync -s {name}` writes the recorded value again")),
+                )
+            }
+            (Readback::Sealed { stamp: Some(_), .. }, Some(recorded))
+                if recorded.stamp.is_some() =>
+            {
+                return;
+            }
+            (Readback::Unreadable(why) | Readback::Sealed { why, .. }, _) => (
                 rule::UNREADABLE,
                 Severity::Warning,
                 format!("{id} of secret `{name}` cannot be read back, so drift is unknown: {why}"),

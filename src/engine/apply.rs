@@ -133,8 +133,22 @@ pub fn apply(
         for id in &written {
             outcome.written.push((secret.name.clone(), (*id).clone()));
         }
+        // What a sealed store shows about the value now: after this run's write, or as read.
+        let stamps: std::collections::HashMap<&str, String> = secret
+            .targets
+            .iter()
+            .zip(&secret_plan.targets)
+            .filter_map(|(target, plan)| {
+                let stamp = match written.contains(&&target.id) {
+                    true => targets.for_target(target).stamp(&secret.name, &target.id),
+                    false => plan.stamp.clone(),
+                };
+                Some((target.id.as_str(), stamp?))
+            })
+            .collect();
         if let Some(value) = value {
-            let recorded = record(lock, hasher, secret, &mut secret_plan, &value, &written, now);
+            let recorded =
+                record(lock, hasher, secret, &mut secret_plan, &value, (&written, &stamps), now);
             outcome.lockfile_changed |= recorded.changed;
             match recorded.rotation {
                 Rotation::None => {}
@@ -263,7 +277,7 @@ fn record(
     secret: &Secret,
     plan: &mut SecretPlan,
     value: &SecretData,
-    written: &[&String],
+    (written, stamps): (&[&String], &std::collections::HashMap<&str, String>),
     now: Timestamp,
 ) -> Recorded {
     let name = secret.name.as_str();
@@ -354,9 +368,18 @@ fn record(
             && entry.targets.get(id).is_some_and(|t| {
                 !Hasher::is_legacy(&t.hash) && hasher.matches(&t.hash, name, id, &bytes)
             });
+        let stamp = stamps.get(id.as_str()).cloned();
         if was_written || (target_plan.action == Action::Unchanged && !current) {
             let hash = hasher.hash(name, id, &bytes);
-            entry.targets.insert(id.clone(), TargetEntry { hash, updated_at: now });
+            entry.targets.insert(id.clone(), TargetEntry { hash, updated_at: now, stamp });
+            changed = true;
+        } else if let Some(recorded) = entry.targets.get_mut(id)
+            && target_plan.action == Action::Unchanged
+            && recorded.stamp.is_none()
+            && stamp.is_some()
+        {
+            // First sight of a sealed store's stamp for a value already recorded there.
+            recorded.stamp = stamp;
             changed = true;
         }
     }

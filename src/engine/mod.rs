@@ -160,6 +160,9 @@ pub struct TargetPlan {
     /// Left alone only because the lockfile records it: the target could not be read back,
     /// so whether it still holds the value is unknown.
     pub unverified: bool,
+    /// What a sealed store showed about the value it holds (see
+    /// [`crate::target::Readback::Sealed`]).
+    pub stamp: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,6 +67,9 @@ fn plan_secret(
             }
             Readback::Missing => "nothing".to_string(),
             Readback::Unreadable(why) => format!("unreadable: {why}"),
+            Readback::Sealed { stamp, why } => {
+                format!("sealed (stamp {}): {why}", stamp.as_deref().unwrap_or("none"))
+            }
             Readback::Broken(why) => format!("broken: {why}"),
         };
         tracing::trace!(secret = %secret.name, target = %target.id, %held, "read back");
@@ -141,9 +144,20 @@ fn plan_secret(
             };
             let name = action.name();
             debug!(secret = %secret.name, target = %target.id, action = name, %reason, "target");
-            let unverified =
-                action == Action::Unchanged && matches!(readback, Readback::Unreadable(_));
-            TargetPlan { id: target.id.clone(), action, reason, unverified }
+            let recorded = entry.and_then(|e| e.targets.get(&target.id));
+            let unverified = action == Action::Unchanged
+                && match readback {
+                    Readback::Unreadable(_) => true,
+                    Readback::Sealed { stamp, .. } => {
+                        stamp.is_none() || recorded.and_then(|r| r.stamp.as_ref()) != stamp.as_ref()
+                    }
+                    _ => false,
+                };
+            let stamp = match readback {
+                Readback::Sealed { stamp, .. } => stamp.clone(),
+                _ => None,
+            };
+            TargetPlan { id: target.id.clone(), action, reason, unverified, stamp }
         })
         .collect();
 
@@ -347,7 +361,7 @@ fn field_source(
         // adopting what the targets hold rather than replacing it. With no target readable
         // at all, nothing says the recorded value is gone: it stands.
         if entry.fields.contains_key(LEGACY_VALUE_FIELD) {
-            let unreadable = readbacks.iter().any(|r| matches!(r, Readback::Unreadable(_)));
+            let unreadable = readbacks.iter().any(cannot_read);
             return match distinct(&held) {
                 0 if unreadable => Ok((Source::Recorded, None)),
                 0 => Ok((generate("new secret"), None)),
@@ -372,9 +386,7 @@ fn field_source(
     match distinct(&held) {
         // Nothing readable to compare with (no targets, or none that can be read back): the
         // recorded value stands, rather than a new one on every run.
-        0 if secret.targets.is_empty()
-            || readbacks.iter().any(|r| matches!(r, Readback::Unreadable(_))) =>
-        {
+        0 if secret.targets.is_empty() || readbacks.iter().any(cannot_read) => {
             Ok((Source::Recorded, None))
         }
         // A one-time value is never replaced behind the user's back, even when it is lost.
@@ -411,9 +423,18 @@ fn held_values(
                 .field(&field.name)
                 .filter(|value| !value.expose_secret().is_empty())
                 .map(|value| (target.id.clone(), value.clone())),
-            Readback::Missing | Readback::Unreadable(_) | Readback::Broken(_) => None,
+            Readback::Missing
+            | Readback::Unreadable(_)
+            | Readback::Sealed { .. }
+            | Readback::Broken(_) => None,
         })
         .collect()
+}
+
+/// A target whose value cannot be compared: unreachable, or a store that never gives values
+/// back.
+fn cannot_read(readback: &Readback) -> bool {
+    matches!(readback, Readback::Unreadable(_) | Readback::Sealed { .. })
 }
 
 fn distinct(held: &[(String, SecretString)]) -> usize {
@@ -484,28 +505,69 @@ fn target_action(
             None => (Action::Update, format!("new value ({})", new_value.unwrap_or("regenerated"))),
         },
         Readback::Unreadable(why) => {
-            let bytes = value.map(SecretData::canonical_bytes);
-            let in_lockfile = match (recorded, &bytes) {
-                (Some(r), Some(bytes)) => hasher.matches(&r.hash, &secret.name, id, bytes),
-                // Nothing to compare with, but nothing changes either.
-                (Some(_), None) => new_value.is_none(),
-                (None, _) => false,
-            };
-            if in_lockfile {
-                (Action::Unchanged, format!("recorded in the lockfile; cannot read back: {why}"))
-            } else if value.is_none() && new_value.is_none() {
-                (
-                    Action::Skip,
-                    format!(
-                        "no readable target holds the value to copy; `sync --force -s {}` \
-                         makes a new one",
-                        secret.name
-                    ),
-                )
-            } else {
-                (Action::Update, format!("cannot read back ({why}), so it is written"))
+            unreadable_action(secret, id, why, value, new_value, recorded, hasher)
+        }
+        Readback::Sealed { stamp, why } => {
+            let recorded_stamp = recorded.and_then(|r| r.stamp.as_ref());
+            match (stamp, recorded_stamp) {
+                // Someone wrote it since SecretZero did: what it holds now is unknown.
+                (Some(now), Some(then)) if now != then => {
+                    match value.is_some() || new_value.is_some() {
+                        true => (
+                            Action::Update,
+                            format!(
+                                "changed outside SecretZero (the store says {now}, the lockfile \
+                             recorded {then}), so the value is written again"
+                            ),
+                        ),
+                        false => (
+                            Action::Skip,
+                            format!(
+                                "changed outside SecretZero (the store says {now}, the lockfile \
+                             recorded {then}) and no readable target holds the value to write \
+                             back; `sync --force -s {}` makes a new one",
+                                secret.name
+                            ),
+                        ),
+                    }
+                }
+                _ => unreadable_action(secret, id, why, value, new_value, recorded, hasher),
             }
         }
+    }
+}
+
+/// What to do with a target whose value cannot be compared: trust the lockfile's record of
+/// what was written there.
+fn unreadable_action(
+    secret: &Secret,
+    id: &str,
+    why: &str,
+    value: Option<&SecretData>,
+    new_value: Option<&str>,
+    recorded: Option<&crate::lockfile::TargetEntry>,
+    hasher: &Hasher,
+) -> (Action, String) {
+    let bytes = value.map(SecretData::canonical_bytes);
+    let in_lockfile = match (recorded, &bytes) {
+        (Some(r), Some(bytes)) => hasher.matches(&r.hash, &secret.name, id, bytes),
+        // Nothing to compare with, but nothing changes either.
+        (Some(_), None) => new_value.is_none(),
+        (None, _) => false,
+    };
+    if in_lockfile {
+        (Action::Unchanged, format!("recorded in the lockfile; cannot read back: {why}"))
+    } else if value.is_none() && new_value.is_none() {
+        (
+            Action::Skip,
+            format!(
+                "no readable target holds the value to copy; `sync --force -s {}` makes a new \
+                 one",
+                secret.name
+            ),
+        )
+    } else {
+        (Action::Update, format!("cannot read back ({why}), so it is written"))
     }
 }
 

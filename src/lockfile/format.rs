@@ -182,6 +182,21 @@ pub(super) fn recorded_hash<'de, D: Deserializer<'de>>(
     if hash::is_recorded_hash(&text) { Ok(text) } else { Err(de::Error::custom(BAD_HASH)) }
 }
 
+/// A store's stamp (see [`super::TargetEntry::stamp`]): a timestamp or version as the store
+/// shows it, at most 64 characters of letters, digits and `:.+-_`, so a message may quote it
+/// without quoting anything else a hand-edited file could hold.
+pub(super) fn store_stamp<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ":.+-_".contains(c);
+    if !text.is_empty() && text.len() <= 64 && text.chars().all(allowed) {
+        Ok(Some(text))
+    } else {
+        Err(de::Error::custom("a target's `stamp` must be up to 64 letters, digits and `:.+-_`"))
+    }
+}
+
 /// A definition hash, or empty when none is recorded yet.
 pub(super) fn definition_hash<'de, D: Deserializer<'de>>(
     deserializer: D,

@@ -148,8 +148,11 @@ mod tests {
             rotation_count: 0,
             one_time: false,
             fields: [("value".to_string(), hash.clone())].into(),
-            targets: [("local-file:.env#A".to_string(), TargetEntry { hash, updated_at: at })]
-                .into(),
+            targets: [(
+                "local-file:.env#A".to_string(),
+                TargetEntry { hash, updated_at: at, stamp: None },
+            )]
+            .into(),
         }
     }
 

@@ -110,6 +110,14 @@ pub struct TargetEntry {
     pub hash: String,
     #[serde(with = "format::stamp")]
     pub updated_at: Timestamp,
+    /// For a store that never gives values back: what it showed about the value SecretZero
+    /// wrote (GitHub's `updated_at`), so a later change by anyone else is noticed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "format::store_stamp"
+    )]
+    pub stamp: Option<String>,
 }
 
 /// Why a lockfile could not be loaded, saved or used. No message quotes the file's content:

@@ -37,7 +37,11 @@ fn fixture() -> Lockfile {
         ]),
         targets: BTreeMap::from([(
             "local-file:.env#DATABASE".to_owned(),
-            TargetEntry { hash: hash_of('3'), updated_at: stamp("2026-12-04T09:30:00Z") },
+            TargetEntry {
+                hash: hash_of('3'),
+                updated_at: stamp("2026-12-04T09:30:00Z"),
+                stamp: None,
+            },
         )]),
     };
     let api_key = SecretEntry {

@@ -222,7 +222,10 @@ impl Entry<'_> {
                 }
                 _ => found.hash.clone(),
             };
-            targets.insert(target.id.clone(), TargetEntry { hash, updated_at: found.updated_at });
+            targets.insert(
+                target.id.clone(),
+                TargetEntry { hash, updated_at: found.updated_at, stamp: None },
+            );
         }
         targets
     }
@@ -306,9 +309,12 @@ impl Entry<'_> {
                 (Readback::Missing, _) => {
                     format!("key `{}` is not there; the next sync writes it", file.key)
                 }
-                (Readback::Broken(reason) | Readback::Unreadable(reason), _) => {
-                    format!("cannot be read: {reason}")
-                }
+                (
+                    Readback::Broken(reason)
+                    | Readback::Unreadable(reason)
+                    | Readback::Sealed { why: reason, .. },
+                    _,
+                ) => format!("cannot be read: {reason}"),
             };
             problems.push(LocalProblem {
                 secret: self.secret.name.clone(),

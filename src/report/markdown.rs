@@ -199,6 +199,7 @@ mod tests {
             action,
             reason: reason.into(),
             unverified: false,
+            stamp: None,
         };
         let plan = Plan {
             secrets: vec![

@@ -135,7 +135,7 @@ impl Store for SecretsManager {
         &self,
         request: Arc<Request>,
         value: SecretData,
-    ) -> BoxFuture<Result<(), RemoteError>> {
+    ) -> BoxFuture<Result<Option<String>, RemoteError>> {
         let client = self.client.clone();
         Box::pin(async move {
             let text = encode_text(&value, request.single);
@@ -156,7 +156,7 @@ impl Store for SecretsManager {
                     .send()
                     .await;
                 match created.map_err(aws::error) {
-                    Ok(_) => return Ok(()),
+                    Ok(_) => return Ok(None),
                     Err(error) if error.code == "ResourceExistsException" => {}
                     Err(error) => return Err(error),
                 }
@@ -180,7 +180,7 @@ impl Store for SecretsManager {
                     .await
                     .map_err(aws::error)?;
             }
-            Ok(())
+            Ok(None)
         })
     }
 

@@ -189,7 +189,7 @@ impl Store for ParameterStore {
         &self,
         request: Arc<Request>,
         value: SecretData,
-    ) -> BoxFuture<Result<(), RemoteError>> {
+    ) -> BoxFuture<Result<Option<String>, RemoteError>> {
         let client = self.client.clone();
         Box::pin(async move {
             let text = encode_text(&value, request.single);
@@ -232,7 +232,7 @@ impl Store for ParameterStore {
 
             if request.exists != Some(true) {
                 match put(false).await.map_err(aws::error) {
-                    Ok(_) => return Ok(()),
+                    Ok(_) => return Ok(None),
                     Err(error) if error.code == "ParameterAlreadyExists" => {}
                     Err(error) => return Err(error),
                 }
@@ -248,7 +248,7 @@ impl Store for ParameterStore {
                     .await
                     .map_err(aws::error)?;
             }
-            Ok(())
+            Ok(None)
         })
     }
 

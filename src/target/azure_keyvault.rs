@@ -200,7 +200,7 @@ impl Store for KeyVault {
         &self,
         request: Arc<Request>,
         value: SecretData,
-    ) -> BoxFuture<Result<(), RemoteError>> {
+    ) -> BoxFuture<Result<Option<String>, RemoteError>> {
         let store = self.clone();
         Box::pin(async move {
             let name = request.option("name").unwrap_or_default();
@@ -218,7 +218,7 @@ impl Store for KeyVault {
             };
             let body = parameters.try_into().map_err(error)?;
             store.client.set_secret(name, body, None).await.map_err(error)?;
-            Ok(())
+            Ok(None)
         })
     }
 

@@ -70,8 +70,17 @@ pub enum Readback {
     /// Nothing there: the file, the key or every field is missing. A value with some of its
     /// fields is a [`Readback::Value`] with those fields only.
     Missing,
-    /// The target cannot be read back (write-only, or unreachable); the reason says which.
+    /// The target cannot be read back (unreachable, or a type this build cannot reach); the
+    /// reason says why.
     Unreadable(String),
+    /// Something is stored there, but the store never gives values back (GitHub Actions
+    /// secrets, Jenkins credentials). `stamp` is what the store does expose about the stored
+    /// value (GitHub's `updated_at`), which changes whenever anyone writes it; `why` says what
+    /// the store withholds.
+    Sealed {
+        stamp: Option<String>,
+        why: String,
+    },
     /// The target is there but must not be written: a file that does not parse, a key that
     /// holds something of another shape. The reason says why.
     Broken(String),
@@ -170,6 +179,13 @@ pub trait Target {
     /// Makes staged writes durable; returns the staged writes that failed, so the caller
     /// records only what was written.
     fn flush(&mut self) -> Vec<FlushFailure>;
+
+    /// After [`Target::flush`]: the stamp a sealed store showed for what this run wrote to
+    /// `target` of `secret` (see [`Readback::Sealed`]), for the lockfile.
+    fn stamp(&self, secret: &str, target: &str) -> Option<String> {
+        let _ = (secret, target);
+        None
+    }
 }
 
 /// A staged write that did not become durable. One failed file fails every secret staged in

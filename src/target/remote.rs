@@ -108,6 +108,14 @@ mod machinery {
         /// Named fields, for stores that keep a mapping (Vault KV).
         #[cfg_attr(not(feature = "vault"), expect(dead_code, reason = "only Vault KV keeps one"))]
         Fields(Vec<(String, SecretString)>),
+        /// There, but the store never gives the value back; `stamp` is what it shows about the
+        /// value instead (see [`Readback::Sealed`](super::super::Readback::Sealed)), `why`
+        /// what it withholds.
+        #[expect(dead_code, reason = "the GitHub and Jenkins stores make it")]
+        Sealed {
+            stamp: Option<String>,
+            why: String,
+        },
         /// There, but not to be written: the reason says why and what to do.
         #[cfg_attr(
             not(any(feature = "aws", feature = "azure")),
@@ -133,12 +141,13 @@ mod machinery {
 
         fn read(&self, request: Arc<Request>) -> BoxFuture<Result<StoreRead, RemoteError>>;
 
-        /// Creates or updates the value (and, where the store has them, its metadata).
+        /// Creates or updates the value (and, where the store has them, its metadata). A sealed
+        /// store returns the stamp it shows for what was written, for the lockfile.
         fn write(
             &self,
             request: Arc<Request>,
             value: SecretData,
-        ) -> BoxFuture<Result<(), RemoteError>>;
+        ) -> BoxFuture<Result<Option<String>, RemoteError>>;
 
         /// For `secretzero test`: harmless calls that need the credentials and the permissions
         /// a sync of `targets` needs; returns what each showed.
@@ -204,6 +213,8 @@ mod machinery {
         /// Prefetched reads, by secret and target id.
         cache: HashMap<(String, String), Result<StoreRead, RemoteError>>,
         staged: Vec<Staged>,
+        /// The stamps sealed stores showed for this run's writes, by secret and target id.
+        stamps: HashMap<(String, String), String>,
         /// The first authentication failure met, so the command exits 3.
         auth_failure: Option<RemoteError>,
     }
@@ -230,6 +241,7 @@ mod machinery {
                 connections: HashMap::new(),
                 cache: HashMap::new(),
                 staged: Vec::new(),
+                stamps: HashMap::new(),
                 auth_failure: None,
             }
         }
@@ -507,7 +519,16 @@ mod machinery {
             });
             let mut failures = Vec::new();
             for (request, result) in results {
-                let Err(error) = result else { continue };
+                let error = match result {
+                    Ok(stamp) => {
+                        if let Some(stamp) = stamp {
+                            let key = (request.secret.clone(), request.id.clone());
+                            self.stamps.insert(key, stamp);
+                        }
+                        continue;
+                    }
+                    Err(error) => error,
+                };
                 self.note(&error);
                 failures.push(FlushFailure {
                     secret: request.secret.clone(),
@@ -518,6 +539,10 @@ mod machinery {
             failures.sort_by(|a, b| (&a.secret, &a.target_id).cmp(&(&b.secret, &b.target_id)));
             failures
         }
+
+        fn stamp(&self, secret: &str, target: &str) -> Option<String> {
+            self.stamps.get(&(secret.to_string(), target.to_string())).cloned()
+        }
     }
 
     /// What a target holds, as the engine compares it.
@@ -525,6 +550,9 @@ mod machinery {
         match held {
             StoreRead::Missing => Readback::Missing,
             StoreRead::Broken(why) => Readback::Broken(why.clone()),
+            StoreRead::Sealed { stamp, why } => {
+                Readback::Sealed { stamp: stamp.clone(), why: why.clone() }
+            }
             StoreRead::Text(text) if secret.is_single() => Readback::Value(SecretData {
                 fields: vec![(secret.fields[0].name.clone(), text.clone())],
             }),

@@ -178,7 +178,7 @@ impl Store for KvStore {
         &self,
         request: Arc<Request>,
         value: SecretData,
-    ) -> BoxFuture<Result<(), RemoteError>> {
+    ) -> BoxFuture<Result<Option<String>, RemoteError>> {
         let store = self.clone();
         Box::pin(async move {
             let version = store.version(&request).await?;
@@ -193,7 +193,7 @@ impl Store for KvStore {
                 _ => json!({"data": payload(&value)}),
             };
             let (status, reply) = store.vault.call(Method::POST, &path, Some(body)).await?;
-            Vault::check(status, reply).map(drop).map_err(|error| {
+            Vault::check(status, reply).map(|_| None).map_err(|error| {
                 if error.message.contains("check-and-set") {
                     error.hint(
                         "the secret changed since it was read; run `secretzero drift`, then sync \

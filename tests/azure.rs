@@ -169,3 +169,41 @@ fn no_value_reaches_any_output() {
     assert_eq!(vault.value("c").as_deref(), Some(CANARY));
     assert!(!seen.contains("CANARY"), "a value leaked:\n{seen}");
 }
+
+#[test]
+fn a_vault_that_never_answers_fails_the_target_after_the_request_timeout() {
+    // Accepts connections and reads requests, but never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = std::sync::Arc::clone(&held);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let project = Project::new(&format!(
+        r#"version: "1.0"
+providers:
+  azure:
+    kind: azure
+    auth: {{kind: service_principal, tenant_id: {TENANT}, client_id: {CLIENT_ID}}}
+    config: {{vault_url: "{url}", authority_host: "{url}", verify_challenge_resource: "false", request_timeout: 1, max_attempts: 1}}
+secrets:
+  a:
+    generator: {{type: random-string}}
+    targets: [{{type: local-file, path: .env}}, {{type: azure-keyvault, name: a}}]
+"#
+    ));
+    // Without a transport timeout the run would not end; with one, the read and then the
+    // write of the new value time out, and the local file is still written.
+    let sync = run(&project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains("✗ Failed to write a to azure-keyvault::a: azure-keyvault::a: connect:"),
+        "{sync:?}"
+    );
+    assert!(sync.stderr.contains("operation timed out"), "{sync:?}");
+    assert!(dotenv_value(&project.path(".env"), "A").is_some());
+    assert!(!held.lock().unwrap().is_empty(), "the client connected");
+}

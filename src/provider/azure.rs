@@ -18,10 +18,11 @@
 //! double on `localhost`); leave it on otherwise.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
 use azure_identity::{
     AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
     ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
@@ -31,16 +32,35 @@ use azure_identity::{
 use super::{RemoteError, config_number, known_keys};
 use crate::secretfile::Provider;
 
-pub const CONFIG_KEYS: &[&str] =
-    &["vault_url", "authority_host", "verify_challenge_resource", "max_in_flight", "max_attempts"];
+pub const CONFIG_KEYS: &[&str] = &[
+    "vault_url",
+    "authority_host",
+    "verify_challenge_resource",
+    "max_in_flight",
+    "max_attempts",
+    "request_timeout",
+];
 
 /// HTTP options shared by the credential and the Key Vault client: retries (exponential
-/// backoff with jitter; 429 and 5xx, honouring `Retry-After`) and the cloud.
+/// backoff with jitter; 429 and 5xx, honouring `Retry-After`), the cloud, and a transport that
+/// gives up on a connection after 5 s and on a request after `request_timeout` seconds
+/// (default 30), so a vault that accepts connections and never answers cannot hold a run.
 pub fn client_options(provider: &Provider) -> Result<ClientOptions, RemoteError> {
     let attempts = config_number(provider, "max_attempts", 1..=20)?.unwrap_or(6) as u32;
+    let timeout = config_number(provider, "request_timeout", 1..=300)?.unwrap_or(30);
     let retry = ExponentialRetryOptions { max_retries: attempts - 1, ..Default::default() };
-    let mut options =
-        ClientOptions { retry: RetryOptions::exponential(retry), ..Default::default() };
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(timeout))
+        // Key Vault does not redirect; the SDK's own client does not follow redirects either.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| RemoteError::new("connect", e.to_string()))?;
+    let mut options = ClientOptions {
+        retry: RetryOptions::exponential(retry),
+        transport: Some(Transport::new(Arc::new(http))),
+        ..Default::default()
+    };
     let authority = provider
         .config
         .get("authority_host")

@@ -429,3 +429,110 @@ secrets:
     assert_eq!(sync.code, 0, "{sync:?}");
     assert_eq!(parameter(&format!("{prefix}/a")), secret_string(&format!("{prefix}/a")));
 }
+
+/// A proxy in front of moto that answers the first `throttle` requests as AWS does when a rate
+/// is exceeded (HTTP 400, `x-amzn-ErrorType: ThrottlingException` and the JSON protocol's
+/// `__type`), then forwards every request to moto. moto itself never throttles.
+struct Throttler {
+    url: String,
+    throttled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    forwarded: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    server: std::sync::Arc<tiny_http::Server>,
+}
+
+impl Drop for Throttler {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+impl Throttler {
+    fn start(throttle: usize) -> Throttler {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+        let throttled = std::sync::Arc::new(AtomicUsize::new(0));
+        let forwarded = std::sync::Arc::new(AtomicUsize::new(0));
+        let (counts, seen, serving) =
+            (std::sync::Arc::clone(&throttled), std::sync::Arc::clone(&forwarded), server.clone());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent =
+                ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            for mut request in serving.incoming_requests() {
+                let mut body = Vec::new();
+                std::io::Read::read_to_end(request.as_reader(), &mut body).unwrap();
+                if counts.fetch_add(1, Ordering::SeqCst) < throttle {
+                    let error =
+                        tiny_http::Header::from_bytes("x-amzn-ErrorType", "ThrottlingException")
+                            .unwrap();
+                    let text = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+                    let reply = tiny_http::Response::from_string(text)
+                        .with_status_code(400)
+                        .with_header(error);
+                    let _ = request.respond(reply);
+                    continue;
+                }
+                counts.fetch_sub(1, Ordering::SeqCst);
+                seen.fetch_add(1, Ordering::SeqCst);
+                let mut forward = agent.post(format!("{}{}", endpoint(), request.url()));
+                for header in request.headers() {
+                    let name = header.field.as_str().as_str();
+                    if !["host", "content-length", "connection"]
+                        .contains(&name.to_lowercase().as_str())
+                    {
+                        forward = forward.header(name, header.value.as_str());
+                    }
+                }
+                let mut reply = forward.send(&body[..]).unwrap();
+                let status = reply.status().as_u16();
+                let text = reply.body_mut().read_to_string().unwrap();
+                let _ = request
+                    .respond(tiny_http::Response::from_string(text).with_status_code(status));
+            }
+        });
+        Throttler { url, throttled, forwarded, server }
+    }
+
+    fn throttled(&self) -> usize {
+        self.throttled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn throttled_requests_are_retried_and_a_write_that_stays_throttled_is_not_recorded() {
+    let prefix = unique("throttle");
+    let file = format!(
+        "version: \"1.0\"\nproviders:\n  aws: {{kind: aws, config: {{max_in_flight: 1}}}}\n\
+         secrets:\n  a:\n    generator: {{type: random-string}}\n    targets:\n      - {{type: \
+         local-file, path: .env}}\n      - {{type: aws-ssm, provider: aws, name: \"{prefix}/a\"}}\n"
+    );
+    let project = Project::new(&file);
+
+    // Three throttled answers in a row: the SDK backs off and retries, and the run succeeds.
+    let proxy = Throttler::start(3);
+    let sync = run_with(&project, &["sync"], &[("AWS_ENDPOINT_URL", &proxy.url)]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert_eq!(proxy.throttled(), 3);
+    assert!(proxy.forwarded.load(std::sync::atomic::Ordering::SeqCst) >= 2, "read and write");
+    let value = dotenv_value(&project.path(".env"), "A").unwrap();
+    assert_eq!(parameter(&format!("{prefix}/a")), value);
+    drop(proxy);
+
+    // Throttled on every attempt: the write fails, is reported with the store's error code,
+    // and the lockfile does not record it.
+    let proxy = Throttler::start(usize::MAX);
+    let file = file.replace("max_in_flight: 1", "max_in_flight: 1, max_attempts: 2");
+    project.write("Secretfile.yml", &file);
+    let lockfile = project.read(".gitsecrets.lock");
+    let forced = run_with(&project, &["sync", "--force"], &[("AWS_ENDPOINT_URL", &proxy.url)]);
+    assert_eq!(forced.code, 1, "{forced:?}");
+    assert!(forced.stderr.contains("ThrottlingException"), "{forced:?}");
+    assert_eq!(proxy.forwarded.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let after = project.read(".gitsecrets.lock");
+    assert_ne!(after, lockfile, "the local file's new value is recorded");
+    let parse = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+    let targets = |text: &str| parse(text)["secrets"]["a"]["targets"].clone();
+    let (before, after) = (targets(&lockfile), targets(&after));
+    let id = before.as_object().unwrap().keys().find(|k| k.starts_with("aws-ssm")).unwrap();
+    assert_eq!(after[id], before[id], "the failed write is not recorded");
+}

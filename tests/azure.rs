@@ -200,7 +200,8 @@ secrets:
     let sync = run(&project, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
-        sync.stderr.contains("✗ Failed to write a to azure-keyvault::a: azure-keyvault::a: connect:"),
+        sync.stderr
+            .contains("✗ Failed to write a to azure-keyvault::a: azure-keyvault::a: connect:"),
         "{sync:?}"
     );
     assert!(sync.stderr.contains("operation timed out"), "{sync:?}");

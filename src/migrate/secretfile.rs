@@ -366,7 +366,7 @@ impl Reader<'_> {
                         if let Some(n) = get(auth_fields, "kind")
                             && let Some(text) = self.string(n, "`kind`")
                         {
-                            auth.push(("kind".to_string(), text));
+                            auth.push(("kind".to_string(), auth_kind(kind, text)));
                         }
                         if let Some(config) = get(auth_fields, "config") {
                             let flat =
@@ -1049,6 +1049,15 @@ pub(super) fn interpolation(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The auth kind this tool calls what the older one called `older`: the older tool named an
+/// Azure service principal with a client secret `client_secret`.
+fn auth_kind(provider: ProviderKind, older: String) -> String {
+    match (provider, older.as_str()) {
+        (ProviderKind::Azure, "client_secret") => "service_principal".to_string(),
+        _ => older,
+    }
 }
 
 #[cfg(test)]

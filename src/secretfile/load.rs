@@ -10,8 +10,9 @@ use secrecy::SecretString;
 use super::node::{self, Key, Kind, Loc, Node};
 use super::template::{TemplateError, Templater};
 use super::{
-    CharClass, Field, LocalFile, Metadata, Policy, PolicyRule, Provider, ProviderKind, RemoteKind,
-    RemoteTarget, SINGLE_FIELD, Secret, Secretfile, TargetDef, TargetKind, env_var_name, folder_of,
+    COMMON_CONFIG, CharClass, Field, LocalFile, Metadata, Policy, PolicyRule, Provider,
+    ProviderKind, ProviderSchema, RemoteKind, RemoteTarget, SINGLE_FIELD, Secret, Secretfile,
+    TargetDef, TargetKind, env_var_name, folder_of,
 };
 use crate::generate::{self, Charset, PasswordSpec, ScriptSpec, StaticSpec, StringSpec};
 use crate::report::Finding;

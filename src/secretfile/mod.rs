@@ -75,6 +75,66 @@ impl ProviderKind {
     }
 }
 
+/// What a provider kind accepts in its block, checked when the Secretfile loads so a typo is
+/// reported with its line, whatever this build's features.
+#[derive(Debug)]
+pub struct ProviderSchema {
+    /// Keys of `config`, beyond `max_in_flight` and `max_attempts`, which every kind takes.
+    pub config: &'static [&'static str],
+    /// Each auth `kind` with the keys its `auth` block takes; the first is the default.
+    pub auth: &'static [(&'static str, &'static [&'static str])],
+}
+
+/// `config` keys every provider kind takes, with the whole numbers each allows.
+pub const COMMON_CONFIG: &[(&str, std::ops::RangeInclusive<u64>)] =
+    &[("max_in_flight", 1..=256), ("max_attempts", 1..=20)];
+
+impl ProviderKind {
+    /// The schema of this kind's provider block; `None` for kinds whose target types no build
+    /// writes yet, which are not checked.
+    pub fn schema(self) -> Option<&'static ProviderSchema> {
+        const AWS: ProviderSchema = ProviderSchema {
+            config: &["region"],
+            auth: &[
+                ("ambient", &[]),
+                ("profile", &["profile"]),
+                ("assume_role", &["role_arn", "session_name", "external_id"]),
+            ],
+        };
+        const VAULT: ProviderSchema = ProviderSchema {
+            config: &["address", "namespace"],
+            auth: &[
+                ("token", &["token"]),
+                ("ambient", &["token"]),
+                ("approle", &["role_id", "secret_id_file", "secret_id_env", "mount"]),
+                ("jwt", &["role", "token_file", "token_env", "mount"]),
+            ],
+        };
+        const AZURE: ProviderSchema = ProviderSchema {
+            config: &[
+                "vault_url",
+                "authority_host",
+                "verify_challenge_resource",
+                "request_timeout",
+            ],
+            auth: &[
+                ("default", &[]),
+                ("ambient", &[]),
+                ("service_principal", &["tenant_id", "client_id", "client_secret_env"]),
+                ("workload_identity", &["tenant_id", "client_id", "token_file"]),
+                ("managed_identity", &["client_id"]),
+                ("cli", &["tenant_id"]),
+            ],
+        };
+        match self {
+            ProviderKind::Aws => Some(&AWS),
+            ProviderKind::Vault => Some(&VAULT),
+            ProviderKind::Azure => Some(&AZURE),
+            _ => None,
+        }
+    }
+}
+
 /// A named connection that remote targets use.
 #[derive(Debug, Clone)]
 pub struct Provider {

@@ -176,6 +176,15 @@ impl Walker {
             Some(config) => self.string_map(config, &format!("the `config` of {what}")),
             None => IndexMap::new(),
         };
+        if let Some(schema) = kind.and_then(ProviderKind::schema) {
+            self.provider_schema(
+                &what,
+                schema,
+                (&auth_kind, object.get("auth")),
+                &config,
+                object.get("config"),
+            );
+        }
         Some(Provider {
             name: name.to_string(),
             kind: kind?,
@@ -184,6 +193,86 @@ impl Walker {
             config,
             loc: node.loc,
         })
+    }
+
+    /// Checks a provider block against its kind's schema: the auth kind, the keys of `auth`
+    /// and `config`, and the numbers `config` sets.
+    fn provider_schema(
+        &mut self,
+        what: &str,
+        schema: &ProviderSchema,
+        (auth_kind, auth_node): (&str, Option<&Node>),
+        config: &IndexMap<String, String>,
+        config_node: Option<&Node>,
+    ) {
+        let kinds: Vec<&str> = schema.auth.iter().map(|(kind, _)| *kind).collect();
+        let auth_entries = map_entries(auth_node);
+        match schema.auth.iter().find(|(kind, _)| *kind == auth_kind) {
+            None => {
+                let loc = auth_entries
+                    .iter()
+                    .find(|(key, _)| key.name == "kind")
+                    .map_or(auth_node.map_or(Loc::default(), |n| n.loc), |(_, value)| value.loc);
+                self.unknown(
+                    "secretfile/unknown-key",
+                    loc,
+                    format!("{what} has auth kind `{auth_kind}`, which it does not know"),
+                    auth_kind,
+                    &kinds,
+                );
+            }
+            Some((_, keys)) => {
+                for (key, _) in auth_entries.iter().filter(|(key, _)| key.name != "kind") {
+                    if !keys.contains(&key.name.as_str()) {
+                        let mut allowed = keys.to_vec();
+                        allowed.push("kind");
+                        self.unknown(
+                            "secretfile/unknown-key",
+                            key.loc,
+                            format!(
+                                "unknown key `{}` in the `auth` of {what} (auth kind \
+                                 `{auth_kind}`)",
+                                key.name
+                            ),
+                            &key.name,
+                            &allowed,
+                        );
+                    }
+                }
+            }
+        }
+        let known: Vec<&str> = COMMON_CONFIG
+            .iter()
+            .map(|(key, _)| *key)
+            .chain(schema.config.iter().copied())
+            .collect();
+        for (key, value) in map_entries(config_node) {
+            if !known.contains(&key.name.as_str()) {
+                self.unknown(
+                    "secretfile/unknown-key",
+                    key.loc,
+                    format!("unknown key `{}` in the `config` of {what}", key.name),
+                    &key.name,
+                    &known,
+                );
+                continue;
+            }
+            let range = COMMON_CONFIG.iter().find(|(k, _)| *k == key.name).map(|(_, r)| r);
+            let (Some(range), Some(text)) = (range, config.get(&key.name)) else { continue };
+            if !text.trim().parse::<u64>().is_ok_and(|n| range.contains(&n)) {
+                self.error(
+                    "secretfile/limit",
+                    value.loc,
+                    format!(
+                        "`{}` in the `config` of {what} is `{text}`; it must be a whole number \
+                         from {} to {}",
+                        key.name,
+                        range.start(),
+                        range.end()
+                    ),
+                );
+            }
+        }
     }
 
     /// A flat mapping of strings, rendered; nested values are findings.
@@ -199,5 +288,13 @@ impl Walker {
             }
         }
         map
+    }
+}
+
+/// A mapping's entries, or none.
+fn map_entries(node: Option<&Node>) -> &[(Key, Node)] {
+    match node.map(|n| &n.kind) {
+        Some(Kind::Map(entries)) => entries,
+        _ => &[],
     }
 }

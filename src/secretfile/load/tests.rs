@@ -479,3 +479,58 @@ fn two_secrets_writing_one_remote_object_collide_and_other_settings_do_not_make_
     let ids: Vec<&str> = file.secrets["a"].targets.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["aws-ssm::/col/x", "aws-ssm::/col/x/Standard"]);
 }
+
+#[test]
+fn provider_blocks_are_checked_against_their_kind_with_lines() {
+    let text = "version: \"1.0\"\nproviders:\n  aws:\n    kind: aws\n    auth: {kind: asume_role, \
+                role_arn: x}\n    config: {regon: eu-west-1, max_in_flight: 0}\n  vault:\n    \
+                kind: vault\n    auth:\n      kind: approle\n      role: x\n    config: \
+                {max_attempts: \"99\", namespace: team}\nsecrets: {}\n";
+    assert_eq!(
+        summary(text),
+        vec![
+            (
+                "secretfile/unknown-key",
+                5,
+                "provider `aws` has auth kind `asume_role`, which it does not know".to_string()
+            ),
+            (
+                "secretfile/unknown-key",
+                6,
+                "unknown key `regon` in the `config` of provider `aws`".to_string()
+            ),
+            (
+                "secretfile/limit",
+                6,
+                "`max_in_flight` in the `config` of provider `aws` is `0`; it must be a whole \
+                 number from 1 to 256"
+                    .to_string()
+            ),
+            (
+                "secretfile/unknown-key",
+                11,
+                "unknown key `role` in the `auth` of provider `vault` (auth kind `approle`)"
+                    .to_string()
+            ),
+            (
+                "secretfile/limit",
+                12,
+                "`max_attempts` in the `config` of provider `vault` is `99`; it must be a whole \
+                 number from 1 to 20"
+                    .to_string()
+            ),
+        ]
+    );
+    let help: Vec<Option<String>> = findings(text).into_iter().map(|f| f.help).collect();
+    assert_eq!(help[0].as_deref(), Some("did you mean `assume_role`?"));
+    assert_eq!(help[1].as_deref(), Some("did you mean `region`?"));
+
+    // Every auth kind each checked provider documents loads as written.
+    let good = "version: \"1.0\"\nproviders:\n  a: {kind: aws, auth: {kind: profile, profile: \
+                dev}, config: {region: eu-west-1, max_in_flight: 4}}\n  v: {kind: vault, auth: \
+                {kind: jwt, role: ci, token_env: CI_JOB_JWT}, config: {address: \
+                \"https://v:8200\"}}\n  z: {kind: azure, auth: {kind: workload_identity, \
+                tenant_id: t, client_id: c}, config: {request_timeout: 10}}\nsecrets: {}\n";
+    let loaded = load_with_env(good, &[]).expect("every documented auth kind loads");
+    assert_eq!(loaded.providers["v"].auth_kind, "jwt");
+}

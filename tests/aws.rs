@@ -536,3 +536,153 @@ fn throttled_requests_are_retried_and_a_write_that_stays_throttled_is_not_record
     let id = before.as_object().unwrap().keys().find(|k| k.starts_with("aws-ssm")).unwrap();
     assert_eq!(after[id], before[id], "the failed write is not recorded");
 }
+
+/// A moto server of its own that enforces IAM after the first `setup` requests, which the
+/// test spends creating users, their policies and keys, and the stored objects.
+struct IamMoto {
+    url: String,
+    child: std::process::Child,
+}
+
+impl Drop for IamMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl IamMoto {
+    fn start(setup: usize) -> IamMoto {
+        let python = std::env::var("SECRETZERO_TEST_MOTO_PYTHON").expect("run scripts/test");
+        let server = std::path::Path::new(&python).with_file_name("moto_server");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", setup.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..150 {
+            if ureq::get(format!("{url}/moto-api/")).call().is_ok() {
+                return IamMoto { url, child };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("moto_server with IAM enforcement did not start");
+    }
+
+    /// Runs boto3 against this server with moto's default keys, or a user's once IAM is
+    /// enforced; prints what `code` prints.
+    fn boto(&self, code: &str) -> String {
+        self.boto_as(code, ("testing", "testing"))
+    }
+
+    fn boto_as(&self, code: &str, (id, secret): (&str, &str)) -> String {
+        let python = std::env::var("SECRETZERO_TEST_MOTO_PYTHON").unwrap();
+        let script = format!(
+            "import boto3, json\nkw = dict(endpoint_url='{}', region_name='us-east-1', \
+             aws_access_key_id='{id}', aws_secret_access_key='{secret}')\n\
+             iam = boto3.client('iam', **kw)\nsm = boto3.client('secretsmanager', **kw)\n\
+             ssm = boto3.client('ssm', **kw)\n{code}\n",
+            self.url
+        );
+        let out = std::process::Command::new(python).arg("-c").arg(script).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim_end().to_string()
+    }
+}
+
+#[test]
+fn test_proves_the_read_and_update_permissions_a_sync_needs() {
+    const SYNC: &[&str] = &[
+        "secretsmanager:ListSecrets",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:UpdateSecret",
+        "ssm:DescribeParameters",
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+    ];
+    let without =
+        |action: &str| -> Vec<&str> { SYNC.iter().copied().filter(|a| *a != action).collect() };
+    let users = [
+        ("full", SYNC.to_vec()),
+        ("no-sm-read", without("secretsmanager:GetSecretValue")),
+        ("no-sm-update", without("secretsmanager:UpdateSecret")),
+        ("no-ssm-put", without("ssm:PutParameter")),
+    ];
+    // Three requests per user, then one secret and one parameter: after those, IAM is enforced.
+    let moto = IamMoto::start(users.len() * 3 + 2);
+    let mut keys = std::collections::HashMap::new();
+    for (user, actions) in &users {
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+        let pair = moto.boto(&format!(
+            "iam.create_user(UserName='{user}')\n\
+             iam.put_user_policy(UserName='{user}', PolicyName='sync', PolicyDocument='{policy}')\n\
+             k = iam.create_access_key(UserName='{user}')['AccessKey']\n\
+             print(k['AccessKeyId'], k['SecretAccessKey'])"
+        ));
+        let (id, secret) = pair.split_once(' ').unwrap();
+        keys.insert(*user, (id.to_string(), secret.to_string()));
+    }
+    moto.boto(
+        "sm.create_secret(Name='/iam/held', SecretString='held-value')\n\
+         ssm.put_parameter(Name='/iam/held', Value='held-value', Type='SecureString')",
+    );
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  held:\n    generator: {type: random-string}\n    targets:\n      \
+         - {type: aws-secretsmanager, name: /iam/held}\n      - {type: aws-ssm, name: /iam/held}\n  \
+         new:\n    generator: {type: random-string}\n    targets: [{type: aws-ssm, name: /iam/new}]\n",
+    );
+    let test_as = |user: &str| {
+        let (id, secret) = &keys[user];
+        let env = [
+            ("AWS_ENDPOINT_URL", moto.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", id.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_MAX_ATTEMPTS", "1"),
+        ];
+        project.run_env(&["test"], &env)
+    };
+
+    let full = test_as("full");
+    assert_eq!(full.code, 0, "{full:?}");
+    assert!(full.stderr.contains("`/iam/held` may be read and updated"), "{full:?}");
+    assert!(full.stderr.contains("`/iam/held` may be read, decrypted and overwritten"), "{full:?}");
+    assert!(
+        full.stderr.contains(
+            "`/iam/new` does not exist yet (ssm:PutParameter is tried by the first sync)"
+        ),
+        "{full:?}"
+    );
+    // The probe changed nothing: the secret still has its one version and its value.
+    let (id, secret) = &keys["full"];
+    let held = moto.boto_as(
+        "s = sm.describe_secret(SecretId='/iam/held')['VersionIdsToStages']\n\
+         v = sm.get_secret_value(SecretId='/iam/held')['SecretString']\n\
+         p = ssm.get_parameter(Name='/iam/held', WithDecryption=True)['Parameter']\n\
+         print(len(s), v, p['Value'], p['Version'])",
+        (id, secret),
+    );
+    assert_eq!(held, "1 held-value held-value 1");
+
+    for (user, action) in [
+        ("no-sm-read", "secretsmanager:GetSecretValue"),
+        ("no-sm-update", "secretsmanager:UpdateSecret"),
+        ("no-ssm-put", "ssm:PutParameter"),
+    ] {
+        let refused = test_as(user);
+        assert_eq!(refused.code, 3, "{user}: {refused:?}");
+        // moto answers an IAM refusal in its XML dialect, which the JSON protocol's parser
+        // cannot read, so the status names it; AWS sends `AccessDeniedException`.
+        let line = format!("{action} on `/iam/held`: ");
+        assert!(refused.stderr.contains(&line), "{user}: {refused:?}");
+        assert!(refused.stderr.contains("check the credentials"), "{user}: {refused:?}");
+    }
+}

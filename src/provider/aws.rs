@@ -11,6 +11,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 
 use super::{RemoteError, block_on, config_number, known_keys};
@@ -115,10 +116,9 @@ pub fn load(provider: &Provider, region: Option<&str>) -> Result<SdkConfig, Remo
 
 /// A failed SDK call as SecretZero reports it: the service's error code and message, and what
 /// to do.
-pub fn error<E, R>(error: SdkError<E, R>) -> RemoteError
+pub fn error<E>(error: SdkError<E, HttpResponse>) -> RemoteError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let chain = |error: &dyn std::error::Error| {
         let mut text = error.to_string();
@@ -133,10 +133,13 @@ where
     match &error {
         SdkError::ServiceError(context) => {
             let service = context.err();
-            let code = service.code().unwrap_or("Unknown").to_string();
+            let status = context.raw().status().as_u16();
+            // A reply without the protocol's error code (a proxy's, or another dialect's body)
+            // is known by its status.
+            let code = service.code().map_or_else(|| format!("HTTP {status}"), str::to_string);
             let message = service.message().unwrap_or("no message").to_string();
             let mut remote = RemoteError::new(code.clone(), message);
-            if AUTH_CODES.contains(&code.as_str()) {
+            if AUTH_CODES.contains(&code.as_str()) || matches!(status, 401 | 403) {
                 remote = remote.auth().hint(
                     "check the credentials (`aws sts get-caller-identity`) and that their \
                      policy allows the actions listed in docs/targets.md",

@@ -48,6 +48,12 @@ impl RemoteError {
         self
     }
 
+    /// Names the call that failed, before the store's message.
+    pub fn during(mut self, call: impl std::fmt::Display) -> RemoteError {
+        self.message = format!("{call}: {}", self.message);
+        self
+    }
+
     pub fn auth(mut self) -> RemoteError {
         self.auth = true;
         self

@@ -184,23 +184,64 @@ impl Store for SecretsManager {
         })
     }
 
+    /// Reads each secret the Secretfile names, and asks for a documented no-op update of each
+    /// that exists: `UpdateSecret` with the current version's id as `ClientRequestToken` and
+    /// its current value, which Secrets Manager ignores. Creating a missing secret cannot be
+    /// tried without creating it.
     fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
         let client = self.client.clone();
         Box::pin(async move {
-            client.list_secrets().max_results(1).send().await.map_err(aws::error)?;
+            client
+                .list_secrets()
+                .max_results(1)
+                .send()
+                .await
+                .map_err(|e| aws::error(e).during("secretsmanager:ListSecrets"))?;
             let mut seen =
                 vec!["credentials accepted; secretsmanager:ListSecrets allowed".to_string()];
-            // DescribeSecret needs the same resource permissions as the writes; a missing
-            // secret is fine, a refusal is not.
             for request in targets {
                 let name = request.option("name").unwrap_or_default();
-                match client.describe_secret().secret_id(name).send().await.map_err(aws::error) {
-                    Ok(_) => seen.push(format!("`{name}` exists and may be described")),
-                    Err(error) if error.code == "ResourceNotFoundException" => {
-                        seen.push(format!("`{name}` does not exist yet"))
+                let current = match client.get_secret_value().secret_id(name).send().await {
+                    Ok(current) => current,
+                    Err(error) => match aws::error(error) {
+                        error if error.code == "ResourceNotFoundException" => {
+                            seen.push(format!(
+                                "`{name}` does not exist yet (secretsmanager:CreateSecret is \
+                                 tried by the first sync)"
+                            ));
+                            continue;
+                        }
+                        error => {
+                            return Err(
+                                error.during(format!("secretsmanager:GetSecretValue on `{name}`"))
+                            );
+                        }
+                    },
+                };
+                let (Some(version), Some(text)) = (current.version_id(), current.secret_string())
+                else {
+                    seen.push(format!("`{name}` may be read (it holds no string value)"));
+                    continue;
+                };
+                let update = client
+                    .update_secret()
+                    .secret_id(name)
+                    .client_request_token(version)
+                    .secret_string(text)
+                    .send()
+                    .await;
+                match update.map_err(aws::error) {
+                    // A value changed since the read: the token is taken, and the permission
+                    // was granted all the same.
+                    Ok(_) => {}
+                    Err(error) if error.code == "ResourceExistsException" => {}
+                    Err(error) => {
+                        return Err(
+                            error.during(format!("secretsmanager:UpdateSecret on `{name}`"))
+                        );
                     }
-                    Err(error) => return Err(error),
                 }
+                seen.push(format!("`{name}` may be read and updated"));
             }
             Ok(seen)
         })

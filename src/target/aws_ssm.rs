@@ -252,25 +252,62 @@ impl Store for ParameterStore {
         })
     }
 
+    /// Reads (and decrypts) each parameter the Secretfile names, and asks to create each that
+    /// exists without overwriting it, which Parameter Store refuses with
+    /// `ParameterAlreadyExists` only when the identity may put it. Creating a missing
+    /// parameter cannot be tried without creating it.
     fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
         let client = self.client.clone();
         Box::pin(async move {
-            client.describe_parameters().max_results(1).send().await.map_err(aws::error)?;
+            client
+                .describe_parameters()
+                .max_results(1)
+                .send()
+                .await
+                .map_err(|e| aws::error(e).during("ssm:DescribeParameters"))?;
             let mut seen = vec!["credentials accepted; ssm:DescribeParameters allowed".to_string()];
             for request in targets {
                 let name = request.option("name").unwrap_or_default();
-                match client.get_parameter().name(name).send().await.map_err(aws::error) {
-                    Ok(_) => seen.push(format!("`{name}` exists and may be read")),
+                let read = client.get_parameter().name(name).with_decryption(true).send().await;
+                match read.map_err(aws::error) {
+                    Ok(_) => {}
                     Err(error) if error.code == "ParameterNotFound" => {
-                        seen.push(format!("`{name}` does not exist yet"))
+                        seen.push(format!(
+                            "`{name}` does not exist yet (ssm:PutParameter is tried by the \
+                             first sync)"
+                        ));
+                        continue;
                     }
-                    Err(error) => return Err(error),
+                    Err(error) => return Err(error.during(format!("ssm:GetParameter on `{name}`"))),
+                }
+                let put = client
+                    .put_parameter()
+                    .name(name)
+                    .value(PROBE_VALUE)
+                    .r#type(ParameterType::String)
+                    .overwrite(false)
+                    .send()
+                    .await;
+                match put.map_err(aws::error) {
+                    Err(error) if error.code == "ParameterAlreadyExists" => {
+                        seen.push(format!("`{name}` may be read, decrypted and overwritten"))
+                    }
+                    Err(error) => return Err(error.during(format!("ssm:PutParameter on `{name}`"))),
+                    // Deleted between the two calls: it now holds the placeholder, which the
+                    // next sync replaces.
+                    Ok(_) => seen.push(format!(
+                        "`{name}` was deleted while it was checked and now holds the \
+                         placeholder `{PROBE_VALUE}`; the next sync writes its value"
+                    )),
                 }
             }
             Ok(seen)
         })
     }
 }
+
+/// What `secretzero test` sends in a put that must be refused because the parameter exists.
+const PROBE_VALUE: &str = "secretzero-test-placeholder";
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,8 @@
 pub mod aws;
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "jenkins")]
+pub mod jenkins;
 #[cfg(feature = "remote")]
 mod runtime;
 #[cfg(feature = "vault")]

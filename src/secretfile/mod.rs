@@ -126,8 +126,13 @@ impl ProviderKind {
                 ("cli", &["tenant_id"]),
             ],
         };
+        const JENKINS: ProviderSchema = ProviderSchema {
+            config: &["url"],
+            auth: &[("token", &["user", "token"]), ("ambient", &["user", "token"])],
+        };
         match self {
             ProviderKind::Aws => Some(&AWS),
+            ProviderKind::Jenkins => Some(&JENKINS),
             ProviderKind::Vault => Some(&VAULT),
             ProviderKind::Azure => Some(&AZURE),
             _ => None,
@@ -332,6 +337,7 @@ impl RemoteKind {
             RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => Some("aws"),
             RemoteKind::VaultKv => Some("vault"),
             RemoteKind::AzureKeyVault => Some("azure"),
+            RemoteKind::JenkinsCredential => Some("jenkins"),
             _ => None,
         }
     }
@@ -367,7 +373,9 @@ impl RemoteKind {
             RemoteKind::GitlabVariable => {
                 (&[], &["key", "project", "group", "protected", "masked", "environment_scope"])
             }
-            RemoteKind::JenkinsCredential => (&[], &["id", "folder", "description"]),
+            RemoteKind::JenkinsCredential => {
+                (&[], &["id", "domain", "folder", "description", "kind"])
+            }
             RemoteKind::KubernetesSecret => (&["name", "namespace"], &["secret_type", "key"]),
             RemoteKind::ExternalSecret => (
                 &["name", "namespace"],
@@ -388,7 +396,7 @@ impl RemoteKind {
             RemoteKind::VaultKv => &["mount", "path"],
             RemoteKind::GithubSecret => &["organization", "repository", "environment", "name"],
             RemoteKind::GitlabVariable => &["group", "project", "environment_scope", "key"],
-            RemoteKind::JenkinsCredential => &["folder", "id"],
+            RemoteKind::JenkinsCredential => &["folder", "domain", "id"],
             RemoteKind::KubernetesSecret => &["namespace", "name", "key"],
             RemoteKind::ExternalSecret => &["namespace", "name"],
         }

@@ -11,6 +11,8 @@ mod aws_ssm;
 #[cfg(feature = "azure")]
 mod azure_keyvault;
 pub mod format;
+#[cfg(feature = "jenkins")]
+mod jenkins_credential;
 mod local;
 mod remote;
 #[cfg(feature = "vault")]

@@ -73,8 +73,8 @@ mod machinery {
         /// The target id, for messages.
         pub id: String,
         #[cfg_attr(
-            not(any(feature = "aws", feature = "azure")),
-            expect(dead_code, reason = "stores that keep one string use it")
+            not(any(feature = "aws", feature = "azure", feature = "jenkins")),
+            expect(dead_code, reason = "stores that keep one string or choose by shape use it")
         )]
         pub single: bool,
         pub options: IndexMap<String, String>,
@@ -85,7 +85,10 @@ mod machinery {
         pub tags: IndexMap<String, String>,
         /// What the prefetch found: `Some(true)` when something is stored there already, so a
         /// store can choose between create and update without asking again.
-        #[cfg_attr(not(feature = "aws"), expect(dead_code, reason = "only AWS stores use it"))]
+        #[cfg_attr(
+            not(any(feature = "aws", feature = "jenkins")),
+            expect(dead_code, reason = "only AWS and Jenkins stores use it")
+        )]
         pub exists: Option<bool>,
     }
 
@@ -111,15 +114,21 @@ mod machinery {
         /// There, but the store never gives the value back; `stamp` is what it shows about the
         /// value instead (see [`Readback::Sealed`](super::super::Readback::Sealed)), `why`
         /// what it withholds.
-        #[expect(dead_code, reason = "the GitHub and Jenkins stores make it")]
+        #[cfg_attr(
+            not(feature = "jenkins"),
+            expect(dead_code, reason = "the GitHub and Jenkins stores make it")
+        )]
         Sealed {
             stamp: Option<String>,
             why: String,
         },
         /// There, but not to be written: the reason says why and what to do.
         #[cfg_attr(
-            not(any(feature = "aws", feature = "azure")),
-            expect(dead_code, reason = "AWS and Azure stores have states no write may touch")
+            not(any(feature = "aws", feature = "azure", feature = "jenkins")),
+            expect(
+                dead_code,
+                reason = "AWS, Azure and Jenkins stores have states no write may touch"
+            )
         )]
         Broken(String),
     }
@@ -188,6 +197,8 @@ mod machinery {
             RemoteKind::VaultKv => super::super::vault_kv::connect(provider),
             #[cfg(feature = "azure")]
             RemoteKind::AzureKeyVault => super::super::azure_keyvault::connect(provider, target),
+            #[cfg(feature = "jenkins")]
+            RemoteKind::JenkinsCredential => super::super::jenkins_credential::connect(provider),
             _ => unreachable!("the engine routes only supported kinds here"),
         }
     }
@@ -201,6 +212,8 @@ mod machinery {
             "vault",
             #[cfg(feature = "azure")]
             "azure",
+            #[cfg(feature = "jenkins")]
+            "jenkins",
         ];
         kind.feature().is_some_and(|feature| BUILT.contains(&feature))
     }

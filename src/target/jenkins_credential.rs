@@ -344,8 +344,7 @@ impl Store for CredentialStore {
             }
 
             // A credential of another type under the id is not overwritten.
-            let kind = Kind::of(&request.options, request.single)
-                .map_err(|why| RemoteError::config(why))?;
+            let kind = Kind::of(&request.options, request.single).map_err(RemoteError::config)?;
             let class = root_element(&reply.body).unwrap_or_default();
             if class != kind.class() {
                 let class = class.rsplit('.').next().unwrap_or_default().to_string();

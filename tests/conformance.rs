@@ -341,7 +341,8 @@ mod jenkins {
             Some(match single {
                 true => json!(held.fields["secret"]),
                 false => {
-                    json!({"username": held.fields["username"], "password": held.fields["password"]})
+                    let (username, password) = (&held.fields["username"], &held.fields["password"]);
+                    json!({"username": username, "password": password})
                 }
             })
         }

@@ -35,7 +35,8 @@ secrets:
         - {{name: password, generator: {{type: random-password}}}}
     targets:
       - {{type: local-file, path: .env}}
-      - {{type: jenkins-credential, folder: team/app, domain: deploy, id: db-creds, description: "Database <login>"}}
+      - {{type: jenkins-credential, folder: team/app, domain: deploy, id: db-creds,
+          description: "Database <login>"}}
 {extra}"#
     ))
 }
@@ -106,9 +107,9 @@ fn xml_special_values_round_trip_exactly() {
     let jenkins = double();
     let value = "a<b>&c\"d'e ]]> é 日本 \u{1F511}\r\nline\ttab";
     let project = Project::new(
-        "version: \"1.0\"\nsecrets:\n  odd:\n    generator: {type: static, value: \"a<b>&c\\\"d'e \
-         ]]> é 日本 \\U0001F511\\r\\nline\\ttab\"}\n    targets: [{type: jenkins-credential, id: \
-         odd, description: \"<&>\\\"'\"}]\n",
+        "version: \"1.0\"\nsecrets:\n  odd:\n    generator: {type: static, value: \
+         \"a<b>&c\\\"d'e ]]> é 日本 \\U0001F511\\r\\nline\\ttab\"}\n    targets: \
+         [{type: jenkins-credential, id: odd, description: \"<&>\\\"'\"}]\n",
     );
     let sync = run(&jenkins, &project, &["sync"]);
     assert_eq!(sync.code, 0, "{sync:?}");
@@ -121,8 +122,8 @@ fn xml_special_values_round_trip_exactly() {
 fn a_control_character_is_refused_before_any_write() {
     let jenkins = double();
     let project = Project::new(
-        "version: \"1.0\"\nsecrets:\n  bell:\n    generator: {type: static, value: \"ring\\x07\"}\n    \
-         targets: [{type: jenkins-credential}]\n",
+        "version: \"1.0\"\nsecrets:\n  bell:\n    generator: {type: static, value: \
+         \"ring\\x07\"}\n    targets: [{type: jenkins-credential}]\n",
     );
     let plan = run(&jenkins, &project, &["sync", "--dry-run"]);
     assert_eq!(plan.code, 1, "{plan:?}");
@@ -348,10 +349,10 @@ fn no_value_reaches_any_output() {
     let jenkins = double();
     jenkins.state.lock().unwrap().require_crumb = true;
     let project = Project::new(&format!(
-        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {{type: static, value: \"{CANARY}<&>\"}}\n    \
-         targets: [{{type: jenkins-credential}}, {{type: jenkins-credential, folder: gone}}]\n  \
-         b:\n    generator: {{type: static, value: \"{CANARY}\\x01\"}}\n    targets: [{{type: \
-         jenkins-credential}}]\n"
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {{type: static, value: \
+         \"{CANARY}<&>\"}}\n    targets: [{{type: jenkins-credential}}, {{type: \
+         jenkins-credential, folder: gone}}]\n  b:\n    generator: {{type: static, value: \
+         \"{CANARY}\\x01\"}}\n    targets: [{{type: jenkins-credential}}]\n"
     ));
     let mut seen = String::new();
     for args in [&["-vv", "sync"][..], &["sync", "--dry-run", "--format", "json"]] {

@@ -453,7 +453,8 @@ mod tests {
         let value = data(&[("value", "a<b&c>\"d'e\r\nf é")]);
         let xml = credential_xml(Kind::SecretText, "x", Some("<desc>"), &value).unwrap();
         let xml = String::from_utf8(xml).unwrap();
-        assert!(xml.contains("<secret>a&lt;b&amp;c&gt;&quot;d&apos;e&#13;\nf é</secret>"), "{xml}");
+        let escaped = "<secret>a&lt;b&amp;c&gt;&quot;d&apos;e&#13;\nf é</secret>";
+        assert!(xml.contains(escaped), "{xml}");
         assert!(xml.contains("<description>&lt;desc&gt;</description>"), "{xml}");
         assert_eq!(root_element(&xml).as_deref(), Some(SECRET_TEXT));
     }

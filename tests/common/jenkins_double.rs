@@ -108,9 +108,10 @@ impl Answer {
     /// Jetty's error page, as Jenkins sends for `sendError`.
     fn page(status: u16, message: &str) -> Answer {
         let body = format!(
-            "<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html;charset=utf-8\"/>\n\
-             <title>Error {status} {message}</title>\n</head>\n<body><h2>HTTP ERROR {status} \
-             {message}</h2>\n<table>\n<tr><th>URI:</th><td>/</td></tr>\n</table>\n</body>\n</html>\n"
+            "<html>\n<head>\n<meta http-equiv=\"Content-Type\" \
+             content=\"text/html;charset=utf-8\"/>\n<title>Error {status} {message}</title>\n\
+             </head>\n<body><h2>HTTP ERROR {status} {message}</h2>\n<table>\n<tr><th>URI:</th>\
+             <td>/</td></tr>\n</table>\n</body>\n</html>\n"
         );
         Answer { status, body, json: false, cookie: None }
     }

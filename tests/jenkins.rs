@@ -103,6 +103,44 @@ fn create_unchanged_and_forced_update() {
 }
 
 #[test]
+fn a_taken_id_is_updated_and_a_credential_made_by_hand_is_adopted() {
+    let jenkins = double();
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
+         [{type: local-file, path: .env}, {type: jenkins-credential}]\n  b:\n    generator: \
+         {type: random-string}\n    targets: [{type: local-file, path: .env}, {type: \
+         jenkins-credential}]\n",
+    );
+    // `b` was made by hand before the first sync: Jenkins will not say what it holds.
+    let by_hand = jenkins_double::parse(&format!(
+        "<{SECRET_TEXT}><scope>GLOBAL</scope><id>b</id><secret>old</secret></{SECRET_TEXT}>"
+    ))
+    .unwrap();
+    let key = (String::new(), "_".to_string(), "b".to_string());
+    jenkins.state.lock().unwrap().credentials.insert(key, by_hand);
+    // `a` is created by someone else between the read and the write: Jenkins answers 409.
+    jenkins.state.lock().unwrap().race = true;
+
+    let sync = run(&jenkins, &project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    for name in ["a", "b"] {
+        let value = dotenv_value(&project.path(".env"), &name.to_uppercase()).unwrap();
+        assert_eq!(jenkins.credential("", "_", name).unwrap().fields["secret"], value);
+    }
+    let posts: Vec<String> =
+        jenkins.requests().into_iter().filter(|(m, _, _)| m == "POST").map(|(_, p, _)| p).collect();
+    let domain = "/credentials/store/system/domain/_";
+    assert_eq!(
+        posts.iter().filter(|p| p.ends_with("/credential/a/config.xml")).count(),
+        1,
+        "{posts:?}"
+    );
+    assert!(posts.contains(&format!("{domain}/createCredentials")), "{posts:?}");
+    assert!(posts.contains(&format!("{domain}/credential/b/config.xml")), "{posts:?}");
+    assert_eq!(posts.len(), 3, "create a (409), update a, update b: {posts:?}");
+}
+
+#[test]
 fn xml_special_values_round_trip_exactly() {
     let jenkins = double();
     let value = "a<b>&c\"d'e ]]> é 日本 \u{1F511}\r\nline\ttab";

@@ -317,3 +317,25 @@ pub fn segment(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply { status, body: body.into(), x_error: None, jenkins: true }
+    }
+
+    #[test]
+    fn refusals_are_shown_by_their_page_title_only() {
+        let page = "<html><head><title>Error 401 Invalid password/token for user: ci &amp; \
+                    co</title></head><body><h2>HTTP ERROR 401</h2>stack trace</body></html>";
+        assert_eq!(reply(401, page).message(), "Invalid password/token for user: ci & co");
+        let quoting = "<html><title>Error 500 ConversionException: s3cr3t</title></html>";
+        assert_eq!(reply(500, quoting).message(), "Internal Server Error");
+        assert_eq!(reply(404, "not html").message(), "Not Found");
+        let mut with_header = reply(400, "");
+        with_header.x_error = Some("No such domain\nsecond line".into());
+        assert_eq!(with_header.message(), "No such domain");
+    }
+}

@@ -17,6 +17,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
+use tracing::debug;
 
 use super::{RemoteError, config_number, known_keys};
 use crate::secretfile::Provider;
@@ -265,6 +266,7 @@ impl Jenkins {
         let crumb = {
             let mut held = self.crumb.lock().await;
             if *held == used {
+                debug!(path, "Jenkins asked for a CSRF crumb; fetching one for this session");
                 *held = Some(self.fetch_crumb().await?);
             }
             held.clone()

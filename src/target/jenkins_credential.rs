@@ -17,6 +17,7 @@ use indexmap::IndexMap;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesRef, BytesStart, BytesText, Event};
 use secrecy::ExposeSecret;
+use tracing::debug;
 
 use super::SecretData;
 use super::remote::{BoxFuture, Request, Store, StoreRead};
@@ -233,8 +234,14 @@ impl CredentialStore {
             let reply = self.jenkins.post_xml(path, xml).await?;
             match reply.status {
                 200..=299 => return Ok(()),
-                409 if !existing => existing = true,
-                404 if existing => existing = false,
+                409 if !existing => {
+                    debug!(id = location.id, "the id is taken in Jenkins; updating instead");
+                    existing = true;
+                }
+                404 if existing => {
+                    debug!(id = location.id, "the credential is gone from Jenkins; creating it");
+                    existing = false;
+                }
                 404 => return Err(missing_store(&reply, location).during(format!("POST {path}"))),
                 403 => {
                     let error = reply.failure().during(format!("POST {path}"));

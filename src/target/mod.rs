@@ -15,6 +15,8 @@ mod local;
 mod remote;
 #[cfg(feature = "vault")]
 mod vault_kv;
+#[cfg(feature = "gitlab")]
+mod gitlab_variable;
 
 use std::sync::Arc;
 

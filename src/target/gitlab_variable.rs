@@ -81,11 +81,15 @@ fn scope(options: &Options) -> &str {
     option(options, "environment_scope").unwrap_or("*")
 }
 
-/// The target as messages name it: `gitlab-variable project `group/app` API_KEY (scope *)`.
-fn describe(options: &Options) -> String {
-    let owner = owner(options).map_or_else(|_| "?".into(), |(_, name)| name);
-    let key = option(options, "key").unwrap_or_default();
-    format!("gitlab-variable {owner} `{key}` (scope `{}`)", scope(options))
+/// The variable as messages name it: "gitlab-variable `API_KEY` of project `group/app`
+/// (scope `*`)".
+fn describe(options: &Options, name: &str) -> String {
+    let owner = match (option(options, "project"), option(options, "group")) {
+        (Some(project), _) => format!("project `{project}`"),
+        (None, Some(group)) => format!("group `{group}`"),
+        (None, None) => "no project or group".into(),
+    };
+    format!("gitlab-variable `{name}` of {owner} (scope `{}`)", scope(options))
 }
 
 /// The variable that holds each field: `key` for a one-value secret, `<key>_<FIELD>`
@@ -234,9 +238,10 @@ impl VariableStore {
 impl Store for VariableStore {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
         let options = &target.options;
-        let refuse = |why: String| format!("{}: {why}", describe(options));
+        let key = option(options, "key").unwrap_or_default();
+        let refuse = |why: String| format!("{}: {why}", describe(options, key));
         owner(options).map_err(refuse)?;
-        check_key(option(options, "key").unwrap_or_default()).map_err(refuse)?;
+        check_key(key).map_err(refuse)?;
         for name in ["protected", "masked", "masked_and_hidden", "raw"] {
             if !matches!(option(options, name), None | Some("true") | Some("false")) {
                 return Err(refuse(format!("`{name}` must be \"true\" or \"false\"")));
@@ -278,16 +283,16 @@ impl Store for VariableStore {
             } else {
                 format!("field `{field}` of `{}`", secret.name)
             };
-            check_key(&name).map_err(|why| format!("{}: {what}: {why}", describe(options)))?;
+            let target = describe(options, &name);
+            check_key(&name).map_err(|why| format!("{target}: {what}: {why}"))?;
             let masked = flag(options, "masked") || flag(options, "masked_and_hidden");
             if !masked {
                 continue;
             }
             if let Some(rule) = unmaskable(text.expose_secret(), flag(options, "raw")) {
                 return Err(format!(
-                    "{what} cannot be masked in {} variable `{name}`: {rule}; SecretZero never \
-                     writes a masked variable unmasked",
-                    describe(options)
+                    "{what} cannot be masked in {target}: {rule}; SecretZero never writes a \
+                     masked variable unmasked"
                 ));
             }
         }

@@ -47,7 +47,10 @@ fn create_unchanged_drift_and_update() {
     let key = dotenv_value(&project.path(".env"), "API_KEY").unwrap();
     let password = dotenv_value(&project.path(".env"), "DB_PASSWORD").unwrap();
     let stored = gitlab.variable("team/app", "API_KEY", "*").unwrap();
-    assert_eq!((stored.value.as_str(), stored.masked, stored.protected), (key.as_str(), true, true));
+    assert_eq!(
+        (stored.value.as_str(), stored.masked, stored.protected),
+        (key.as_str(), true, true)
+    );
     let user = gitlab.variable("team", "DB_USERNAME", "*").unwrap();
     assert_eq!((user.value.as_str(), user.variable_type.as_str()), ("app", "file"));
     assert_eq!(user.description.as_deref(), Some("database"));
@@ -106,7 +109,10 @@ secrets:
     let forced = run(&gitlab, &project, &["sync", "--force"]);
     assert_eq!(forced.code, 0, "{forced:?}");
     assert_ne!(gitlab.variable("team/app", "TOKEN", "staging").unwrap().value, staging.value);
-    assert_eq!(gitlab.variable("team/app", "TOKEN", "production").unwrap().value, "production-value");
+    assert_eq!(
+        gitlab.variable("team/app", "TOKEN", "production").unwrap().value,
+        "production-value"
+    );
     assert_eq!(gitlab.variable("team/app", "TOKEN", "review/*").unwrap().value, "review-value");
 
     // Every read and update named the scope: without it GitLab answers 409.

@@ -49,13 +49,16 @@ fn token(provider: &Provider) -> Result<SecretString, RemoteError> {
             }
             match std::env::var("GITLAB_TOKEN") {
                 Ok(token) if !token.is_empty() => Ok(SecretString::from(token)),
-                _ => Err(RemoteError::new("credentials", "no GitLab token: GITLAB_TOKEN is not set")
-                    .auth()
-                    .hint(
-                        "set GITLAB_TOKEN to a personal, group or project access token with the \
+                _ => Err(RemoteError::new(
+                    "credentials",
+                    "no GitLab token: GITLAB_TOKEN is not set",
+                )
+                .auth()
+                .hint(
+                    "set GITLAB_TOKEN to a personal, group or project access token with the \
                          `api` scope and the Maintainer role (CI_JOB_TOKEN cannot manage \
                          variables)",
-                    )),
+                )),
             }
         }
         other => Err(RemoteError::config(format!(
@@ -211,5 +214,6 @@ fn connect_error(error: &reqwest::Error) -> RemoteError {
         text.push_str(&inner.to_string());
         source = inner.source();
     }
-    RemoteError::new("connect", text).hint("check the provider's `url` and that GitLab is reachable")
+    RemoteError::new("connect", text)
+        .hint("check the provider's `url` and that GitLab is reachable")
 }

@@ -121,7 +121,9 @@ fn check_key(key: &str) -> Result<(), String> {
         ));
     }
     if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!("the key `{key}` may hold only letters, digits and `_` (GitLab's rule)"));
+        return Err(format!(
+            "the key `{key}` may hold only letters, digits and `_` (GitLab's rule)"
+        ));
     }
     Ok(())
 }
@@ -139,8 +141,10 @@ fn unmaskable(value: &str, raw: bool) -> Option<String> {
     if value.chars().any(char::is_whitespace) {
         return Some("GitLab masks only one line without spaces or other whitespace".into());
     }
-    let expandable =
-        |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_' | '@' | ':' | '.' | '~');
+    let expandable = |c: char| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, '+' | '/' | '=' | '-' | '_' | '@' | ':' | '.' | '~')
+    };
     if !raw && !value.chars().all(expandable) {
         return Some(
             "GitLab masks a variable that is not `raw` only when its value holds letters, digits \
@@ -217,7 +221,8 @@ impl VariableStore {
         let body = attributes(options, value);
         if exists != Some(false) {
             let path = VariableStore::path(options, Some(key))?;
-            let reply = self.gitlab.call(Method::PUT, &path, Some(Value::Object(body.clone()))).await?;
+            let reply =
+                self.gitlab.call(Method::PUT, &path, Some(Value::Object(body.clone()))).await?;
             if !variable_missing(&reply) {
                 return Gitlab::check(reply)
                     .map(drop)
@@ -277,7 +282,9 @@ impl Store for VariableStore {
         let key = option(options, "key").unwrap_or_default();
         let fields = value.fields.iter().map(|(name, _)| name.as_str());
         let single = secret.is_single();
-        for ((field, name), (_, text)) in variables(key, single, fields).into_iter().zip(&value.fields) {
+        for ((field, name), (_, text)) in
+            variables(key, single, fields).into_iter().zip(&value.fields)
+        {
             let what = if single {
                 format!("the value of `{}`", secret.name)
             } else {

@@ -11,12 +11,12 @@ mod aws_ssm;
 #[cfg(feature = "azure")]
 mod azure_keyvault;
 pub mod format;
+#[cfg(feature = "gitlab")]
+mod gitlab_variable;
 mod local;
 mod remote;
 #[cfg(feature = "vault")]
 mod vault_kv;
-#[cfg(feature = "gitlab")]
-mod gitlab_variable;
 
 use std::sync::Arc;
 

@@ -74,7 +74,10 @@ mod machinery {
         pub id: String,
         #[cfg_attr(
             not(any(feature = "aws", feature = "azure", feature = "gitlab")),
-            expect(dead_code, reason = "stores that keep one string, or one object per field, use it")
+            expect(
+                dead_code,
+                reason = "stores that keep one string, or one object per field, use it"
+            )
         )]
         pub single: bool,
         pub options: IndexMap<String, String>,

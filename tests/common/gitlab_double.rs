@@ -239,7 +239,8 @@ fn maskable(value: &str, raw: bool) -> bool {
     let long = value.chars().count() >= 8;
     let no_space = !value.chars().any(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'));
     let charset = value.chars().all(|c| {
-        c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_' | '@' | ':' | '.' | '~')
+        c.is_ascii_alphanumeric()
+            || matches!(c, '+' | '/' | '=' | '-' | '_' | '@' | ':' | '.' | '~')
     });
     long && no_space && (raw || charset)
 }

@@ -365,3 +365,35 @@ fn no_value_reaches_any_output() {
     seen.push_str(&run_as(&gitlab, &project, DEVELOPER, &["-vv", "sync", "--force"]).all_output());
     assert!(!seen.contains("CANARY"), "a value leaked:\n{seen}");
 }
+
+#[test]
+fn an_unknown_project_fails_its_targets_without_stopping_the_run() {
+    let gitlab = GitlabDouble::start();
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  a:
+    generator: {type: random-string}
+    targets:
+      - {type: gitlab-variable, project: team/gone}
+      - {type: gitlab-variable, group: team}
+"#,
+    );
+    let sync = run(&gitlab, &project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains(
+            "Failed to write a to gitlab-variable::team/gone/*/A: gitlab-variable::team/gone/*/A: \
+             HTTP 404: updating `A`: 404 Project Not Found; the project or group does not exist, \
+             or the token's user cannot see it"
+        ),
+        "{sync:?}"
+    );
+    assert_eq!(gitlab.variables("team").len(), 1, "the group's variable is still written");
+    let test = run(&gitlab, &project, &["test"]);
+    assert_eq!(test.code, 1, "{test:?}");
+    assert!(
+        test.stderr.contains("listing the variables of project `team/gone`: 404 Project Not Found"),
+        "{test:?}"
+    );
+}

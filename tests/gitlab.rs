@@ -148,6 +148,16 @@ secrets:
   both:
     generator: {type: static, value: "x"}
     targets: [{type: gitlab-variable, project: team/app, group: team}]
+  db:
+    template:
+      type: creds
+      fields:
+        - {name: user, generator: {type: static, value: app}}
+        - {name: password, generator: {type: static, value: long-enough-1}}
+    targets: [{type: gitlab-variable, project: team/app, masked: "true"}]
+  scoped:
+    generator: {type: static, value: "x"}
+    targets: [{type: gitlab-variable, project: team/app, environment_scope: "prod|staging"}]
 "#,
     );
     let plan = run(&gitlab, &project, &["sync", "--dry-run"]);
@@ -165,6 +175,10 @@ secrets:
          hold only letters, digits and `_` (GitLab's rule))",
         "(gitlab-variable `BOTH` of project `team/app` (scope `*`): set `project` or `group`, \
          not both)",
+        "(field `user` of `db` cannot be masked in gitlab-variable `DB_USER` of project \
+         `team/app` (scope `*`): GitLab masks only values of at least 8 characters; it has 3;",
+        "`environment_scope` may hold only letters, digits, spaces (not at either end) and `- _ \
+         / $ { } . *` (GitLab's rule)",
     ] {
         assert!(plan.stdout.contains(expected), "missing {expected:?} in {plan:?}");
     }
@@ -174,7 +188,9 @@ secrets:
     // needs to know what is there) but never written.
     let log = gitlab.state.lock().unwrap().log.clone();
     assert!(log.iter().all(|(method, _, _)| method == "GET"), "{log:?}");
-    assert!(!log.iter().any(|(_, path, _)| path.contains("bad-key") || path.contains("BOTH")));
+    for refused in ["bad-key", "BOTH", "SCOPED"] {
+        assert!(!log.iter().any(|(_, path, _)| path.contains(refused)), "{refused} {log:?}");
+    }
 
     // A real sync refuses the same targets and writes the one that may be written.
     let sync = run(&gitlab, &project, &["sync"]);
@@ -396,4 +412,32 @@ secrets:
         test.stderr.contains("listing the variables of project `team/gone`: 404 Project Not Found"),
         "{test:?}"
     );
+}
+
+#[test]
+fn a_generated_value_that_cannot_be_masked_is_refused_at_write() {
+    let gitlab = GitlabDouble::start();
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  password:
+    generator: {type: random-password, length: 24, symbols: "!#%"}
+    targets:
+      - {type: gitlab-variable, project: team/app, masked: "true"}
+      - {type: gitlab-variable, project: team/app, key: PASSWORD_RAW, masked: "true", raw: "true"}
+"#,
+    );
+    let sync = run(&gitlab, &project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains(
+            "Failed to write password to gitlab-variable::team/app/*/PASSWORD: the value of \
+             `password` cannot be masked in gitlab-variable `PASSWORD` of project `team/app` \
+             (scope `*`): GitLab masks a variable that is not `raw` only when"
+        ),
+        "{sync:?}"
+    );
+    let stored: Vec<String> = gitlab.variables("team/app").into_iter().map(|v| v.key).collect();
+    assert_eq!(stored, ["PASSWORD_RAW"], "never written unmasked");
+    assert!(gitlab.variable("team/app", "PASSWORD_RAW", "*").unwrap().masked);
 }

@@ -37,8 +37,6 @@ const DEFAULT_IN_FLIGHT: usize = 4;
 const MAX_KEY: usize = 255;
 /// `Ci::Variable` validates `description` to at most 255 characters.
 const MAX_DESCRIPTION: usize = 255;
-/// `environment_scope` is a string column of 255 characters.
-const MAX_SCOPE: usize = 255;
 /// GitLab masks only values of at least 8 characters ("Mask a CI/CD variable").
 const MIN_MASKED: usize = 8;
 
@@ -258,11 +256,16 @@ impl Store for VariableStore {
         if !matches!(option(options, "variable_type"), None | Some("env_var") | Some("file")) {
             return Err(refuse("`variable_type` must be `env_var` or `file`".into()));
         }
+        // `HasEnvironmentScope`: present, and only these characters (GitLab strips the ends,
+        // which would store another scope than the one read back).
         let scope = scope(options);
-        if scope.is_empty() || scope.chars().count() > MAX_SCOPE {
-            return Err(refuse(format!(
-                "`environment_scope` must have 1 to {MAX_SCOPE} characters (`*` for all)"
-            )));
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "-_/${}.* ".contains(c);
+        if scope.trim().is_empty() || scope.trim() != scope || !scope.chars().all(allowed) {
+            return Err(refuse(
+                "`environment_scope` may hold only letters, digits, spaces (not at either end) \
+                 and `- _ / $ { } . *` (GitLab's rule); `*` is every environment"
+                    .into(),
+            ));
         }
         if option(options, "description").is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
             return Err(refuse(format!(

@@ -143,7 +143,7 @@ impl Gitlab {
             .unwrap_or_else(|| DEFAULT_URL.into());
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(RemoteError::config(format!(
-                "provider `{}`: `url` is `{url}`; it must start with https://",
+                "provider `{}`: `url` is `{url}`; it must start with https:// (or http://)",
                 provider.name
             )));
         }

@@ -686,3 +686,52 @@ fn test_proves_the_read_and_update_permissions_a_sync_needs() {
         assert!(refused.stderr.contains("check the credentials"), "{user}: {refused:?}");
     }
 }
+
+#[test]
+fn changed_settings_alone_are_written_and_an_older_entry_only_records_them() {
+    let prefix = unique("settings");
+    let file = |description: &str, tag: &str| {
+        format!(
+            "version: \"1.0\"\nsecrets:\n  a:\n    generator: {{type: random-string}}\n    \
+             targets:\n      - {{type: local-file, path: .env}}\n      - {{type: \
+             aws-secretsmanager, name: \"{prefix}/a\", description: \"{description}\", tags: \
+             {{team: {tag}}}}}\n"
+        )
+    };
+    let project = Project::new(&file("first", "red"));
+    assert_eq!(run(&project, &["sync"]).code, 0);
+    let describe = format!(
+        "d = sm.describe_secret(SecretId='{prefix}/a')\n\
+         print(d.get('Description'), sorted((t['Key'], t['Value']) for t in d.get('Tags', [])))"
+    );
+    assert_eq!(boto(&describe), "first [('team', 'red')]");
+    let value = dotenv_value(&project.path(".env"), "A").unwrap();
+
+    project.write("Secretfile.yml", &file("second", "blue"));
+    let dry = run(&project, &["sync", "--dry-run"]);
+    assert!(
+        dry.stdout.contains(&format!(
+            "~ update    aws-secretsmanager::{prefix}/a (its settings changed since it was last \
+             written)"
+        )),
+        "{dry:?}"
+    );
+    let sync = run(&project, &["sync"]);
+    assert!(sync.stderr.contains("targets updated 1, unchanged 1, failed 0"), "{sync:?}");
+    assert_eq!(boto(&describe), "second [('team', 'blue')]");
+    assert_eq!(secret_string(&format!("{prefix}/a")), value, "the value is kept");
+    let again = run(&project, &["sync"]);
+    assert!(again.stderr.contains("targets updated 0, unchanged 2, failed 0"), "{again:?}");
+
+    // A lockfile from before settings were recorded: the next run records them and writes
+    // nothing, rather than rewriting every remote target once.
+    let lock = project.read(".gitsecrets.lock");
+    let mut parsed: serde_json::Value = serde_json::from_str(&lock).unwrap();
+    for target in parsed["secrets"]["a"]["targets"].as_object_mut().unwrap().values_mut() {
+        target.as_object_mut().unwrap().remove("settings");
+    }
+    project.write(".gitsecrets.lock", &serde_json::to_string_pretty(&parsed).unwrap());
+    let upgraded = run(&project, &["sync"]);
+    assert!(upgraded.stderr.contains("targets updated 0, unchanged 2, failed 0"), "{upgraded:?}");
+    assert_eq!(project.read(".gitsecrets.lock"), lock, "the settings are recorded again");
+}

@@ -369,18 +369,25 @@ fn record(
                 !Hasher::is_legacy(&t.hash) && hasher.matches(&t.hash, name, id, &bytes)
             });
         let stamp = stamps.get(id.as_str()).cloned();
+        let settings = target_plan.settings.clone();
         if was_written || (target_plan.action == Action::Unchanged && !current) {
             let hash = hasher.hash(name, id, &bytes);
-            entry.targets.insert(id.clone(), TargetEntry { hash, updated_at: now, stamp });
+            let written = TargetEntry { hash, updated_at: now, stamp, settings };
+            entry.targets.insert(id.clone(), written);
             changed = true;
         } else if let Some(recorded) = entry.targets.get_mut(id)
             && target_plan.action == Action::Unchanged
-            && recorded.stamp.is_none()
-            && stamp.is_some()
         {
-            // First sight of a sealed store's stamp for a value already recorded there.
-            recorded.stamp = stamp;
-            changed = true;
+            // First sight of a sealed store's stamp, or of the settings, for a value already
+            // recorded there (an entry written before either was kept).
+            if recorded.stamp.is_none() && stamp.is_some() {
+                recorded.stamp = stamp;
+                changed = true;
+            }
+            if recorded.settings.is_none() && settings.is_some() {
+                recorded.settings = settings;
+                changed = true;
+            }
         }
     }
     Recorded { changed, rotation }

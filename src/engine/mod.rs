@@ -163,6 +163,9 @@ pub struct TargetPlan {
     /// What a sealed store showed about the value it holds (see
     /// [`crate::target::Readback::Sealed`]).
     pub stamp: Option<String>,
+    /// The keyed hash of a remote target's settings that are not part of its identity, for
+    /// the lockfile.
+    pub settings: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

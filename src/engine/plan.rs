@@ -145,6 +145,24 @@ fn plan_secret(
             let name = action.name();
             debug!(secret = %secret.name, target = %target.id, action = name, %reason, "target");
             let recorded = entry.and_then(|e| e.targets.get(&target.id));
+            let settings = settings_hash(secret, target, hasher);
+            // Settings that changed since the last write (a description, tags) are written
+            // with the value, which must be known to write anything.
+            let (action, reason) = match (action, recorded.and_then(|r| r.settings.as_ref())) {
+                (Action::Unchanged, Some(then))
+                    if value.is_some() && settings.as_ref().is_some_and(|now| now != then) =>
+                {
+                    let target_type = targets.for_target(target);
+                    match target_type.available(target) {
+                        Ok(()) => (
+                            Action::Update,
+                            "its settings changed since it was last written".to_string(),
+                        ),
+                        Err(why) => (Action::Skip, why),
+                    }
+                }
+                (action, _) => (action, reason),
+            };
             let unverified = action == Action::Unchanged
                 && match readback {
                     Readback::Unreadable(_) => true,
@@ -157,7 +175,7 @@ fn plan_secret(
                 Readback::Sealed { stamp, .. } => stamp.clone(),
                 _ => None,
             };
-            TargetPlan { id: target.id.clone(), action, reason, unverified, stamp }
+            TargetPlan { id: target.id.clone(), action, reason, unverified, stamp, settings }
         })
         .collect();
 
@@ -429,6 +447,30 @@ fn held_values(
             | Readback::Broken(_) => None,
         })
         .collect()
+}
+
+/// The keyed hash of a remote target's settings that are not part of its identity (a
+/// description, a tier, tags), so a change to them alone is written; `None` for local files,
+/// whose every setting is part of their identity.
+fn settings_hash(secret: &Secret, target: &TargetDef, hasher: &Hasher) -> Option<String> {
+    let TargetKind::Remote(remote) = &target.kind else { return None };
+    let identity = remote.kind.identity();
+    let mut settings: Vec<(&str, &str, &str)> = remote
+        .options
+        .iter()
+        .filter(|(key, _)| !identity.contains(&key.as_str()))
+        .map(|(k, v)| ("option", k.as_str(), v.as_str()))
+        .chain(remote.tags.iter().map(|(k, v)| ("tag", k.as_str(), v.as_str())))
+        .collect();
+    settings.sort();
+    let mut bytes = format!("settings of {}\n", target.id).into_bytes();
+    for (what, key, value) in settings {
+        for part in [what, key, value] {
+            bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            bytes.extend_from_slice(part.as_bytes());
+        }
+    }
+    Some(hasher.hash_definition(&secret.name, &bytes))
 }
 
 /// A target whose value cannot be compared: unreachable, or a store that never gives values

@@ -197,6 +197,13 @@ pub(super) fn store_stamp<'de, D: Deserializer<'de>>(
     }
 }
 
+/// A recorded hash that may be absent.
+pub(super) fn optional_hash<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    recorded_hash(deserializer).map(Some)
+}
+
 /// A definition hash, or empty when none is recorded yet.
 pub(super) fn definition_hash<'de, D: Deserializer<'de>>(
     deserializer: D,

@@ -83,7 +83,7 @@ impl LegacyFile {
                     };
                     let hash = hash.or_else(|| secret.hash.clone())?;
                     let updated_at = updated_at.unwrap_or(secret.updated_at);
-                    Some((id, TargetEntry { hash, updated_at, stamp: None }))
+                    Some((id, TargetEntry { hash, updated_at, stamp: None, settings: None }))
                 })
                 .collect();
 

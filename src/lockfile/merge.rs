@@ -150,7 +150,7 @@ mod tests {
             fields: [("value".to_string(), hash.clone())].into(),
             targets: [(
                 "local-file:.env#A".to_string(),
-                TargetEntry { hash, updated_at: at, stamp: None },
+                TargetEntry { hash, updated_at: at, stamp: None, settings: None },
             )]
             .into(),
         }

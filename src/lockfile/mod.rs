@@ -118,6 +118,14 @@ pub struct TargetEntry {
         deserialize_with = "format::store_stamp"
     )]
     pub stamp: Option<String>,
+    /// For a remote target: a keyed hash of its settings that are not part of its identity
+    /// (a description, tags, a tier), so a change to them is written to the store.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "format::optional_hash"
+    )]
+    pub settings: Option<String>,
 }
 
 /// Why a lockfile could not be loaded, saved or used. No message quotes the file's content:

@@ -41,6 +41,7 @@ fn fixture() -> Lockfile {
                 hash: hash_of('3'),
                 updated_at: stamp("2026-12-04T09:30:00Z"),
                 stamp: None,
+                settings: None,
             },
         )]),
     };

@@ -224,7 +224,7 @@ impl Entry<'_> {
             };
             targets.insert(
                 target.id.clone(),
-                TargetEntry { hash, updated_at: found.updated_at, stamp: None },
+                TargetEntry { hash, updated_at: found.updated_at, stamp: None, settings: None },
             );
         }
         targets

@@ -200,6 +200,7 @@ mod tests {
             reason: reason.into(),
             unverified: false,
             stamp: None,
+            settings: None,
         };
         let plan = Plan {
             secrets: vec![

@@ -441,3 +441,20 @@ secrets:
     assert_eq!(stored, ["PASSWORD_RAW"], "never written unmasked");
     assert!(gitlab.variable("team/app", "PASSWORD_RAW", "*").unwrap().masked);
 }
+
+#[test]
+fn an_attribute_changed_in_the_secretfile_alone_is_written() {
+    let gitlab = GitlabDouble::start();
+    let project = Project::new(SECRETS);
+    assert_eq!(run(&gitlab, &project, &["sync"]).code, 0);
+    let before = gitlab.variable("team/app", "API_KEY", "*").unwrap();
+    assert!(before.protected);
+
+    project
+        .write("Secretfile.yml", &SECRETS.replace("protected: \"true\"", "protected: \"false\""));
+    let sync = run(&gitlab, &project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert!(sync.stderr.contains("targets updated 1, unchanged 3, failed 0"), "{sync:?}");
+    let after = gitlab.variable("team/app", "API_KEY", "*").unwrap();
+    assert_eq!((after.protected, after.masked, &after.value), (false, true, &before.value));
+}

@@ -8,8 +8,9 @@
 //! A key can exist once per environment scope; every read and update names the target's scope
 //! with `filter[environment_scope]`, so the same key in another scope is never touched. Each
 //! write sends all the variable's attributes (`protected`, `masked`, `raw`, `variable_type`,
-//! `description`), but the engine writes only when the value differs: a changed attribute
-//! alone reaches GitLab with the next value write (or `sync --force`).
+//! and `description` when set), so the Secretfile decides them; the engine writes a target
+//! whose attributes alone changed in the Secretfile. Attributes changed in the UI are not
+//! read back.
 //!
 //! GitLab's masking rules are checked before any request, and a value that cannot be masked
 //! is refused, never written unmasked. A masked and hidden variable never shows its value

@@ -17,10 +17,12 @@
 //!   whitespace, and unless `raw` only `A-Z a-z 0-9 + / = - _ @ : . ~`; else 400
 //!   `{"message": {"value": ["is invalid"]}}`. Keys: at most 255 characters of letters,
 //!   digits and `_`.
-//! - REST API "Status codes" (docs.gitlab.com/api/rest/troubleshooting/): 401
-//!   `{"message": "401 Unauthorized"}` for a missing or bad token, 403 `{"message": "403
-//!   Forbidden"}` without the role, 404 `{"message": "404 Project Not Found"}` (or `Group`,
-//!   `Variable`).
+//! - REST API troubleshooting, "Status codes" (docs.gitlab.com/api/rest/troubleshooting/): 201
+//!   for a create, 200 for a read or an update, 400 with `{"message": {"<attribute>":
+//!   ["<error>", ...]}}` for a failed validation, 401 `{"message": "401 Unauthorized"}` for a
+//!   missing or bad token, 403 `{"message": "403 Forbidden"}` without the role, 404
+//!   `{"message": "404 Project Not Found"}` (or `Group`, `Variable`); a parameter missing is
+//!   Grape's `{"error": "value is missing"}`.
 //! - GitLab.com rate limits (docs.gitlab.com/user/gitlab_com/rate_limits/): 429 with a
 //!   `Retry-After` header and the plain-text body "Retry later".
 //! - Users API, `GET /user` (docs.gitlab.com/api/users/): the token's user.

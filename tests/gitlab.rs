@@ -458,3 +458,26 @@ fn an_attribute_changed_in_the_secretfile_alone_is_written() {
     let after = gitlab.variable("team/app", "API_KEY", "*").unwrap();
     assert_eq!((after.protected, after.masked, &after.value), (false, true, &before.value));
 }
+
+/// The double itself: a key in two scopes needs `filter[environment_scope]`, as GitLab's
+/// "The filter parameter" section says; this is why every request names the scope.
+#[test]
+fn the_double_answers_409_for_a_key_in_several_scopes_without_a_filter() {
+    let gitlab = GitlabDouble::start();
+    gitlab.put("team/app", plain("TOKEN", "production-value", "production"));
+    gitlab.put("team/app", plain("TOKEN", "staging-value", "staging"));
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let get = |query: &str| {
+        let url = format!("{}/api/v4/projects/team%2Fapp/variables/TOKEN{query}", gitlab.url);
+        let mut reply = agent.get(&url).header("PRIVATE-TOKEN", MAINTAINER).call().unwrap();
+        let status = reply.status().as_u16();
+        (status, reply.body_mut().read_to_string().unwrap())
+    };
+    let (status, body) = get("");
+    assert_eq!(status, 409);
+    assert!(body.contains("Please use 'filter[environment_scope]'"), "{body}");
+    let (status, body) = get("?filter%5Benvironment_scope%5D=staging");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"value\":\"staging-value\""), "{body}");
+}

@@ -33,11 +33,17 @@ pub struct Gitlab {
     attempts: usize,
 }
 
-/// An API reply: the status and the JSON body (`null` when empty or not JSON).
-#[derive(Debug)]
+/// An API reply: the status and the JSON body (`null` when empty or not JSON). The body of a
+/// variable holds its value, so `Debug` shows the status only.
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply").field("status", &self.status).finish_non_exhaustive()
+    }
 }
 
 fn token(provider: &Provider) -> Result<SecretString, RemoteError> {

@@ -223,3 +223,32 @@ fn connect_error(error: &reqwest::Error) -> RemoteError {
     RemoteError::new("connect", text)
         .hint("check the provider's `url` and that GitLab is reachable")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_reply_never_shows_its_body() {
+        let reply = Reply { status: 200, body: json!({"key": "A", "value": "CANARY-debug"}) };
+        assert!(!format!("{reply:?}").contains("CANARY"));
+    }
+
+    #[test]
+    fn failures_read_every_error_shape() {
+        let reply = |status, body| failure(&Reply { status, body });
+        let invalid = reply(400, json!({"message": {"value": ["is invalid"]}}));
+        assert_eq!(invalid.to_string(), "HTTP 400: value is invalid");
+        assert_eq!(reply(400, json!({"error": "key is missing"})).message, "key is missing");
+        let denied = reply(403, json!({"message": "403 Forbidden"}));
+        assert!(denied.auth && denied.message == "403 Forbidden");
+        assert_eq!(reply(429, Value::Null).message, "no message");
+    }
+
+    #[test]
+    fn paths_are_encoded_as_one_segment() {
+        assert_eq!(encode("team/app"), "team%2Fapp");
+        assert_eq!(encode("*"), "%2A");
+    }
+}

@@ -1,9 +1,9 @@
 //! One conformance suite, run against every remote target type: create, unchanged, read-back
 //! drift, restore, forced update, multi-field secrets, and no value in any output. Each store
 //! is checked through something independent of SecretZero: boto3 against moto for AWS, the
-//! doubles' own state for Vault and Azure Key Vault.
+//! doubles' own state for Vault, Azure Key Vault and GitLab.
 
-#![cfg(any(feature = "aws", feature = "azure", feature = "vault"))]
+#![cfg(any(feature = "aws", feature = "azure", feature = "vault", feature = "gitlab"))]
 
 mod common;
 
@@ -296,5 +296,60 @@ mod azure {
     #[test]
     fn azure_keyvault() {
         conformance(&Azure(KeyVaultDouble::start()), "/conformance");
+    }
+}
+
+#[cfg(feature = "gitlab")]
+#[path = "common/gitlab_double.rs"]
+mod gitlab_double;
+
+#[cfg(feature = "gitlab")]
+mod gitlab {
+    use super::gitlab_double::{GitlabDouble, MAINTAINER, plain};
+    use super::*;
+
+    struct Gitlab(GitlabDouble);
+
+    /// A variable key holds letters, digits and `_` only.
+    fn key(path: &str) -> String {
+        path.trim_start_matches('/').replace('/', "_").to_uppercase()
+    }
+
+    impl Backend for Gitlab {
+        fn target(&self, path: &str) -> String {
+            format!("{{type: gitlab-variable, project: team/app, key: {}}}", key(path))
+        }
+
+        fn env(&self) -> Vec<(String, String)> {
+            vec![
+                ("CI_SERVER_URL".into(), self.0.url.clone()),
+                ("GITLAB_TOKEN".into(), MAINTAINER.into()),
+            ]
+        }
+
+        /// A secret with fields is one variable per field, `<KEY>_<FIELD>`.
+        fn stored(&self, path: &str, single: bool) -> Option<Value> {
+            let value = |name: &str| self.0.variable("team/app", name, "*").map(|v| v.value);
+            let key = key(path);
+            if single {
+                return value(&key).map(|v| json!(v));
+            }
+            let mut fields = serde_json::Map::new();
+            for field in ["username", "password"] {
+                if let Some(v) = value(&format!("{key}_{}", field.to_uppercase())) {
+                    fields.insert(field.into(), json!(v));
+                }
+            }
+            (!fields.is_empty()).then_some(Value::Object(fields))
+        }
+
+        fn tamper(&self, path: &str, value: &str) {
+            self.0.put("team/app", plain(&key(path), value, "*"));
+        }
+    }
+
+    #[test]
+    fn gitlab_variable() {
+        conformance(&Gitlab(GitlabDouble::start()), "/conformance");
     }
 }

@@ -269,7 +269,9 @@ fn remote_targets_are_translated_and_validate_with_their_history() {
     let secretfile = project.read("Secretfile.yml");
     project.write(
         "Secretfile.yml",
-        &secretfile.replace("https://vault.example.com:8200", "http://127.0.0.1:9"),
+        &secretfile
+            .replace("https://vault.example.com:8200", "http://127.0.0.1:9")
+            .replace("https://gitlab.example.com", "http://127.0.0.1:9"),
     );
     project.write("home/.vault-token", "test-token\n");
     let home = project.path("home").display().to_string();
@@ -279,6 +281,7 @@ fn remote_targets_are_translated_and_validate_with_their_history() {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
         ("HOME", home.as_str()),
+        ("GITLAB_TOKEN", "test"),
     ];
     let run = project.run_env(&["sync", "--dry-run"], &unreachable);
     assert_eq!(run.code, 0, "{run:?}");

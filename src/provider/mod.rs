@@ -9,6 +9,8 @@
 pub mod aws;
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "gitlab")]
+pub mod gitlab;
 #[cfg(feature = "remote")]
 mod runtime;
 #[cfg(feature = "vault")]

@@ -126,8 +126,13 @@ impl ProviderKind {
                 ("cli", &["tenant_id"]),
             ],
         };
+        const GITLAB: ProviderSchema = ProviderSchema {
+            config: &["url"],
+            auth: &[("token", &["token"]), ("ambient", &["token"])],
+        };
         match self {
             ProviderKind::Aws => Some(&AWS),
+            ProviderKind::Gitlab => Some(&GITLAB),
             ProviderKind::Vault => Some(&VAULT),
             ProviderKind::Azure => Some(&AZURE),
             _ => None,
@@ -332,6 +337,7 @@ impl RemoteKind {
             RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => Some("aws"),
             RemoteKind::VaultKv => Some("vault"),
             RemoteKind::AzureKeyVault => Some("azure"),
+            RemoteKind::GitlabVariable => Some("gitlab"),
             _ => None,
         }
     }
@@ -364,9 +370,21 @@ impl RemoteKind {
             RemoteKind::GithubSecret => {
                 (&[], &["name", "repository", "environment", "organization", "visibility"])
             }
-            RemoteKind::GitlabVariable => {
-                (&[], &["key", "project", "group", "protected", "masked", "environment_scope"])
-            }
+            RemoteKind::GitlabVariable => (
+                &[],
+                &[
+                    "project",
+                    "group",
+                    "key",
+                    "protected",
+                    "masked",
+                    "masked_and_hidden",
+                    "raw",
+                    "environment_scope",
+                    "variable_type",
+                    "description",
+                ],
+            ),
             RemoteKind::JenkinsCredential => (&[], &["id", "folder", "description"]),
             RemoteKind::KubernetesSecret => (&["name", "namespace"], &["secret_type", "key"]),
             RemoteKind::ExternalSecret => (

@@ -73,8 +73,11 @@ mod machinery {
         /// The target id, for messages.
         pub id: String,
         #[cfg_attr(
-            not(any(feature = "aws", feature = "azure")),
-            expect(dead_code, reason = "stores that keep one string use it")
+            not(any(feature = "aws", feature = "azure", feature = "gitlab")),
+            expect(
+                dead_code,
+                reason = "stores that keep one string, or one object per field, use it"
+            )
         )]
         pub single: bool,
         pub options: IndexMap<String, String>,
@@ -83,9 +86,16 @@ mod machinery {
             expect(dead_code, reason = "stores that tag what they hold use it")
         )]
         pub tags: IndexMap<String, String>,
+        /// The secret's field names, in Secretfile order, for stores that keep one object per
+        /// field.
+        #[cfg_attr(not(feature = "gitlab"), expect(dead_code, reason = "only GitLab uses it"))]
+        pub fields: Vec<String>,
         /// What the prefetch found: `Some(true)` when something is stored there already, so a
         /// store can choose between create and update without asking again.
-        #[cfg_attr(not(feature = "aws"), expect(dead_code, reason = "only AWS stores use it"))]
+        #[cfg_attr(
+            not(any(feature = "aws", feature = "gitlab")),
+            expect(dead_code, reason = "AWS and GitLab stores use it")
+        )]
         pub exists: Option<bool>,
     }
 
@@ -106,12 +116,18 @@ mod machinery {
         )]
         Text(SecretString),
         /// Named fields, for stores that keep a mapping (Vault KV).
-        #[cfg_attr(not(feature = "vault"), expect(dead_code, reason = "only Vault KV keeps one"))]
+        #[cfg_attr(
+            not(any(feature = "vault", feature = "gitlab")),
+            expect(dead_code, reason = "Vault KV and GitLab (a variable per field) keep them")
+        )]
         Fields(Vec<(String, SecretString)>),
         /// There, but the store never gives the value back; `stamp` is what it shows about the
         /// value instead (see [`Readback::Sealed`](super::super::Readback::Sealed)), `why`
         /// what it withholds.
-        #[expect(dead_code, reason = "the GitHub and Jenkins stores make it")]
+        #[cfg_attr(
+            not(feature = "gitlab"),
+            expect(dead_code, reason = "the GitHub, Jenkins and GitLab stores make it")
+        )]
         Sealed {
             stamp: Option<String>,
             why: String,
@@ -188,6 +204,8 @@ mod machinery {
             RemoteKind::VaultKv => super::super::vault_kv::connect(provider),
             #[cfg(feature = "azure")]
             RemoteKind::AzureKeyVault => super::super::azure_keyvault::connect(provider, target),
+            #[cfg(feature = "gitlab")]
+            RemoteKind::GitlabVariable => super::super::gitlab_variable::connect(provider),
             _ => unreachable!("the engine routes only supported kinds here"),
         }
     }
@@ -201,6 +219,8 @@ mod machinery {
             "vault",
             #[cfg(feature = "azure")]
             "azure",
+            #[cfg(feature = "gitlab")]
+            "gitlab",
         ];
         kind.feature().is_some_and(|feature| BUILT.contains(&feature))
     }
@@ -360,6 +380,7 @@ mod machinery {
                 single: secret.is_single(),
                 options: target.options.clone(),
                 tags: target.tags.clone(),
+                fields: secret.fields.iter().map(|f| f.name.clone()).collect(),
                 exists,
             }
         }

@@ -14,10 +14,8 @@ use backon::{ExponentialBuilder, Retryable};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{RemoteError, config_number, known_keys};
+use super::{RemoteError, config_number};
 use crate::secretfile::Provider;
-
-pub const CONFIG_KEYS: &[&str] = &["url", "max_in_flight", "max_attempts"];
 
 const DEFAULT_URL: &str = "https://gitlab.com";
 /// The longest `Retry-After` honoured before the next attempt.
@@ -49,7 +47,6 @@ impl std::fmt::Debug for Reply {
 fn token(provider: &Provider) -> Result<SecretString, RemoteError> {
     match provider.auth_kind.as_str() {
         "token" | "ambient" => {
-            known_keys(provider, CONFIG_KEYS, &["token"])?;
             if let Some(token) = provider.auth.get("token") {
                 return Ok(SecretString::from(token.clone()));
             }

@@ -563,10 +563,11 @@ impl IamMoto {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
+        // Dropped (killed and waited for) on every path, the panic's included.
+        let moto = IamMoto { url: format!("http://127.0.0.1:{port}"), child };
         for _ in 0..150 {
-            if ureq::get(format!("{url}/moto-api/")).call().is_ok() {
-                return IamMoto { url, child };
+            if ureq::get(format!("{}/moto-api/", moto.url)).call().is_ok() {
+                return moto;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }

@@ -271,6 +271,7 @@ fn remote_targets_are_translated_and_validate_with_their_history() {
         "Secretfile.yml",
         &secretfile
             .replace("https://vault.example.com:8200", "http://127.0.0.1:9")
+            .replace("https://gitlab.example.com", "http://127.0.0.1:9")
             .replace("https://jenkins.example.com", "http://127.0.0.1:9"),
     );
     project.write("home/.vault-token", "test-token\n");
@@ -281,6 +282,7 @@ fn remote_targets_are_translated_and_validate_with_their_history() {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
         ("HOME", home.as_str()),
+        ("GITLAB_TOKEN", "test"),
         ("JENKINS_USER", "ci"),
         ("JENKINS_API_TOKEN", "test"),
     ];

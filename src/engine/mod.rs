@@ -157,8 +157,9 @@ pub struct TargetPlan {
     pub id: String,
     pub action: Action,
     pub reason: String,
-    /// Left alone only because the lockfile records it: the target could not be read back,
-    /// so whether it still holds the value is unknown.
+    /// Left alone only because the lockfile records it: the target could not be read back this
+    /// time (unreachable), so whether it still holds the value is unknown. Not set for a store
+    /// that never gives values back, which is trusted as recorded by design.
     pub unverified: bool,
     /// What a sealed store showed about the value it holds (see
     /// [`crate::target::Readback::Sealed`]).

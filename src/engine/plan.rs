@@ -163,14 +163,10 @@ fn plan_secret(
                 }
                 (action, _) => (action, reason),
             };
-            let unverified = action == Action::Unchanged
-                && match readback {
-                    Readback::Unreadable(_) => true,
-                    Readback::Sealed { stamp, .. } => {
-                        stamp.is_none() || recorded.and_then(|r| r.stamp.as_ref()) != stamp.as_ref()
-                    }
-                    _ => false,
-                };
+            // A store that never gives values back is trusted as recorded by design; one that
+            // could not be read this time leaves the run unsure.
+            let unverified =
+                action == Action::Unchanged && matches!(readback, Readback::Unreadable(_));
             let stamp = match readback {
                 Readback::Sealed { stamp, .. } => stamp.clone(),
                 _ => None,

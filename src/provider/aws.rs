@@ -14,10 +14,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 
-use super::{RemoteError, block_on, config_number, known_keys};
+use super::{RemoteError, block_on, config_number};
 use crate::secretfile::Provider;
-
-pub const CONFIG_KEYS: &[&str] = &["region", "max_in_flight", "max_attempts"];
 
 /// Error codes that mean the credentials are missing, wrong, expired or not allowed.
 const AUTH_CODES: &[&str] = &[
@@ -35,19 +33,6 @@ const AUTH_CODES: &[&str] = &[
 
 /// The SDK configuration of `provider`, with the target's `region` if it sets one.
 pub fn load(provider: &Provider, region: Option<&str>) -> Result<SdkConfig, RemoteError> {
-    let auth: &[&str] = match provider.auth_kind.as_str() {
-        "ambient" => &[],
-        "profile" => &["profile"],
-        "assume_role" => &["role_arn", "session_name", "external_id"],
-        other => {
-            return Err(RemoteError::config(format!(
-                "provider `{}` has auth kind `{other}`, which AWS providers do not know",
-                provider.name
-            ))
-            .hint("use `ambient`, `profile` or `assume_role`"));
-        }
-    };
-    known_keys(provider, CONFIG_KEYS, auth)?;
     let attempts = config_number(provider, "max_attempts", 1..=20)?.unwrap_or(6) as u32;
     let auth_value = |key: &str| {
         provider.auth.get(key).cloned().ok_or_else(|| {

@@ -29,17 +29,8 @@ use azure_identity::{
     UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 
-use super::{RemoteError, config_number, known_keys};
+use super::{RemoteError, config_number};
 use crate::secretfile::Provider;
-
-pub const CONFIG_KEYS: &[&str] = &[
-    "vault_url",
-    "authority_host",
-    "verify_challenge_resource",
-    "max_in_flight",
-    "max_attempts",
-    "request_timeout",
-];
 
 /// HTTP options shared by the credential and the Key Vault client: retries (exponential
 /// backoff with jitter; 429 and 5xx, honouring `Retry-After`), the cloud, and a transport that
@@ -106,24 +97,6 @@ pub fn credential(provider: &Provider) -> Result<Arc<dyn TokenCredential>, Remot
         "default" | "ambient" => "cli",
         other => other,
     };
-    let auth: &[&str] = match provider.auth_kind.as_str() {
-        "default" | "ambient" => &[],
-        "service_principal" => &["tenant_id", "client_id", "client_secret_env"],
-        "workload_identity" => &["tenant_id", "client_id", "token_file"],
-        "managed_identity" => &["client_id"],
-        "cli" => &["tenant_id"],
-        other => {
-            return Err(RemoteError::config(format!(
-                "provider `{}` has auth kind `{other}`, which Azure providers do not know",
-                provider.name
-            ))
-            .hint(
-                "use `default`, `service_principal`, `workload_identity`, `managed_identity` or \
-                 `cli`",
-            ));
-        }
-    };
-    known_keys(provider, CONFIG_KEYS, auth)?;
 
     let credential: Arc<dyn TokenCredential> = match kind {
         "service_principal" => {

@@ -19,11 +19,8 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::debug;
 
-use super::{RemoteError, config_number, known_keys};
+use super::{RemoteError, config_number};
 use crate::secretfile::Provider;
-
-pub const CONFIG_KEYS: &[&str] = &["url", "max_in_flight", "max_attempts"];
-const AUTH_KEYS: &[&str] = &["user", "token"];
 
 /// What Jenkins' CSRF filter puts in the page it answers a POST without a valid crumb with.
 const NO_CRUMB: &str = "No valid crumb was included in the request";
@@ -148,8 +145,9 @@ fn setting(given: Option<&String>, variable: &str) -> Option<String> {
 fn credentials(
     provider: &Provider,
 ) -> Result<Result<(String, SecretString), RemoteError>, RemoteError> {
+    // The Secretfile's loader has refused unknown keys in `auth` and `config` already.
     match provider.auth_kind.as_str() {
-        "token" | "ambient" => known_keys(provider, CONFIG_KEYS, AUTH_KEYS)?,
+        "token" | "ambient" => {}
         other => {
             return Err(RemoteError::config(format!(
                 "provider `{}` has auth kind `{other}`, which Jenkins providers do not know",

@@ -9,6 +9,8 @@
 pub mod aws;
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "gitlab")]
+pub mod gitlab;
 #[cfg(feature = "jenkins")]
 pub mod jenkins;
 #[cfg(feature = "remote")]
@@ -78,31 +80,5 @@ pub(crate) fn config_number(
             range.start(),
             range.end()
         ))),
-    }
-}
-
-/// Refuses `config` and `auth` keys a provider does not know, so a typo is not silently
-/// ignored.
-#[cfg(feature = "remote")]
-pub(crate) fn known_keys(
-    provider: &crate::secretfile::Provider,
-    config: &[&str],
-    auth: &[&str],
-) -> Result<(), RemoteError> {
-    let unknown = |block: &str, keys: Vec<&String>, known: &[&str]| {
-        keys.into_iter().find(|k| !known.contains(&k.as_str())).map(|key| {
-            RemoteError::config(format!(
-                "provider `{}`: unknown key `{key}` in `{block}` (auth kind `{}`)",
-                provider.name, provider.auth_kind
-            ))
-            .hint(format!("known keys: {}", known.join(", ")))
-        })
-    };
-    if let Some(error) = unknown("config", provider.config.keys().collect(), config) {
-        return Err(error);
-    }
-    match unknown("auth", provider.auth.keys().collect(), auth) {
-        Some(error) => Err(error),
-        None => Ok(()),
     }
 }

@@ -18,10 +18,8 @@ use backon::{ExponentialBuilder, Retryable};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{RemoteError, config_number, known_keys};
+use super::{RemoteError, config_number};
 use crate::secretfile::Provider;
-
-pub const CONFIG_KEYS: &[&str] = &["address", "namespace", "max_in_flight", "max_attempts"];
 
 #[derive(Debug)]
 enum Login {
@@ -70,7 +68,6 @@ fn login(provider: &Provider) -> Result<Login, RemoteError> {
     };
     match provider.auth_kind.as_str() {
         "token" | "ambient" => {
-            known_keys(provider, CONFIG_KEYS, &["token"])?;
             if let Some(token) = get("token") {
                 return Ok(Login::Token(SecretString::from(token.to_string())));
             }
@@ -87,11 +84,6 @@ fn login(provider: &Provider) -> Result<Login, RemoteError> {
             })
         }
         "approle" => {
-            known_keys(
-                provider,
-                CONFIG_KEYS,
-                &["role_id", "secret_id_file", "secret_id_env", "mount"],
-            )?;
             let role_id = match get("role_id") {
                 Some(id) => id.to_string(),
                 None => from_env("VAULT_ROLE_ID", "AppRole role id")?.expose_secret().to_string(),
@@ -107,7 +99,6 @@ fn login(provider: &Provider) -> Result<Login, RemoteError> {
             Ok(Login::AppRole { mount, role_id, secret_id })
         }
         "jwt" => {
-            known_keys(provider, CONFIG_KEYS, &["role", "token_file", "token_env", "mount"])?;
             let role = need("role")?;
             let jwt = match (get("token_file"), get("token_env")) {
                 (Some(path), _) => from_file(path, "the JWT")?,

@@ -126,12 +126,17 @@ impl ProviderKind {
                 ("cli", &["tenant_id"]),
             ],
         };
+        const GITLAB: ProviderSchema = ProviderSchema {
+            config: &["url"],
+            auth: &[("token", &["token"]), ("ambient", &["token"])],
+        };
         const JENKINS: ProviderSchema = ProviderSchema {
             config: &["url"],
             auth: &[("token", &["user", "token"]), ("ambient", &["user", "token"])],
         };
         match self {
             ProviderKind::Aws => Some(&AWS),
+            ProviderKind::Gitlab => Some(&GITLAB),
             ProviderKind::Jenkins => Some(&JENKINS),
             ProviderKind::Vault => Some(&VAULT),
             ProviderKind::Azure => Some(&AZURE),
@@ -337,6 +342,7 @@ impl RemoteKind {
             RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => Some("aws"),
             RemoteKind::VaultKv => Some("vault"),
             RemoteKind::AzureKeyVault => Some("azure"),
+            RemoteKind::GitlabVariable => Some("gitlab"),
             RemoteKind::JenkinsCredential => Some("jenkins"),
             _ => None,
         }
@@ -370,9 +376,21 @@ impl RemoteKind {
             RemoteKind::GithubSecret => {
                 (&[], &["name", "repository", "environment", "organization", "visibility"])
             }
-            RemoteKind::GitlabVariable => {
-                (&[], &["key", "project", "group", "protected", "masked", "environment_scope"])
-            }
+            RemoteKind::GitlabVariable => (
+                &[],
+                &[
+                    "project",
+                    "group",
+                    "key",
+                    "protected",
+                    "masked",
+                    "masked_and_hidden",
+                    "raw",
+                    "environment_scope",
+                    "variable_type",
+                    "description",
+                ],
+            ),
             RemoteKind::JenkinsCredential => {
                 (&[], &["id", "domain", "folder", "description", "kind"])
             }

@@ -11,6 +11,8 @@ mod aws_ssm;
 #[cfg(feature = "azure")]
 mod azure_keyvault;
 pub mod format;
+#[cfg(feature = "gitlab")]
+mod gitlab_variable;
 #[cfg(feature = "jenkins")]
 mod jenkins_credential;
 mod local;

@@ -73,8 +73,12 @@ mod machinery {
         /// The target id, for messages.
         pub id: String,
         #[cfg_attr(
-            not(any(feature = "aws", feature = "azure", feature = "jenkins")),
-            expect(dead_code, reason = "stores that keep one string or choose by shape use it")
+            not(any(feature = "aws", feature = "azure", feature = "gitlab", feature = "jenkins")),
+            expect(
+                dead_code,
+                reason = "stores that keep one string, or one object per field, or choose by \
+                          shape use it"
+            )
         )]
         pub single: bool,
         pub options: IndexMap<String, String>,
@@ -83,11 +87,15 @@ mod machinery {
             expect(dead_code, reason = "stores that tag what they hold use it")
         )]
         pub tags: IndexMap<String, String>,
+        /// The secret's field names, in Secretfile order, for stores that keep one object per
+        /// field.
+        #[cfg_attr(not(feature = "gitlab"), expect(dead_code, reason = "only GitLab uses it"))]
+        pub fields: Vec<String>,
         /// What the prefetch found: `Some(true)` when something is stored there already, so a
         /// store can choose between create and update without asking again.
         #[cfg_attr(
-            not(any(feature = "aws", feature = "jenkins")),
-            expect(dead_code, reason = "only AWS and Jenkins stores use it")
+            not(any(feature = "aws", feature = "gitlab", feature = "jenkins")),
+            expect(dead_code, reason = "AWS, GitLab and Jenkins stores use it")
         )]
         pub exists: Option<bool>,
     }
@@ -109,14 +117,17 @@ mod machinery {
         )]
         Text(SecretString),
         /// Named fields, for stores that keep a mapping (Vault KV).
-        #[cfg_attr(not(feature = "vault"), expect(dead_code, reason = "only Vault KV keeps one"))]
+        #[cfg_attr(
+            not(any(feature = "vault", feature = "gitlab")),
+            expect(dead_code, reason = "Vault KV and GitLab (a variable per field) keep them")
+        )]
         Fields(Vec<(String, SecretString)>),
         /// There, but the store never gives the value back; `stamp` is what it shows about the
         /// value instead (see [`Readback::Sealed`](super::super::Readback::Sealed)), `why`
         /// what it withholds.
         #[cfg_attr(
-            not(feature = "jenkins"),
-            expect(dead_code, reason = "the GitHub and Jenkins stores make it")
+            not(any(feature = "gitlab", feature = "jenkins")),
+            expect(dead_code, reason = "the GitHub, Jenkins and GitLab stores make it")
         )]
         Sealed {
             stamp: Option<String>,
@@ -197,6 +208,8 @@ mod machinery {
             RemoteKind::VaultKv => super::super::vault_kv::connect(provider),
             #[cfg(feature = "azure")]
             RemoteKind::AzureKeyVault => super::super::azure_keyvault::connect(provider, target),
+            #[cfg(feature = "gitlab")]
+            RemoteKind::GitlabVariable => super::super::gitlab_variable::connect(provider),
             #[cfg(feature = "jenkins")]
             RemoteKind::JenkinsCredential => super::super::jenkins_credential::connect(provider),
             _ => unreachable!("the engine routes only supported kinds here"),
@@ -212,6 +225,8 @@ mod machinery {
             "vault",
             #[cfg(feature = "azure")]
             "azure",
+            #[cfg(feature = "gitlab")]
+            "gitlab",
             #[cfg(feature = "jenkins")]
             "jenkins",
         ];
@@ -373,6 +388,7 @@ mod machinery {
                 single: secret.is_single(),
                 options: target.options.clone(),
                 tags: target.tags.clone(),
+                fields: secret.fields.iter().map(|f| f.name.clone()).collect(),
                 exists,
             }
         }

@@ -205,6 +205,12 @@ impl Walker {
         if self.findings.len() != before {
             return None;
         }
+        if kind == RemoteKind::GitlabVariable {
+            // The variable's name and scope are part of its identity, so their defaults are
+            // written out: two secrets in one project are two targets.
+            options.entry("key".into()).or_insert_with(|| env_var_name(secret, None));
+            options.entry("environment_scope".into()).or_insert_with(|| "*".into());
+        }
 
         let location = kind
             .identity()

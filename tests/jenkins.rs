@@ -310,8 +310,8 @@ secrets:
     for refusal in [
         "! skip      jenkins-credential::a/b (jenkins-credential: the credential id `a/b` must \
          be letters, digits, `_`, `.` and `-` only (the credentials plugin's id check))",
-        "! skip      jenkins-credential::a/../b (jenkins-credential `(the secret's name)`: the \
-         folder `a/../b` has a name Jenkins does not allow",
+        "! skip      jenkins-credential::a/../b (jenkins-credential: the folder `a/../b` has a \
+         name Jenkins does not allow for an item",
     ] {
         assert!(plan.stdout.contains(refusal), "{refusal}\n{plan:?}");
     }

@@ -273,8 +273,10 @@ impl Store for CredentialStore {
         if let Some(id) = option("id") {
             check_id(id).map_err(|why| format!("jenkins-credential: {why}"))?;
         }
-        let id = option("id").unwrap_or("(the secret's name)");
-        let refuse = |why: String| format!("jenkins-credential `{id}`: {why}");
+        let refuse = |why: String| match option("id") {
+            Some(id) => format!("jenkins-credential `{id}`: {why}"),
+            None => format!("jenkins-credential: {why}"),
+        };
         if let Some(folder) = option("folder") {
             check_folder(folder).map_err(refuse)?;
         }

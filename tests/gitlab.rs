@@ -163,7 +163,7 @@ secrets:
     let plan = run(&gitlab, &project, &["sync", "--dry-run"]);
     assert_eq!(plan.code, 1, "{plan:?}");
     for expected in [
-        "! skip      gitlab-variable::team/app/*/SHORT (the value of `short` cannot be masked in \
+        "! skip      gitlab-variable::team/app[*]/SHORT (the value of `short` cannot be masked in \
          gitlab-variable `SHORT` of project `team/app` (scope `*`): GitLab masks only values of \
          at least 8 characters; it has 3; SecretZero never writes a masked variable unmasked)",
         "`SPACED` of project `team/app` (scope `*`): GitLab masks only one line without spaces \
@@ -182,7 +182,7 @@ secrets:
     ] {
         assert!(plan.stdout.contains(expected), "missing {expected:?} in {plan:?}");
     }
-    let raw = "+ create    gitlab-variable::team/app/*/RAW_SYMBOLS (not there yet)";
+    let raw = "+ create    gitlab-variable::team/app[*]/RAW_SYMBOLS (not there yet)";
     assert!(plan.stdout.contains(raw), "a raw value may hold symbols: {plan:?}");
     // A target the store refuses is never asked about; a value it refuses is read (the plan
     // needs to know what is there) but never written.
@@ -393,7 +393,7 @@ secrets:
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
         sync.stderr.contains(
-            "Failed to write a to gitlab-variable::team/gone/*/A: gitlab-variable::team/gone/*/A: \
+            "Failed to write a to gitlab-variable::team/gone[*]/A: gitlab-variable::team/gone[*]/A: \
              HTTP 404: updating `A`: 404 Project Not Found; the project or group does not exist, \
              or the token's user cannot see it"
         ),
@@ -425,7 +425,7 @@ secrets:
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
         sync.stderr.contains(
-            "Failed to write password to gitlab-variable::team/app/*/PASSWORD: the value of \
+            "Failed to write password to gitlab-variable::team/app[*]/PASSWORD: the value of \
              `password` cannot be masked in gitlab-variable `PASSWORD` of project `team/app` \
              (scope `*`): GitLab masks a variable that is not `raw` only when"
         ),

@@ -83,6 +83,10 @@ pub struct ProviderSchema {
     pub config: &'static [&'static str],
     /// Each auth `kind` with the keys its `auth` block takes; the first is the default.
     pub auth: &'static [(&'static str, &'static [&'static str])],
+    /// Auth keys an auth kind cannot do without: `(kind, key)`.
+    pub required: &'static [(&'static str, &'static str)],
+    /// `config` keys that are whole numbers, with their range.
+    pub numbers: &'static [(&'static str, std::ops::RangeInclusive<u64>)],
 }
 
 /// `config` keys every provider kind takes, with the whole numbers each allows.
@@ -100,6 +104,8 @@ impl ProviderKind {
                 ("profile", &["profile"]),
                 ("assume_role", &["role_arn", "session_name", "external_id"]),
             ],
+            required: &[("profile", "profile"), ("assume_role", "role_arn")],
+            numbers: &[],
         };
         const VAULT: ProviderSchema = ProviderSchema {
             config: &["address", "namespace"],
@@ -109,14 +115,11 @@ impl ProviderKind {
                 ("approle", &["role_id", "secret_id_file", "secret_id_env", "mount"]),
                 ("jwt", &["role", "token_file", "token_env", "mount"]),
             ],
+            required: &[("jwt", "role")],
+            numbers: &[],
         };
         const AZURE: ProviderSchema = ProviderSchema {
-            config: &[
-                "vault_url",
-                "authority_host",
-                "verify_challenge_resource",
-                "request_timeout",
-            ],
+            config: &["vault_url", "authority_host", "verify_challenge_resource"],
             auth: &[
                 ("default", &[]),
                 ("ambient", &[]),
@@ -125,14 +128,20 @@ impl ProviderKind {
                 ("managed_identity", &["client_id"]),
                 ("cli", &["tenant_id"]),
             ],
+            required: &[],
+            numbers: &[("request_timeout", 1..=300)],
         };
         const GITLAB: ProviderSchema = ProviderSchema {
             config: &["url"],
             auth: &[("token", &["token"]), ("ambient", &["token"])],
+            required: &[],
+            numbers: &[],
         };
         const JENKINS: ProviderSchema = ProviderSchema {
             config: &["url"],
             auth: &[("token", &["user", "token"]), ("ambient", &["user", "token"])],
+            required: &[],
+            numbers: &[],
         };
         match self {
             ProviderKind::Aws => Some(&AWS),
@@ -454,6 +463,12 @@ pub fn env_var_name(secret: &str, field: Option<&str>) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
         .collect()
+}
+
+/// The variable a field of a multi-field secret becomes in a store of flat names (GitLab CI/CD
+/// variables): `KEY_FIELD`.
+pub fn field_variable(key: &str, field: &str) -> String {
+    format!("{key}_{}", env_var_name(field, None))
 }
 
 /// Reads the override for a field; an empty variable counts as unset.

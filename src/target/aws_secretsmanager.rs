@@ -211,6 +211,16 @@ impl Store for SecretsManager {
                             ));
                             continue;
                         }
+                        // As sync does: reported, left alone, and the others still checked.
+                        error
+                            if error.code == "InvalidRequestException"
+                                && error.message.contains("delet") =>
+                        {
+                            seen.push(format!(
+                                "`{name}` is scheduled for deletion, so sync leaves it alone"
+                            ));
+                            continue;
+                        }
                         error => {
                             return Err(
                                 error.during(format!("secretsmanager:GetSecretValue on `{name}`"))

@@ -26,7 +26,7 @@ use super::SecretData;
 use super::remote::{BoxFuture, Request, Store, StoreRead};
 use crate::provider::gitlab::{Gitlab, Reply, encode, failure};
 use crate::provider::{Limiter, RemoteError, max_in_flight};
-use crate::secretfile::{Provider, RemoteTarget, Secret, env_var_name};
+use crate::secretfile::{Provider, RemoteTarget, Secret, field_variable};
 
 /// GitLab.com allows 2,000 authenticated API requests a minute per user (about 33 a second;
 /// "GitLab.com rate limits"). Four in flight at about 100 ms a request stay under it, and
@@ -102,7 +102,7 @@ fn variables<'a>(
         .map(|field| {
             let name = match single {
                 true => key.to_string(),
-                false => format!("{key}_{}", env_var_name(field, None)),
+                false => field_variable(key, field),
             };
             (field.to_string(), name)
         })

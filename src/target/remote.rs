@@ -534,8 +534,9 @@ mod machinery {
                 for Staged { connected, request, value } in staged {
                     set.spawn(async move {
                         let _permit = connected.limiter.acquire().await;
-                        let result = connected.store.write(Arc::clone(&request), value).await;
-                        (request, result)
+                        let result =
+                            connected.store.write(Arc::clone(&request), value.clone()).await;
+                        (request, result.map_err(|error| redacted(error, &value)))
                     });
                 }
                 let mut results = Vec::new();
@@ -572,6 +573,27 @@ mod machinery {
         fn stamp(&self, secret: &str, target: &str) -> Option<String> {
             self.stamps.get(&(secret.to_string(), target.to_string())).cloned()
         }
+    }
+
+    /// A store's error with the value it was sent cut out: stores do not echo values, but a
+    /// proxy in front of one, or a validation message, might.
+    fn redacted(mut error: RemoteError, value: &SecretData) -> RemoteError {
+        for (_, field) in &value.fields {
+            let text = field.expose_secret();
+            // Shorter values would cut ordinary words out of messages, and reveal little.
+            if text.len() < 4 {
+                continue;
+            }
+            for part in [&mut error.code, &mut error.message] {
+                if part.contains(text) {
+                    *part = part.replace(text, "[value]");
+                }
+            }
+            if let Some(hint) = error.hint.as_mut().filter(|h| h.contains(text)) {
+                *hint = hint.replace(text, "[value]");
+            }
+        }
+        error
     }
 
     /// What a target holds, as the engine compares it.
@@ -653,6 +675,28 @@ mod machinery {
         let bytes = encode_text(value, secret.is_single()).expose_secret().len();
         let shape = if secret.is_single() { "" } else { " as a JSON object" };
         (bytes, format!("the value of `{}` is {bytes} bytes{shape}", secret.name))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_store_error_that_echoes_the_value_shows_it_cut_out() {
+            let value = SecretData {
+                fields: vec![
+                    ("username".into(), SecretString::from("app")),
+                    ("password".into(), SecretString::from("CANARY-echoed-9f2")),
+                ],
+            };
+            let echoed = RemoteError::new("HTTP 400", "value CANARY-echoed-9f2 is invalid")
+                .hint("CANARY-echoed-9f2 has a space; app must be longer");
+            let shown = redacted(echoed, &value).to_string();
+            assert_eq!(
+                shown,
+                "HTTP 400: value [value] is invalid; [value] has a space; app must be longer"
+            );
+        }
     }
 }
 

@@ -222,6 +222,17 @@ impl Walker {
                 );
             }
             Some((_, keys)) => {
+                let needed = schema.required.iter().filter(|(kind, _)| *kind == auth_kind);
+                for (_, key) in needed {
+                    if !auth_entries.iter().any(|(k, _)| k.name == *key) {
+                        let loc = auth_node.map_or(Loc::default(), |n| n.loc);
+                        self.error(
+                            "secretfile/missing-key",
+                            loc,
+                            format!("{what} (auth kind `{auth_kind}`) has no `{key}` under `auth`"),
+                        );
+                    }
+                }
                 for (key, _) in auth_entries.iter().filter(|(key, _)| key.name != "kind") {
                     if !keys.contains(&key.name.as_str()) {
                         let mut allowed = keys.to_vec();
@@ -245,6 +256,7 @@ impl Walker {
             .iter()
             .map(|(key, _)| *key)
             .chain(schema.config.iter().copied())
+            .chain(schema.numbers.iter().map(|(key, _)| *key))
             .collect();
         for (key, value) in map_entries(config_node) {
             if !known.contains(&key.name.as_str()) {
@@ -257,9 +269,14 @@ impl Walker {
                 );
                 continue;
             }
-            let range = COMMON_CONFIG.iter().find(|(k, _)| *k == key.name).map(|(_, r)| r);
+            let range = COMMON_CONFIG
+                .iter()
+                .chain(schema.numbers)
+                .find(|(k, _)| *k == key.name)
+                .map(|(_, r)| r);
             let (Some(range), Some(text)) = (range, config.get(&key.name)) else { continue };
-            if !text.trim().parse::<u64>().is_ok_and(|n| range.contains(&n)) {
+            let digits = !text.trim().is_empty() && text.trim().bytes().all(|b| b.is_ascii_digit());
+            if !digits || !text.trim().parse::<u64>().is_ok_and(|n| range.contains(&n)) {
                 self.error(
                     "secretfile/limit",
                     value.loc,

@@ -75,6 +75,39 @@ impl Walker {
                     self.claim(seen, slot, secret, target.loc, &target.id);
                     continue;
                 }
+                // One variable per field: two secrets, or two fields, may meet in one name.
+                TargetKind::Remote(remote) if remote.kind == RemoteKind::GitlabVariable => {
+                    let key = remote.options.get("key").map_or("", String::as_str);
+                    let names: Vec<String> = match secret.is_single() {
+                        true => vec![key.to_string()],
+                        false => {
+                            secret.fields.iter().map(|f| field_variable(key, &f.name)).collect()
+                        }
+                    };
+                    let (place, _) = target.id.rsplit_once('/').unwrap_or((&target.id, ""));
+                    for (i, name) in names.iter().enumerate() {
+                        if let Some(j) = names[..i].iter().position(|n| n == name) {
+                            self.error(
+                                "secretfile/key-collision",
+                                target.loc,
+                                format!(
+                                    "fields `{}` and `{}` of secret `{}` both write variable \
+                                     `{name}` of {place}",
+                                    secret.fields[j].name, secret.fields[i].name, secret.name
+                                ),
+                            );
+                        }
+                        let what = format!("variable `{name}` of {place}");
+                        self.claim(
+                            seen,
+                            (place.to_string(), name.clone()),
+                            secret,
+                            target.loc,
+                            &what,
+                        );
+                    }
+                    continue;
+                }
                 TargetKind::Remote(_) => continue,
             };
             if !secret.is_single() && file.format != Format::Dotenv {

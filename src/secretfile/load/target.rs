@@ -212,13 +212,25 @@ impl Walker {
             options.entry("environment_scope".into()).or_insert_with(|| "*".into());
         }
 
-        let location = kind
-            .identity()
-            .iter()
-            .filter_map(|key| options.get(*key).filter(|value| !value.is_empty()))
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("/");
+        let location = match kind {
+            // Project paths and scopes may both hold `/`, and a group and a project may share a
+            // path: `team/app[*]/KEY` is a project's variable, `group:team[*]/KEY` a group's.
+            RemoteKind::GitlabVariable => {
+                let option = |key: &str| options.get(key).map_or("", String::as_str);
+                let owner = match options.get("group") {
+                    Some(group) => format!("group:{group}"),
+                    None => option("project").to_string(),
+                };
+                format!("{owner}[{}]/{}", option("environment_scope"), option("key"))
+            }
+            _ => kind
+                .identity()
+                .iter()
+                .filter_map(|key| options.get(*key).filter(|value| !value.is_empty()))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("/"),
+        };
         Some(TargetDef {
             id: format!("{}:{}:{location}", kind.name(), provider.as_deref().unwrap_or("")),
             kind: TargetKind::Remote(RemoteTarget { kind, provider, options, tags }),

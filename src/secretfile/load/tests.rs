@@ -534,3 +534,73 @@ fn provider_blocks_are_checked_against_their_kind_with_lines() {
     let loaded = load_with_env(good, &[]).expect("every documented auth kind loads");
     assert_eq!(loaded.providers["v"].auth_kind, "jwt");
 }
+
+#[test]
+fn provider_blocks_need_their_auth_kinds_keys_and_numbers_in_range() {
+    let text = "version: \"1.0\"\nproviders:\n  a: {kind: aws, auth: {kind: assume_role}, config: \
+                {max_in_flight: \"+5\"}}\n  v: {kind: vault, auth: {kind: jwt, token_env: X}}\n  \
+                z: {kind: azure, config: {request_timeout: \"30s\"}}\nsecrets: {}\n";
+    assert_eq!(
+        summary(text),
+        vec![
+            (
+                "secretfile/missing-key",
+                3,
+                "provider `a` (auth kind `assume_role`) has no `role_arn` under `auth`".to_string()
+            ),
+            (
+                "secretfile/limit",
+                3,
+                "`max_in_flight` in the `config` of provider `a` is `+5`; it must be a whole \
+                 number from 1 to 256"
+                    .to_string()
+            ),
+            (
+                "secretfile/missing-key",
+                4,
+                "provider `v` (auth kind `jwt`) has no `role` under `auth`".to_string()
+            ),
+            (
+                "secretfile/limit",
+                5,
+                "`request_timeout` in the `config` of provider `z` is `30s`; it must be a whole \
+                 number from 1 to 300"
+                    .to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn gitlab_variables_that_meet_in_one_name_collide() {
+    let text = "version: \"1.0\"\nsecrets:\n  api-key:\n    generator: {type: random-string}\n    \
+                targets: [{type: gitlab-variable, project: team/app}]\n  api_key:\n    generator: \
+                {type: random-string}\n    targets: [{type: gitlab-variable, project: \
+                team/app}]\n  db:\n    template:\n      type: creds\n      fields:\n        - \
+                {name: password, generator: {type: random-string}}\n    targets: [{type: \
+                gitlab-variable, project: team/app}]\n  db_password:\n    generator: {type: \
+                random-string}\n    targets: [{type: gitlab-variable, project: team/app}]\n  \
+                scoped:\n    generator: {type: random-string}\n    targets: [{type: \
+                gitlab-variable, project: team/app, key: API_KEY, environment_scope: prod}]\n  \
+                grouped:\n    generator: {type: random-string}\n    targets: [{type: \
+                gitlab-variable, group: team/app, key: API_KEY}]\n";
+    assert_eq!(
+        summary(text),
+        vec![
+            (
+                "secretfile/key-collision",
+                8,
+                "secrets `api-key` and `api_key` both write variable `API_KEY` of \
+                 gitlab-variable::team/app[*]"
+                    .to_string()
+            ),
+            (
+                "secretfile/key-collision",
+                17,
+                "secrets `db` and `db_password` both write variable `DB_PASSWORD` of \
+                 gitlab-variable::team/app[*]"
+                    .to_string()
+            ),
+        ]
+    );
+}

@@ -421,13 +421,27 @@ secrets:
       - {type: gitlab-variable, project: team/app, key: PASSWORD_RAW, masked: "true", raw: "true"}
 "#,
     );
+    // Whether one value could be masked is chance; the generator's characters settle it before
+    // any value is made, so the dry run already shows the write as refused.
+    let dry = run(&gitlab, &project, &["sync", "--dry-run"]);
+    assert!(
+        dry.stdout.contains(
+            "! skip      gitlab-variable::team/app[*]/PASSWORD (the values `password` generates \
+             (random-password) cannot always be masked in gitlab-variable `PASSWORD` of project \
+             `team/app` (scope `*`): GitLab masks a variable that is not `raw` only when"
+        ),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stdout.contains("+ create    gitlab-variable::team/app[*]/PASSWORD_RAW"),
+        "{dry:?}"
+    );
     let sync = run(&gitlab, &project, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
         sync.stderr.contains(
-            "Failed to write password to gitlab-variable::team/app[*]/PASSWORD: the value of \
-             `password` cannot be masked in gitlab-variable `PASSWORD` of project `team/app` \
-             (scope `*`): GitLab masks a variable that is not `raw` only when"
+            "Failed to write password to gitlab-variable::team/app[*]/PASSWORD: the values \
+             `password` generates (random-password) cannot always be masked"
         ),
         "{sync:?}"
     );

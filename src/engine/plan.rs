@@ -133,8 +133,9 @@ fn plan_secret(
             let refused = writes
                 .then(|| {
                     let target_type = targets.for_target(target);
-                    target_type.available(target).err().or_else(|| {
-                        value.as_ref().and_then(|v| target_type.check(secret, target, v).err())
+                    target_type.available(target).err().or_else(|| match &value {
+                        Some(v) => target_type.check(secret, target, v).err(),
+                        None => target_type.check_generated(secret, target).err(),
                     })
                 })
                 .flatten();

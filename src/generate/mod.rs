@@ -56,6 +56,17 @@ impl Spec {
         }
     }
 
+    /// What any value this random generator makes looks like, before it is made: its length in
+    /// characters and every character it may hold. `None` for `static` and `script`, whose
+    /// values are not known in advance.
+    pub fn shape(&self) -> Option<(usize, Vec<char>)> {
+        match self {
+            Spec::RandomPassword(spec) => Some((spec.length, spec.alphabet())),
+            Spec::RandomString(spec) => Some((spec.length, spec.charset.chars())),
+            Spec::Static(_) | Spec::Script(_) => None,
+        }
+    }
+
     /// Every reason this spec cannot produce a value; empty when it can.
     ///
     /// A `static` spec without a value is not listed here: the caller reports that with the

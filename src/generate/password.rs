@@ -162,6 +162,11 @@ impl PasswordSpec {
         problems
     }
 
+    /// Every character a password from this spec may hold.
+    pub fn alphabet(&self) -> Vec<char> {
+        self.classes().into_iter().flat_map(|class| class.chars).collect()
+    }
+
     /// The enabled classes in a fixed order, each without the excluded characters.
     fn classes(&self) -> Vec<Class> {
         let symbols = self.symbols.as_deref().unwrap_or(DEFAULT_SYMBOLS);

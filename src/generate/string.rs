@@ -49,7 +49,8 @@ impl Charset {
             .map_or_else(|| Charset::Custom(s.to_owned()), |(_, charset)| charset.clone())
     }
 
-    fn chars(&self) -> Vec<char> {
+    /// Every character a string from this charset may hold.
+    pub fn chars(&self) -> Vec<char> {
         let text = match self {
             Charset::Alphanumeric => [UPPER, LOWER, DIGITS].concat(),
             Charset::Alpha => [UPPER, LOWER].concat(),

@@ -310,6 +310,41 @@ impl Store for VariableStore {
         Ok(())
     }
 
+    /// A masked variable whose value is still to be generated: every value the generator could
+    /// make must be maskable, or the write would fail on some runs and not others.
+    fn check_generated(&self, secret: &Secret, target: &RemoteTarget) -> Result<(), String> {
+        let options = &target.options;
+        if !(flag(options, "masked") || flag(options, "masked_and_hidden")) {
+            return Ok(());
+        }
+        let key = option(options, "key").unwrap_or_default();
+        let fields = secret.fields.iter().map(|f| f.name.as_str());
+        for (field, (_, name)) in
+            secret.fields.iter().zip(variables(key, secret.is_single(), fields))
+        {
+            let Some((length, chars)) = field.generator.shape() else { continue };
+            let what = match secret.is_single() {
+                true => format!("the values `{}` generates", secret.name),
+                false => {
+                    format!("the values field `{}` of `{}` generates", field.name, secret.name)
+                }
+            };
+            // One sample of the length, then every character the generator may draw.
+            let samples = std::iter::once("x".repeat(length))
+                .chain(chars.iter().map(|c| c.to_string().repeat(length.max(MIN_MASKED))));
+            for sample in samples {
+                if let Some(rule) = unmaskable(&sample, flag(options, "raw")) {
+                    return Err(format!(
+                        "{what} ({}) cannot always be masked in {}: {rule}",
+                        field.generator.type_name(),
+                        describe(options, &name)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn read(&self, request: Arc<Request>) -> BoxFuture<Result<StoreRead, RemoteError>> {
         let store = self.clone();
         Box::pin(async move {

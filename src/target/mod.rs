@@ -166,6 +166,13 @@ pub trait Target {
         Ok(())
     }
 
+    /// Whether any value the secret's generators could make could be written, for a value that
+    /// is still to be generated. The reason names the secret and the rule, never a value.
+    fn check_generated(&self, secret: &Secret, target: &TargetDef) -> Result<(), String> {
+        let _ = (secret, target);
+        Ok(())
+    }
+
     /// Whether this build can write `target` at all, whatever the value; the reason says why
     /// not, so a dry run shows the write as skipped rather than promising it.
     fn available(&self, target: &TargetDef) -> Result<(), String> {

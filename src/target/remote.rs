@@ -159,6 +159,13 @@ mod machinery {
             value: &SecretData,
         ) -> Result<(), String>;
 
+        /// Whether every value the secret's generators could make would be accepted, for a
+        /// value still to be generated: a dry run cannot check the value itself.
+        fn check_generated(&self, secret: &Secret, target: &RemoteTarget) -> Result<(), String> {
+            let _ = (secret, target);
+            Ok(())
+        }
+
         fn read(&self, request: Arc<Request>) -> BoxFuture<Result<StoreRead, RemoteError>>;
 
         /// Creates or updates the value (and, where the store has them, its metadata). A sealed
@@ -484,6 +491,14 @@ mod machinery {
                 Some(Ok(connected)) => connected.store.check_target(remote(def)),
                 Some(Err(error)) => Err(error.to_string()),
                 None => Ok(()),
+            }
+        }
+
+        fn check_generated(&self, secret: &Secret, def: &TargetDef) -> Result<(), String> {
+            let target = remote(def);
+            match self.lookup(target) {
+                Some(Ok(connected)) => connected.store.check_generated(secret, target),
+                _ => Ok(()),
             }
         }
 

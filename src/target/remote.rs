@@ -286,7 +286,7 @@ mod machinery {
         }
 
         /// Checks every provider with the target types that use it (every type of its kind when
-        /// no target does), one provider at a time.
+        /// no target uses it), one provider at a time.
         pub fn probe(&mut self, secrets: &[&Secret]) -> Vec<Probe> {
             let mut groups: IndexMap<String, (RemoteTarget, Provider, Vec<Arc<Request>>)> =
                 IndexMap::new();
@@ -306,10 +306,13 @@ mod machinery {
                 }
             }
             for provider in self.providers.values() {
+                // A provider no target uses is checked with every type of its kind; one that
+                // targets use, with those types only.
+                if groups.values().any(|(_, p, _)| p.name == provider.name) {
+                    continue;
+                }
                 for kind in RemoteKind::ALL {
-                    let used =
-                        groups.values().any(|(t, p, _)| p.name == provider.name && t.kind == kind);
-                    if kind.provider_kind() != provider.kind || !supports(kind) || used {
+                    if kind.provider_kind() != provider.kind || !supports(kind) {
                         continue;
                     }
                     let target = RemoteTarget {

@@ -134,12 +134,17 @@ impl ProviderKind {
             config: &["url"],
             auth: &[("token", &["user", "token"]), ("ambient", &["user", "token"])],
         };
+        const KUBERNETES: ProviderSchema = ProviderSchema {
+            config: &["context", "kubeconfig"],
+            auth: &[("kubeconfig", &[]), ("ambient", &[]), ("in_cluster", &[])],
+        };
         match self {
             ProviderKind::Aws => Some(&AWS),
             ProviderKind::Gitlab => Some(&GITLAB),
             ProviderKind::Jenkins => Some(&JENKINS),
             ProviderKind::Vault => Some(&VAULT),
             ProviderKind::Azure => Some(&AZURE),
+            ProviderKind::Kubernetes => Some(&KUBERNETES),
             _ => None,
         }
     }
@@ -291,8 +296,12 @@ pub struct RemoteTarget {
     pub kind: RemoteKind,
     pub provider: Option<String>,
     pub options: IndexMap<String, String>,
-    /// `tags:`, for stores that tag what they hold; not part of the target's identity.
+    /// `tags:`, for stores that tag what they hold; not part of the target's identity. A
+    /// Kubernetes Secret's `labels:` and `annotations:` are kept here as `label:<key>` and
+    /// `annotation:<key>` (neither kind of key may hold a `:`).
     pub tags: IndexMap<String, String>,
+    /// The Secretfile's folder, for target types that write a local file (`external-secret`).
+    pub base: PathBuf,
 }
 
 /// Target types that live outside the machine; each arrives with its provider's feature.
@@ -344,6 +353,7 @@ impl RemoteKind {
             RemoteKind::AzureKeyVault => Some("azure"),
             RemoteKind::GitlabVariable => Some("gitlab"),
             RemoteKind::JenkinsCredential => Some("jenkins"),
+            RemoteKind::KubernetesSecret | RemoteKind::ExternalSecret => Some("kubernetes"),
             _ => None,
         }
     }
@@ -394,10 +404,13 @@ impl RemoteKind {
             RemoteKind::JenkinsCredential => {
                 (&[], &["id", "domain", "folder", "description", "kind"])
             }
-            RemoteKind::KubernetesSecret => (&["name", "namespace"], &["secret_type", "key"]),
+            // The Secret's `type` is `secret_type`: a target's `type` names the target type.
+            RemoteKind::KubernetesSecret => {
+                (&["name", "namespace"], &["secret_type", "key", "labels", "annotations"])
+            }
             RemoteKind::ExternalSecret => (
-                &["name", "namespace"],
-                &["secret_store", "secret_store_kind", "remote_key", "refresh_interval"],
+                &["path", "secret_store", "remote_key"],
+                &["name", "namespace", "secret_store_kind", "refresh_interval", "target_name"],
             ),
         }
     }
@@ -416,7 +429,7 @@ impl RemoteKind {
             RemoteKind::GitlabVariable => &["group", "project", "environment_scope", "key"],
             RemoteKind::JenkinsCredential => &["folder", "domain", "id"],
             RemoteKind::KubernetesSecret => &["namespace", "name", "key"],
-            RemoteKind::ExternalSecret => &["namespace", "name"],
+            RemoteKind::ExternalSecret => &["path"],
         }
     }
 }

@@ -48,13 +48,16 @@ const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
 const CONFLICT_ATTEMPTS: usize = 5;
 const RBAC: &str = "get, create and update on secrets in the namespace";
 
+/// The size (key plus value bytes) of each data key of a Secret.
+type KeySizes = BTreeMap<String, usize>;
+
 /// Cheap to clone: each request's future holds its own handle.
 #[derive(Debug, Clone)]
 struct SecretStore {
     kube: Arc<Kubernetes>,
     /// The size (key plus value bytes) of every data key of each Secret read, by namespace and
     /// name, for the 1 MiB check. Sizes only: values are never kept.
-    sizes: Arc<Mutex<HashMap<(String, String), BTreeMap<String, usize>>>>,
+    sizes: Arc<Mutex<HashMap<(String, String), KeySizes>>>,
 }
 
 pub(crate) fn connect(provider: &Provider) -> Result<(Arc<dyn Store>, Limiter), RemoteError> {

@@ -1,5 +1,5 @@
 //! The `external-secret` target: an External Secrets Operator `ExternalSecret` manifest
-//! (`external-secrets.io/v1`, the stable API since ESO 0.17) written to a file next to the
+//! (`external-secrets.io/v1`; ESO 0.17 stopped serving `v1beta1`) written to a file next to the
 //! Secretfile, which tells the operator to copy the value from a store into a Kubernetes
 //! Secret.
 //!

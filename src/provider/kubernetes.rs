@@ -1,7 +1,8 @@
 //! Kubernetes: the API client that the `kubernetes-secret` target uses, with its auth.
 //!
 //! Auth kinds:
-//! - `kubeconfig` (also `ambient`, the default): the file named by `config: {kubeconfig}`, else
+//! - `kubeconfig` (also `ambient`, the default): the file named by `config: {kubeconfig}` (or
+//!   `auth: {kubeconfig}`, where the older SecretZero kept it, as it kept `context`), else
 //!   `KUBECONFIG` (a list of files, merged), else `~/.kube/config`; the context named by
 //!   `config: {context}`, else the file's `current-context`;
 //! - `in_cluster`: the pod's service account (`KUBERNETES_SERVICE_HOST` and the token and CA
@@ -46,7 +47,8 @@ impl std::fmt::Debug for Kubernetes {
 
 impl Kubernetes {
     pub fn new(provider: &Provider) -> Result<Kubernetes, RemoteError> {
-        let config = |key: &str| provider.config.get(key).cloned();
+        let config =
+            |key: &str| provider.config.get(key).or_else(|| provider.auth.get(key)).cloned();
         let source = match provider.auth_kind.as_str() {
             "kubeconfig" | "ambient" => {
                 Source::Kubeconfig { path: config("kubeconfig"), context: config("context") }

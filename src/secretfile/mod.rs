@@ -136,7 +136,13 @@ impl ProviderKind {
         };
         const KUBERNETES: ProviderSchema = ProviderSchema {
             config: &["context", "kubeconfig"],
-            auth: &[("kubeconfig", &[]), ("ambient", &[]), ("in_cluster", &[])],
+            // `context` and `kubeconfig` may also sit under `auth`, where the older SecretZero
+            // kept them.
+            auth: &[
+                ("kubeconfig", &["context", "kubeconfig"]),
+                ("ambient", &["context", "kubeconfig"]),
+                ("in_cluster", &[]),
+            ],
         };
         match self {
             ProviderKind::Aws => Some(&AWS),
@@ -409,8 +415,8 @@ impl RemoteKind {
                 (&["name", "namespace"], &["secret_type", "key", "labels", "annotations"])
             }
             RemoteKind::ExternalSecret => (
-                &["path", "secret_store", "remote_key"],
-                &["name", "namespace", "secret_store_kind", "refresh_interval", "target_name"],
+                &["name", "secret_store", "remote_key"],
+                &["path", "namespace", "secret_store_kind", "refresh_interval", "target_name"],
             ),
         }
     }

@@ -221,7 +221,11 @@ impl Walker {
         if kind == RemoteKind::ExternalSecret {
             // The manifest is a file next to the Secretfile, under the same rules as a
             // local-file target's path.
-            let written = options.get("path").cloned().unwrap_or_default();
+            let name = options.get("name").cloned().unwrap_or_default();
+            let written = options
+                .get("path")
+                .cloned()
+                .unwrap_or_else(|| format!("{name}.externalsecret.yaml"));
             let own_files = [self.file_name.as_str(), crate::lockfile::FILE_NAME];
             match plain_path(&written) {
                 Ok(path) if own_files.contains(&path.as_str()) => {

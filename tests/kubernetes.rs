@@ -373,3 +373,51 @@ secrets:
     assert!(dry.all_output().contains("`name` `A` must be a DNS subdomain name"), "{dry:?}");
     assert!(dry.all_output().contains("it must be SecretStore or ClusterSecretStore"), "{dry:?}");
 }
+
+#[test]
+fn the_provider_chooses_the_kubeconfig_and_its_context() {
+    let double = KubernetesDouble::start();
+    // The file's current context points at a closed port; the provider names the other.
+    let kubeconfig = double
+        .kubeconfig(TOKEN)
+        .replace("current-context: double", "current-context: elsewhere")
+        .replace(
+            "contexts:\n",
+            "contexts:\n- name: elsewhere\n  context:\n    cluster: closed\n    user: tester\n",
+        )
+        .replace(
+            "clusters:\n",
+            "clusters:\n- name: closed\n  cluster:\n    server: http://127.0.0.1:9\n",
+        );
+    let project = Project::new(
+        r#"version: "1.0"
+providers:
+  cluster:
+    kind: kubernetes
+    auth: {kind: kubeconfig}
+    config: {kubeconfig: conf/kube.yml, context: double, max_attempts: "1"}
+secrets:
+  a:
+    generator: {type: static, value: x}
+    targets: [{type: kubernetes-secret, namespace: apps, name: web, key: A}]
+"#,
+    );
+    project.write("conf/kube.yml", &kubeconfig);
+    let home = project.path("home");
+    let env = [("HOME", home.to_str().unwrap())];
+    let sync = project.run_env(&["sync"], &env);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert_eq!(double.data("apps", "web").unwrap()["A"], "x");
+
+    // In-cluster auth outside a pod is an authentication failure, before any request.
+    let in_cluster = project.read("Secretfile.yml").replace(
+        "auth: {kind: kubeconfig}\n    config: {kubeconfig: conf/kube.yml, context: double, max_attempts: \"1\"}",
+        "auth: {kind: in_cluster}",
+    );
+    project.write("Secretfile.yml", &in_cluster);
+    let requests = double.requests();
+    let run = project.run_env(&["sync"], &env);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.all_output().contains("not inside a pod"), "{run:?}");
+    assert_eq!(double.requests(), requests);
+}

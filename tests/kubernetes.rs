@@ -123,6 +123,33 @@ fn a_conflicting_writer_is_read_again_and_its_change_kept() {
 }
 
 #[test]
+fn a_create_that_meets_already_exists_updates_instead() {
+    let double = KubernetesDouble::start();
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  token:\n    generator: {type: random-string}\n    \
+         targets: [{type: kubernetes-secret, namespace: apps, name: raced}]\n",
+    );
+    // The prefetch finds nothing; right after the write's own read, someone creates it.
+    double.state.lock().unwrap().create_race = Some(1);
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    let data = double.data("apps", "raced").unwrap();
+    assert_eq!(data["theirs"], "first", "the other creator's key is kept");
+    assert_eq!(data["token"].len(), 32);
+    let methods: Vec<String> = double
+        .state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|(_, p)| p.contains("/secrets"))
+        .map(|(m, _)| m.clone())
+        .collect();
+    // The prefetch read, the write's read, the refused create, the read again, the update.
+    assert_eq!(methods, ["GET", "GET", "POST", "GET", "PUT"]);
+}
+
+#[test]
 fn a_conflict_that_never_ends_fails_after_bounded_attempts() {
     let double = KubernetesDouble::start();
     let project = Project::new(
@@ -195,6 +222,7 @@ fn throttling_is_retried() {
     let project = project();
     let sync = run(&double, &project, &["sync"]);
     assert_eq!(sync.code, 0, "{sync:?}");
+    assert_eq!(double.state.lock().unwrap().throttle, 0, "every 429 was served");
     assert_eq!(double.data("apps", "web").unwrap()["API_KEY"], CANARY);
 }
 

@@ -49,6 +49,9 @@ pub struct State {
     /// How many times a conflicting writer changes the Secret after it is read and before
     /// SecretZero's write lands.
     pub conflicts: usize,
+    /// Someone else creates a Secret right after a read finds it missing, once `Some(n)` more
+    /// such reads have passed, so that SecretZero's create meets 409 AlreadyExists.
+    pub create_race: Option<usize>,
     /// Every request: method and path.
     pub log: Vec<(String, String)>,
 }
@@ -249,7 +252,19 @@ fn answer(
                     }
                     (200, secret)
                 }
-                None => status(404, "NotFound", &format!("secrets \"{name}\" not found")),
+                None => {
+                    let race = state.create_race == Some(0);
+                    state.create_race = state.create_race.and_then(|n| n.checked_sub(1));
+                    if race {
+                        state.version += 1;
+                        let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                            "metadata": {"name": name, "namespace": namespace,
+                                         "resourceVersion": state.version.to_string()},
+                            "data": {"theirs": encode("first")}});
+                        state.secrets.insert((namespace, name.clone()), secret);
+                    }
+                    status(404, "NotFound", &format!("secrets \"{name}\" not found"))
+                }
             }
         }
         "create" => {

@@ -17,7 +17,7 @@ secrets:
     targets:
       - {{type: local-file, path: .env}}
       - {{type: local-file, path: broken.json}}
-      - {{type: kubernetes-secret, name: literal, namespace: x}}
+      - {{type: github-secret, name: LITERAL, repository: o/r}}
   api_key:
     generator: {{type: random-string}}
     targets:

@@ -8,7 +8,8 @@
     feature = "azure",
     feature = "vault",
     feature = "gitlab",
-    feature = "jenkins"
+    feature = "jenkins",
+    feature = "kubernetes"
 ))]
 
 mod common;
@@ -421,5 +422,71 @@ mod jenkins {
         let double = JenkinsDouble::start();
         double.add_folder("team", &["deploy"]);
         conformance(&Jenkins(double), "/conformance");
+    }
+}
+
+#[cfg(feature = "kubernetes")]
+#[path = "common/kubernetes_double.rs"]
+mod kubernetes_double;
+
+#[cfg(feature = "kubernetes")]
+mod kubernetes {
+    use super::kubernetes_double::{KubernetesDouble, TOKEN, encode};
+    use super::*;
+
+    /// Secret `prefix-one` holds key `one`; Secret `prefix-two` holds `username` and
+    /// `password`.
+    struct Kubernetes {
+        double: KubernetesDouble,
+        home: tempfile::TempDir,
+    }
+
+    fn secret_name(name: &str) -> String {
+        name.replace('/', "-")
+    }
+
+    fn key(name: &str) -> &str {
+        name.rsplit('/').next().unwrap()
+    }
+
+    impl Backend for Kubernetes {
+        fn target(&self, name: &str) -> String {
+            let secret = secret_name(name);
+            format!("{{type: kubernetes-secret, namespace: conformance, name: {secret}}}")
+        }
+
+        fn env(&self) -> Vec<(String, String)> {
+            let kubeconfig = self.home.path().join("kubeconfig.yml");
+            std::fs::write(&kubeconfig, self.double.kubeconfig(TOKEN)).unwrap();
+            vec![
+                ("KUBECONFIG".into(), kubeconfig.to_str().unwrap().into()),
+                ("HOME".into(), self.home.path().to_str().unwrap().into()),
+            ]
+        }
+
+        fn stored(&self, name: &str, single: bool) -> Option<Value> {
+            let data = self.double.data("conformance", &secret_name(name))?;
+            if single {
+                return data.get(key(name)).map(|v| json!(v));
+            }
+            let mut object = serde_json::Map::new();
+            for field in ["username", "password"] {
+                object.insert(field.into(), json!(data.get(field)?));
+            }
+            Some(Value::Object(object))
+        }
+
+        fn tamper(&self, name: &str, value: &str) {
+            let mut secret = self.double.secret("conformance", &secret_name(name)).unwrap();
+            secret["data"][key(name)] = json!(encode(value));
+            self.double.put("conformance", &secret_name(name), secret);
+        }
+    }
+
+    #[test]
+    fn kubernetes_secret() {
+        let backend =
+            Kubernetes { double: KubernetesDouble::start(), home: tempfile::tempdir().unwrap() };
+        conformance(&backend, "k8s");
     }
 }

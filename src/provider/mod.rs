@@ -13,6 +13,8 @@ pub mod azure;
 pub mod gitlab;
 #[cfg(feature = "jenkins")]
 pub mod jenkins;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 #[cfg(feature = "remote")]
 mod runtime;
 #[cfg(feature = "vault")]

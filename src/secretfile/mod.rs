@@ -143,12 +143,25 @@ impl ProviderKind {
             required: &[],
             numbers: &[],
         };
+        const KUBERNETES: ProviderSchema = ProviderSchema {
+            config: &["context", "kubeconfig"],
+            // `context` and `kubeconfig` may also sit under `auth`, where the older SecretZero
+            // kept them.
+            auth: &[
+                ("kubeconfig", &["context", "kubeconfig"]),
+                ("ambient", &["context", "kubeconfig"]),
+                ("in_cluster", &[]),
+            ],
+            required: &[],
+            numbers: &[],
+        };
         match self {
             ProviderKind::Aws => Some(&AWS),
             ProviderKind::Gitlab => Some(&GITLAB),
             ProviderKind::Jenkins => Some(&JENKINS),
             ProviderKind::Vault => Some(&VAULT),
             ProviderKind::Azure => Some(&AZURE),
+            ProviderKind::Kubernetes => Some(&KUBERNETES),
             _ => None,
         }
     }
@@ -300,8 +313,12 @@ pub struct RemoteTarget {
     pub kind: RemoteKind,
     pub provider: Option<String>,
     pub options: IndexMap<String, String>,
-    /// `tags:`, for stores that tag what they hold; not part of the target's identity.
+    /// `tags:`, for stores that tag what they hold; not part of the target's identity. A
+    /// Kubernetes Secret's `labels:` and `annotations:` are kept here as `label:<key>` and
+    /// `annotation:<key>` (neither kind of key may hold a `:`).
     pub tags: IndexMap<String, String>,
+    /// The Secretfile's folder, for target types that write a local file (`external-secret`).
+    pub base: PathBuf,
 }
 
 /// Target types that live outside the machine; each arrives with its provider's feature.
@@ -353,6 +370,7 @@ impl RemoteKind {
             RemoteKind::AzureKeyVault => Some("azure"),
             RemoteKind::GitlabVariable => Some("gitlab"),
             RemoteKind::JenkinsCredential => Some("jenkins"),
+            RemoteKind::KubernetesSecret | RemoteKind::ExternalSecret => Some("kubernetes"),
             _ => None,
         }
     }
@@ -403,10 +421,13 @@ impl RemoteKind {
             RemoteKind::JenkinsCredential => {
                 (&[], &["id", "domain", "folder", "description", "kind"])
             }
-            RemoteKind::KubernetesSecret => (&["name", "namespace"], &["secret_type", "key"]),
+            // The Secret's `type` is `secret_type`: a target's `type` names the target type.
+            RemoteKind::KubernetesSecret => {
+                (&["name", "namespace"], &["secret_type", "key", "labels", "annotations"])
+            }
             RemoteKind::ExternalSecret => (
-                &["name", "namespace"],
-                &["secret_store", "secret_store_kind", "remote_key", "refresh_interval"],
+                &["name", "secret_store", "remote_key"],
+                &["path", "namespace", "secret_store_kind", "refresh_interval", "target_name"],
             ),
         }
     }
@@ -425,7 +446,7 @@ impl RemoteKind {
             RemoteKind::GitlabVariable => &["group", "project", "environment_scope", "key"],
             RemoteKind::JenkinsCredential => &["folder", "domain", "id"],
             RemoteKind::KubernetesSecret => &["namespace", "name", "key"],
-            RemoteKind::ExternalSecret => &["namespace", "name"],
+            RemoteKind::ExternalSecret => &["path"],
         }
     }
 }

@@ -10,11 +10,15 @@ mod aws_secretsmanager;
 mod aws_ssm;
 #[cfg(feature = "azure")]
 mod azure_keyvault;
+#[cfg(feature = "kubernetes")]
+mod external_secret;
 pub mod format;
 #[cfg(feature = "gitlab")]
 mod gitlab_variable;
 #[cfg(feature = "jenkins")]
 mod jenkins_credential;
+#[cfg(feature = "kubernetes")]
+mod kubernetes_secret;
 mod local;
 mod remote;
 #[cfg(feature = "vault")]

@@ -73,7 +73,13 @@ mod machinery {
         /// The target id, for messages.
         pub id: String,
         #[cfg_attr(
-            not(any(feature = "aws", feature = "azure", feature = "gitlab", feature = "jenkins")),
+            not(any(
+                feature = "aws",
+                feature = "azure",
+                feature = "gitlab",
+                feature = "jenkins",
+                feature = "kubernetes"
+            )),
             expect(
                 dead_code,
                 reason = "stores that keep one string, or one object per field, or choose by \
@@ -83,13 +89,16 @@ mod machinery {
         pub single: bool,
         pub options: IndexMap<String, String>,
         #[cfg_attr(
-            not(any(feature = "aws", feature = "azure")),
-            expect(dead_code, reason = "stores that tag what they hold use it")
+            not(any(feature = "aws", feature = "azure", feature = "kubernetes")),
+            expect(dead_code, reason = "stores that tag or label what they hold use it")
         )]
         pub tags: IndexMap<String, String>,
         /// The secret's field names, in Secretfile order, for stores that keep one object per
         /// field.
-        #[cfg_attr(not(feature = "gitlab"), expect(dead_code, reason = "only GitLab uses it"))]
+        #[cfg_attr(
+            not(any(feature = "gitlab", feature = "kubernetes")),
+            expect(dead_code, reason = "GitLab and Kubernetes use it")
+        )]
         pub fields: Vec<String>,
         /// What the prefetch found: `Some(true)` when something is stored there already, so a
         /// store can choose between create and update without asking again.
@@ -118,7 +127,7 @@ mod machinery {
         Text(SecretString),
         /// Named fields, for stores that keep a mapping (Vault KV).
         #[cfg_attr(
-            not(any(feature = "vault", feature = "gitlab")),
+            not(any(feature = "vault", feature = "gitlab", feature = "kubernetes")),
             expect(dead_code, reason = "Vault KV and GitLab (a variable per field) keep them")
         )]
         Fields(Vec<(String, SecretString)>),
@@ -126,8 +135,11 @@ mod machinery {
         /// value instead (see [`Readback::Sealed`](super::super::Readback::Sealed)), `why`
         /// what it withholds.
         #[cfg_attr(
-            not(any(feature = "gitlab", feature = "jenkins")),
-            expect(dead_code, reason = "the GitHub, Jenkins and GitLab stores make it")
+            not(any(feature = "gitlab", feature = "jenkins", feature = "kubernetes")),
+            expect(
+                dead_code,
+                reason = "the GitHub, Jenkins, GitLab and ExternalSecret stores make it"
+            )
         )]
         Sealed {
             stamp: Option<String>,
@@ -135,7 +147,12 @@ mod machinery {
         },
         /// There, but not to be written: the reason says why and what to do.
         #[cfg_attr(
-            not(any(feature = "aws", feature = "azure", feature = "jenkins")),
+            not(any(
+                feature = "aws",
+                feature = "azure",
+                feature = "jenkins",
+                feature = "kubernetes"
+            )),
             expect(
                 dead_code,
                 reason = "AWS, Azure and Jenkins stores have states no write may touch"
@@ -219,6 +236,10 @@ mod machinery {
             RemoteKind::GitlabVariable => super::super::gitlab_variable::connect(provider),
             #[cfg(feature = "jenkins")]
             RemoteKind::JenkinsCredential => super::super::jenkins_credential::connect(provider),
+            #[cfg(feature = "kubernetes")]
+            RemoteKind::KubernetesSecret => super::super::kubernetes_secret::connect(provider),
+            #[cfg(feature = "kubernetes")]
+            RemoteKind::ExternalSecret => super::super::external_secret::connect(target),
             _ => unreachable!("the engine routes only supported kinds here"),
         }
     }
@@ -236,6 +257,8 @@ mod machinery {
             "gitlab",
             #[cfg(feature = "jenkins")]
             "jenkins",
+            #[cfg(feature = "kubernetes")]
+            "kubernetes",
         ];
         kind.feature().is_some_and(|feature| BUILT.contains(&feature))
     }
@@ -320,6 +343,7 @@ mod machinery {
                         provider: Some(provider.name.clone()),
                         options: IndexMap::new(),
                         tags: IndexMap::new(),
+                        base: std::path::PathBuf::new(),
                     };
                     let key = format!("{}|{}|", kind.name(), provider.name);
                     groups.insert(key, (target, provider.clone(), Vec::new()));

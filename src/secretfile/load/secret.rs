@@ -108,6 +108,28 @@ impl Walker {
                     }
                     continue;
                 }
+                // Keys of one Kubernetes Secret may belong to several secrets, but one key to
+                // one only; an ExternalSecret manifest file belongs to one secret.
+                TargetKind::Remote(remote) if remote.kind == RemoteKind::KubernetesSecret => {
+                    let option = |key: &str| remote.options.get(key).map_or("", String::as_str);
+                    let object =
+                        format!("kubernetes-secret {}/{}", option("namespace"), option("name"));
+                    let keys: Vec<String> = if secret.is_single() {
+                        vec![remote.options.get("key").unwrap_or(&secret.name).clone()]
+                    } else {
+                        secret.fields.iter().map(|f| f.name.clone()).collect()
+                    };
+                    for key in keys {
+                        let what = format!("key `{key}` of {object}");
+                        self.claim(seen, (object.clone(), key), secret, target.loc, &what);
+                    }
+                    continue;
+                }
+                TargetKind::Remote(remote) if remote.kind == RemoteKind::ExternalSecret => {
+                    let slot = (String::new(), target.id.clone());
+                    self.claim(seen, slot, secret, target.loc, &target.id);
+                    continue;
+                }
                 TargetKind::Remote(_) => continue,
             };
             if !secret.is_single() && file.format != Format::Dotenv {

@@ -195,7 +195,13 @@ impl Walker {
                 continue;
             }
             if key.name == "tags" {
-                tags = self.string_map(value, &format!("the `tags` of {what}"));
+                tags.extend(self.string_map(value, &format!("the `tags` of {what}")));
+                continue;
+            }
+            if key.name == "labels" || key.name == "annotations" {
+                let map = self.string_map(value, &format!("the `{}` of {what}", key.name));
+                let prefix = key.name.trim_end_matches('s');
+                tags.extend(map.into_iter().map(|(k, v)| (format!("{prefix}:{k}"), v)));
                 continue;
             }
             if let Some(text) = self.string(value, &format!("`{}`", key.name)) {
@@ -210,6 +216,35 @@ impl Walker {
             // written out: two secrets in one project are two targets.
             options.entry("key".into()).or_insert_with(|| env_var_name(secret, None));
             options.entry("environment_scope".into()).or_insert_with(|| "*".into());
+        }
+
+        if kind == RemoteKind::ExternalSecret {
+            // The manifest is a file next to the Secretfile, under the same rules as a
+            // local-file target's path.
+            let name = options.get("name").cloned().unwrap_or_default();
+            let written = options
+                .get("path")
+                .cloned()
+                .unwrap_or_else(|| format!("{name}.externalsecret.yaml"));
+            let own_files = [self.file_name.as_str(), crate::lockfile::FILE_NAME];
+            match plain_path(&written) {
+                Ok(path) if own_files.contains(&path.as_str()) => {
+                    self.error(
+                        "secretfile/path",
+                        node.loc,
+                        format!("{what} would write into `{path}`, which SecretZero itself keeps"),
+                    );
+                    return None;
+                }
+                Ok(path) => {
+                    options.insert("path".into(), path);
+                }
+                Err(reason) => {
+                    self.error("secretfile/path", node.loc, format!("{what}: {reason}"))
+                        .set_help("the manifest path is relative to the Secretfile's folder");
+                    return None;
+                }
+            }
         }
 
         let location = match kind {
@@ -233,7 +268,13 @@ impl Walker {
         };
         Some(TargetDef {
             id: format!("{}:{}:{location}", kind.name(), provider.as_deref().unwrap_or("")),
-            kind: TargetKind::Remote(RemoteTarget { kind, provider, options, tags }),
+            kind: TargetKind::Remote(RemoteTarget {
+                kind,
+                provider,
+                options,
+                tags,
+                base: self.dir.clone(),
+            }),
             loc: node.loc,
         })
     }

@@ -1,0 +1,451 @@
+//! The `kubernetes-secret` and `external-secret` targets; the first against an in-process double
+//! of the Kubernetes API server (`tests/common/kubernetes_double.rs`, which names the documents
+//! it follows). Every run points `KUBECONFIG` at a file in the temporary project, so nothing
+//! under `~/.kube` is read.
+
+#![cfg(feature = "kubernetes")]
+
+mod common;
+
+#[path = "common/kubernetes_double.rs"]
+mod kubernetes_double;
+
+use common::{Project, Run};
+use kubernetes_double::{KubernetesDouble, TOKEN, encode};
+use serde_json::json;
+
+fn run_as(double: &KubernetesDouble, project: &Project, args: &[&str], token: &str) -> Run {
+    project.write("kubeconfig.yml", &double.kubeconfig(token));
+    let kubeconfig = project.path("kubeconfig.yml");
+    let home = project.path("home");
+    project.run_env(
+        args,
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap()), ("HOME", home.to_str().unwrap())],
+    )
+}
+
+fn run(double: &KubernetesDouble, project: &Project, args: &[&str]) -> Run {
+    run_as(double, project, args, TOKEN)
+}
+
+const CANARY: &str = "canary-k8s-7f3a9e";
+
+fn project() -> Project {
+    Project::new(&format!(
+        r#"version: "1.0"
+secrets:
+  api_key:
+    generator: {{type: static, value: {CANARY}}}
+    targets:
+      - type: kubernetes-secret
+        namespace: apps
+        name: web
+        key: API_KEY
+        labels: {{app: web}}
+        annotations: {{example.com/owner: platform}}
+  db:
+    template:
+      type: creds
+      fields:
+        - {{name: username, generator: {{type: static, value: app}}}}
+        - {{name: password, generator: {{type: random-password}}}}
+    targets:
+      - {{type: kubernetes-secret, namespace: apps, name: web}}
+"#
+    ))
+}
+
+#[test]
+fn create_unchanged_drift_update_and_other_keys_kept() {
+    let double = KubernetesDouble::start();
+    let project = project();
+
+    let first = run(&double, &project, &["sync"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let data = double.data("apps", "web").unwrap();
+    assert_eq!(data["API_KEY"], CANARY);
+    assert_eq!(data["username"], "app");
+    assert_eq!(data["password"].len(), 32, "{data:?}");
+    let secret = double.secret("apps", "web").unwrap();
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(secret["metadata"]["labels"], json!({"app": "web"}));
+    assert_eq!(secret["metadata"]["annotations"], json!({"example.com/owner": "platform"}));
+    assert!(!first.all_output().contains(CANARY), "{first:?}");
+
+    let writes = double.writes();
+    let second = run(&double, &project, &["sync"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(second.stderr.contains("targets updated 0, unchanged 2, failed 0"), "{second:?}");
+    assert_eq!(double.writes(), writes, "an unchanged run writes nothing");
+    assert_eq!(run(&double, &project, &["drift"]).code, 0);
+
+    // Someone changes one of SecretZero's keys and adds their own key, label and annotation.
+    let mut changed = double.secret("apps", "web").unwrap();
+    changed["data"]["API_KEY"] = json!(encode("by-hand"));
+    changed["data"]["theirs"] = json!(encode("kept"));
+    changed["metadata"]["labels"]["team"] = json!("blue");
+    changed["metadata"]["annotations"]["note"] = json!("kept too");
+    double.put("apps", "web", changed);
+    let drift = run(&double, &project, &["drift"]);
+    assert_eq!(drift.code, 4, "{drift:?}");
+    assert!(drift.stdout.contains("drift/value-changed"), "{drift:?}");
+    assert!(!drift.all_output().contains("by-hand"), "{drift:?}");
+
+    let restore = run(&double, &project, &["sync"]);
+    assert_eq!(restore.code, 0, "{restore:?}");
+    let data = double.data("apps", "web").unwrap();
+    assert_eq!(data["API_KEY"], CANARY);
+    assert_eq!(data["theirs"], "kept");
+    let secret = double.secret("apps", "web").unwrap();
+    assert_eq!(secret["metadata"]["labels"], json!({"app": "web", "team": "blue"}));
+    assert_eq!(secret["metadata"]["annotations"]["note"], "kept too");
+    assert!(!restore.all_output().contains(CANARY), "{restore:?}");
+}
+
+#[test]
+fn a_conflicting_writer_is_read_again_and_its_change_kept() {
+    let double = KubernetesDouble::start();
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  token:\n    generator: {type: random-string}\n    \
+         targets: [{type: kubernetes-secret, namespace: apps, name: shared}]\n",
+    );
+    double.put("apps", "shared", json!({"type": "Opaque", "data": {"theirs": encode("x")}}));
+    // The next two reads are each followed by another writer's change.
+    double.state.lock().unwrap().conflicts = 2;
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    let data = double.data("apps", "shared").unwrap();
+    assert_eq!(data["token"].len(), 32, "{data:?}");
+    assert_eq!(data["theirs"], "x");
+    assert!(data.contains_key("other-writer"), "the other writer's change is kept: {data:?}");
+    let puts = double.state.lock().unwrap().log.iter().filter(|(m, _)| m == "PUT").count();
+    assert!(puts >= 2, "the first write met a conflict and was made again ({puts} PUTs)");
+}
+
+#[test]
+fn a_create_that_meets_already_exists_updates_instead() {
+    let double = KubernetesDouble::start();
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  token:\n    generator: {type: random-string}\n    \
+         targets: [{type: kubernetes-secret, namespace: apps, name: raced}]\n",
+    );
+    // The prefetch finds nothing; right after the write's own read, someone creates it.
+    double.state.lock().unwrap().create_race = Some(1);
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    let data = double.data("apps", "raced").unwrap();
+    assert_eq!(data["theirs"], "first", "the other creator's key is kept");
+    assert_eq!(data["token"].len(), 32);
+    let methods: Vec<String> = double
+        .state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|(_, p)| p.contains("/secrets"))
+        .map(|(m, _)| m.clone())
+        .collect();
+    // The prefetch read, the write's read, the refused create, the read again, the update.
+    assert_eq!(methods, ["GET", "GET", "POST", "GET", "PUT"]);
+}
+
+#[test]
+fn a_conflict_that_never_ends_fails_after_bounded_attempts() {
+    let double = KubernetesDouble::start();
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  token:\n    generator: {type: random-string}\n    \
+         targets: [{type: kubernetes-secret, namespace: apps, name: busy}]\n",
+    );
+    double.put("apps", "busy", json!({"type": "Opaque", "data": {}}));
+    double.state.lock().unwrap().conflicts = 1000;
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(sync.all_output().contains("Conflict (HTTP 409)"), "{sync:?}");
+    assert!(sync.all_output().contains("kept changing under 5 attempts"), "{sync:?}");
+    let puts = double.state.lock().unwrap().log.iter().filter(|(m, _)| m == "PUT").count();
+    assert_eq!(puts, 5);
+}
+
+#[test]
+fn limits_are_refused_before_any_request() {
+    let double = KubernetesDouble::start();
+    let long_key = "k".repeat(254);
+    let big = "x".repeat(1024 * 1024);
+    let project = Project::new(&format!(
+        r#"version: "1.0"
+secrets:
+  upper:
+    generator: {{type: random-string}}
+    targets: [{{type: kubernetes-secret, namespace: apps, name: Web}}]
+  bad_namespace:
+    generator: {{type: random-string}}
+    targets: [{{type: kubernetes-secret, namespace: apps_1, name: web}}]
+  bad_key:
+    generator: {{type: random-string}}
+    targets: [{{type: kubernetes-secret, namespace: apps, name: web, key: "a/b"}}]
+  long_key:
+    generator: {{type: random-string}}
+    targets: [{{type: kubernetes-secret, namespace: apps, name: web, key: {long_key}}}]
+  bad_label:
+    generator: {{type: random-string}}
+    targets: [{{type: kubernetes-secret, namespace: apps, name: web2, labels: {{app: "-x"}}}}]
+  huge:
+    generator: {{type: static, value: {big}}}
+    targets: [{{type: kubernetes-secret, namespace: apps, name: big}}]
+"#
+    ));
+    let dry = run(&double, &project, &["sync", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{dry:?}");
+    assert!(dry.stdout.contains("6 skipped"), "{dry:?}");
+    for expected in [
+        "kubernetes-secret `apps/Web`: the name must be a DNS subdomain",
+        "kubernetes-secret `apps_1/web`: the namespace must be a DNS label",
+        "data key `a/b` may hold only letters, digits, `-`, `_` and `.`",
+        "must be 1 to 253 characters",
+        "the value of label `app` must be empty",
+        "makes the Secret's data 1048580 bytes; Kubernetes allows 1 MiB",
+    ] {
+        assert!(dry.all_output().contains(expected), "missing {expected:?}: {dry:?}");
+    }
+    // Targets whose names break the rules are never sent; the Secret that would grow past
+    // 1 MiB is read (its other keys count), never written.
+    let log = double.state.lock().unwrap().log.clone();
+    assert_eq!(log, [("GET".to_string(), "/api/v1/namespaces/apps/secrets/big".to_string())]);
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(double.writes(), 0, "{sync:?}");
+}
+
+#[test]
+fn throttling_is_retried() {
+    let double = KubernetesDouble::start();
+    double.state.lock().unwrap().throttle = 3;
+    let project = project();
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert_eq!(double.state.lock().unwrap().throttle, 0, "every 429 was served");
+    assert_eq!(double.data("apps", "web").unwrap()["API_KEY"], CANARY);
+}
+
+#[test]
+fn a_bad_token_and_a_forbidden_verb_exit_3() {
+    let double = KubernetesDouble::start();
+    let project = project();
+    let bad = run_as(&double, &project, &["sync"], "wrong-token");
+    assert_eq!(bad.code, 3, "{bad:?}");
+    assert!(bad.all_output().contains("Unauthorized (HTTP 401)"), "{bad:?}");
+
+    double.state.lock().unwrap().forbidden = vec!["create".into()];
+    let forbidden = run(&double, &project, &["sync"]);
+    assert_eq!(forbidden.code, 3, "{forbidden:?}");
+    assert!(forbidden.all_output().contains("Forbidden (HTTP 403)"), "{forbidden:?}");
+    assert!(
+        forbidden.all_output().contains("get, create and update on secrets in the namespace"),
+        "{forbidden:?}"
+    );
+    assert!(!forbidden.all_output().contains(CANARY));
+}
+
+#[test]
+fn test_command_checks_permissions_per_namespace() {
+    let double = KubernetesDouble::start();
+    let project = project();
+    let ok = run(&double, &project, &["test"]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        ok.all_output().contains("get, create and update on secrets allowed in `apps`"),
+        "{ok:?}"
+    );
+    let reviews = double
+        .state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|(_, p)| p.contains("/selfsubjectaccessreviews"))
+        .count();
+    assert_eq!(reviews, 3);
+
+    double.state.lock().unwrap().forbidden = vec!["update".into()];
+    let missing = run(&double, &project, &["test"]);
+    assert_eq!(missing.code, 3, "{missing:?}");
+    assert!(
+        missing.all_output().contains("the identity may not update secrets in namespace `apps`"),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn validate_refuses_bad_options_and_shared_keys() {
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  a:
+    generator: {type: random-string}
+    targets: [{type: kubernetes-secret, namespace: apps, name: web, key: K, colour: red}]
+"#,
+    );
+    let run = project.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.all_output().contains("colour"), "{run:?}");
+
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  a:
+    generator: {type: random-string}
+    targets: [{type: kubernetes-secret, namespace: apps, name: web, key: K}]
+  b:
+    generator: {type: random-string}
+    targets: [{type: kubernetes-secret, namespace: apps, name: web, key: K}]
+  c:
+    generator: {type: random-string}
+    targets: [{type: kubernetes-secret, namespace: apps, name: web, key: L}]
+"#,
+    );
+    let run = project.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.all_output()
+            .contains("secrets `a` and `b` both write key `K` of kubernetes-secret apps/web"),
+        "{run:?}"
+    );
+    assert!(!run.all_output().contains("`c`"), "a different key of one Secret is fine: {run:?}");
+}
+
+const MANIFEST_PROJECT: &str = r#"version: "1.0"
+secrets:
+  db:
+    template:
+      type: creds
+      fields:
+        - {name: username, generator: {type: static, value: app}}
+        - {name: password, generator: {type: random-password}}
+    targets:
+      - type: external-secret
+        path: deploy/db-external-secret.yaml
+        name: db
+        namespace: apps
+        secret_store: vault-backend
+        secret_store_kind: ClusterSecretStore
+        remote_key: app/db
+        refresh_interval: 30m
+  api_key:
+    generator: {type: static, value: canary-k8s-7f3a9e}
+    targets:
+      - {type: local-file, path: .env}
+      - {type: external-secret, path: deploy/api.yaml, name: api-key, secret_store: aws, remote_key: prod/api_key}
+"#;
+
+#[test]
+fn external_secret_writes_a_manifest_without_the_value() {
+    let project = Project::new(MANIFEST_PROJECT);
+    let first = project.run(&["sync"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let db = project.read("deploy/db-external-secret.yaml");
+    insta::assert_snapshot!("external_secret_multi_field", db);
+    let api = project.read("deploy/api.yaml");
+    insta::assert_snapshot!("external_secret_one_value", api);
+    assert!(!api.contains(CANARY) && !db.contains("password: \""), "no value in a manifest");
+
+    // It parses as YAML with the shape the ExternalSecret v1 CRD asks for.
+    let parsed: serde_json::Value = serde_saphyr::from_str(&db).unwrap();
+    assert_eq!(parsed["apiVersion"], "external-secrets.io/v1");
+    assert_eq!(parsed["kind"], "ExternalSecret");
+    assert_eq!(
+        parsed["spec"]["secretStoreRef"],
+        json!({"name": "vault-backend", "kind": "ClusterSecretStore"})
+    );
+    assert_eq!(parsed["spec"]["target"]["name"], "db");
+    assert_eq!(
+        parsed["spec"]["data"][1],
+        json!({"secretKey": "password", "remoteRef": {"key": "app/db", "property": "password"}})
+    );
+
+    let mtime = common::mtime(&project.path("deploy/api.yaml"));
+    let second = project.run(&["sync"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(common::mtime(&project.path("deploy/api.yaml")), mtime, "{second:?}");
+
+    // A manifest changed by hand is written again.
+    project.write("deploy/api.yaml", "kind: Other\n");
+    let third = project.run(&["sync"]);
+    assert_eq!(third.code, 0, "{third:?}");
+    assert_eq!(project.read("deploy/api.yaml"), api);
+    assert!(!third.all_output().contains(CANARY));
+}
+
+#[test]
+fn external_secret_options_are_checked() {
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  a:
+    generator: {type: random-string}
+    targets:
+      - {type: external-secret, path: a.yaml, name: A, secret_store: s, remote_key: k}
+  b:
+    generator: {type: random-string}
+    targets:
+      - {type: external-secret, path: b.yaml, name: b, secret_store: s, remote_key: k, secret_store_kind: Vault}
+  c:
+    generator: {type: random-string}
+    targets:
+      - {type: external-secret, path: ../c.yaml, name: c, secret_store: s, remote_key: k}
+"#,
+    );
+    let validate = project.run(&["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    assert!(validate.all_output().contains("leaves the Secretfile's folder"), "{validate:?}");
+    project.write("Secretfile.yml", &project.read("Secretfile.yml").replace("../c.yaml", "c.yaml"));
+    let dry = project.run(&["sync", "--dry-run"]);
+    assert!(dry.all_output().contains("`name` `A` must be a DNS subdomain name"), "{dry:?}");
+    assert!(dry.all_output().contains("it must be SecretStore or ClusterSecretStore"), "{dry:?}");
+}
+
+#[test]
+fn the_provider_chooses_the_kubeconfig_and_its_context() {
+    let double = KubernetesDouble::start();
+    // The file's current context points at a closed port; the provider names the other.
+    let kubeconfig = double
+        .kubeconfig(TOKEN)
+        .replace("current-context: double", "current-context: elsewhere")
+        .replace(
+            "contexts:\n",
+            "contexts:\n- name: elsewhere\n  context:\n    cluster: closed\n    user: tester\n",
+        )
+        .replace(
+            "clusters:\n",
+            "clusters:\n- name: closed\n  cluster:\n    server: http://127.0.0.1:9\n",
+        );
+    let project = Project::new(
+        r#"version: "1.0"
+providers:
+  cluster:
+    kind: kubernetes
+    auth: {kind: kubeconfig}
+    config: {kubeconfig: conf/kube.yml, context: double, max_attempts: "1"}
+secrets:
+  a:
+    generator: {type: static, value: x}
+    targets: [{type: kubernetes-secret, namespace: apps, name: web, key: A}]
+"#,
+    );
+    project.write("conf/kube.yml", &kubeconfig);
+    let home = project.path("home");
+    let env = [("HOME", home.to_str().unwrap())];
+    let sync = project.run_env(&["sync"], &env);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert_eq!(double.data("apps", "web").unwrap()["A"], "x");
+
+    // In-cluster auth outside a pod is an authentication failure, before any request.
+    let in_cluster = project.read("Secretfile.yml").replace(
+        "auth: {kind: kubeconfig}\n    config: {kubeconfig: conf/kube.yml, context: double, max_attempts: \"1\"}",
+        "auth: {kind: in_cluster}",
+    );
+    project.write("Secretfile.yml", &in_cluster);
+    let requests = double.requests();
+    let run = project.run_env(&["sync"], &env);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.all_output().contains("not inside a pod"), "{run:?}");
+    assert_eq!(double.requests(), requests);
+}

@@ -137,6 +137,16 @@ impl ProviderKind {
             required: &[],
             numbers: &[],
         };
+        const GITHUB: ProviderSchema = ProviderSchema {
+            config: &["api_url"],
+            auth: &[
+                ("token", &["token"]),
+                ("ambient", &["token"]),
+                ("app", &["app_id", "installation_id", "private_key_file", "private_key_env"]),
+            ],
+            required: &[("app", "app_id"), ("app", "installation_id")],
+            numbers: &[],
+        };
         const JENKINS: ProviderSchema = ProviderSchema {
             config: &["url"],
             auth: &[("token", &["user", "token"]), ("ambient", &["user", "token"])],
@@ -145,6 +155,7 @@ impl ProviderKind {
         };
         match self {
             ProviderKind::Aws => Some(&AWS),
+            ProviderKind::Github => Some(&GITHUB),
             ProviderKind::Gitlab => Some(&GITLAB),
             ProviderKind::Jenkins => Some(&JENKINS),
             ProviderKind::Vault => Some(&VAULT),
@@ -351,6 +362,7 @@ impl RemoteKind {
             RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => Some("aws"),
             RemoteKind::VaultKv => Some("vault"),
             RemoteKind::AzureKeyVault => Some("azure"),
+            RemoteKind::GithubSecret => Some("github"),
             RemoteKind::GitlabVariable => Some("gitlab"),
             RemoteKind::JenkinsCredential => Some("jenkins"),
             _ => None,
@@ -382,9 +394,18 @@ impl RemoteKind {
             ),
             RemoteKind::AzureKeyVault => (&["name"], &["vault_url", "content_type", "tags"]),
             RemoteKind::VaultKv => (&["path"], &["mount", "version", "cas"]),
-            RemoteKind::GithubSecret => {
-                (&[], &["name", "repository", "environment", "organization", "visibility"])
-            }
+            RemoteKind::GithubSecret => (
+                &[],
+                &[
+                    "owner",
+                    "repo",
+                    "environment",
+                    "org",
+                    "visibility",
+                    "selected_repositories",
+                    "name",
+                ],
+            ),
             RemoteKind::GitlabVariable => (
                 &[],
                 &[
@@ -421,7 +442,7 @@ impl RemoteKind {
             RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => &["region", "name"],
             RemoteKind::AzureKeyVault => &["vault_url", "name"],
             RemoteKind::VaultKv => &["mount", "path"],
-            RemoteKind::GithubSecret => &["organization", "repository", "environment", "name"],
+            RemoteKind::GithubSecret => &["org", "owner", "repo", "environment", "name"],
             RemoteKind::GitlabVariable => &["group", "project", "environment_scope", "key"],
             RemoteKind::JenkinsCredential => &["folder", "domain", "id"],
             RemoteKind::KubernetesSecret => &["namespace", "name", "key"],

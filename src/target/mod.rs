@@ -11,6 +11,8 @@ mod aws_ssm;
 #[cfg(feature = "azure")]
 mod azure_keyvault;
 pub mod format;
+#[cfg(feature = "github")]
+mod github_secret;
 #[cfg(feature = "gitlab")]
 mod gitlab_variable;
 #[cfg(feature = "jenkins")]

@@ -73,7 +73,13 @@ mod machinery {
         /// The target id, for messages.
         pub id: String,
         #[cfg_attr(
-            not(any(feature = "aws", feature = "azure", feature = "gitlab", feature = "jenkins")),
+            not(any(
+                feature = "aws",
+                feature = "azure",
+                feature = "github",
+                feature = "gitlab",
+                feature = "jenkins"
+            )),
             expect(
                 dead_code,
                 reason = "stores that keep one string, or one object per field, or choose by \
@@ -89,7 +95,10 @@ mod machinery {
         pub tags: IndexMap<String, String>,
         /// The secret's field names, in Secretfile order, for stores that keep one object per
         /// field.
-        #[cfg_attr(not(feature = "gitlab"), expect(dead_code, reason = "only GitLab uses it"))]
+        #[cfg_attr(
+            not(any(feature = "github", feature = "gitlab")),
+            expect(dead_code, reason = "GitHub and GitLab (a name per field) use it")
+        )]
         pub fields: Vec<String>,
         /// What the prefetch found: `Some(true)` when something is stored there already, so a
         /// store can choose between create and update without asking again.
@@ -126,7 +135,7 @@ mod machinery {
         /// value instead (see [`Readback::Sealed`](super::super::Readback::Sealed)), `why`
         /// what it withholds.
         #[cfg_attr(
-            not(any(feature = "gitlab", feature = "jenkins")),
+            not(any(feature = "github", feature = "gitlab", feature = "jenkins")),
             expect(dead_code, reason = "the GitHub, Jenkins and GitLab stores make it")
         )]
         Sealed {
@@ -215,6 +224,8 @@ mod machinery {
             RemoteKind::VaultKv => super::super::vault_kv::connect(provider),
             #[cfg(feature = "azure")]
             RemoteKind::AzureKeyVault => super::super::azure_keyvault::connect(provider, target),
+            #[cfg(feature = "github")]
+            RemoteKind::GithubSecret => super::super::github_secret::connect(provider),
             #[cfg(feature = "gitlab")]
             RemoteKind::GitlabVariable => super::super::gitlab_variable::connect(provider),
             #[cfg(feature = "jenkins")]
@@ -232,6 +243,8 @@ mod machinery {
             "vault",
             #[cfg(feature = "azure")]
             "azure",
+            #[cfg(feature = "github")]
+            "github",
             #[cfg(feature = "gitlab")]
             "gitlab",
             #[cfg(feature = "jenkins")]

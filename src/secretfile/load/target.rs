@@ -211,6 +211,15 @@ impl Walker {
             options.entry("key".into()).or_insert_with(|| env_var_name(secret, None));
             options.entry("environment_scope".into()).or_insert_with(|| "*".into());
         }
+        if kind == RemoteKind::GithubSecret {
+            // GitHub keeps secret names upper-cased, whatever was sent; the stored name is the
+            // identity. An organization secret's visibility defaults as GitHub's UI does.
+            let name = options.get("name").cloned().unwrap_or_else(|| env_var_name(secret, None));
+            options.insert("name".into(), name.to_ascii_uppercase());
+            if options.contains_key("org") {
+                options.entry("visibility".into()).or_insert_with(|| "private".into());
+            }
+        }
 
         let location = match kind {
             // Project paths and scopes may both hold `/`, and a group and a project may share a
@@ -222,6 +231,19 @@ impl Walker {
                     None => option("project").to_string(),
                 };
                 format!("{owner}[{}]/{}", option("environment_scope"), option("key"))
+            }
+            // `acme/app/NAME` is a repository's secret, `acme/app[prod]/NAME` one of its
+            // environment `prod`, `org:acme/NAME` an organization's.
+            RemoteKind::GithubSecret => {
+                let option = |key: &str| options.get(key).map_or("", String::as_str);
+                let place = match (options.get("org"), options.get("environment")) {
+                    (Some(org), _) => format!("org:{org}"),
+                    (None, Some(environment)) => {
+                        format!("{}/{}[{environment}]", option("owner"), option("repo"))
+                    }
+                    (None, None) => format!("{}/{}", option("owner"), option("repo")),
+                };
+                format!("{place}/{}", option("name"))
             }
             _ => kind
                 .identity()

@@ -330,7 +330,7 @@ secrets:
     generator: {type: random-password}
     targets:
       - {type: local-file, path: .env}
-      - {type: github-secret, repository: app}
+      - {type: github-secret, owner: acme, repo: app}
 "#;
 
 /// The project above, synced on 1 January 2028 and with `API_KEY` edited by hand since.

@@ -236,14 +236,16 @@ impl Walker {
             // environment `prod`, `org:acme/NAME` an organization's.
             RemoteKind::GithubSecret => {
                 let option = |key: &str| options.get(key).map_or("", String::as_str);
+                let repo = [option("owner"), option("repo")].join("/");
                 let place = match (options.get("org"), options.get("environment")) {
-                    (Some(org), _) => format!("org:{org}"),
-                    (None, Some(environment)) => {
-                        format!("{}/{}[{environment}]", option("owner"), option("repo"))
-                    }
-                    (None, None) => format!("{}/{}", option("owner"), option("repo")),
+                    (Some(org), _) => format!("org:{org}/"),
+                    (None, Some(environment)) => format!("{repo}[{environment}]/"),
+                    // A target without a scope is refused before any request; its id is the
+                    // name alone.
+                    (None, None) if repo == "/" => String::new(),
+                    (None, None) => format!("{repo}/"),
                 };
-                format!("{place}/{}", option("name"))
+                format!("{place}{}", option("name"))
             }
             _ => kind
                 .identity()

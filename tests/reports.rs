@@ -330,9 +330,11 @@ secrets:
     generator: {type: random-password}
     targets:
       - {type: local-file, path: .env}
-      - {type: github-secret, owner: acme, repo: app}
+      - {type: github-secret, owner: acme, repo: app, name: github_token}
 "#;
 
+/// (The GitHub secret's name is one GitHub refuses, so that its target fails in every build,
+/// with the `github` feature or without it.)
 /// The project above, synced on 1 January 2028 and with `API_KEY` edited by hand since.
 fn every_check() -> Project {
     let project = Project::new(EVERY_CHECK);

@@ -200,9 +200,9 @@ pub fn failure(reply: &Reply) -> RemoteError {
     match reply.status {
         401 => error.auth().hint("the token is missing, expired or revoked"),
         403 => error.auth().hint(
-            "the token needs the Secrets permission (read and write) on the repository, or the \
-             Organization secrets permission for an organization secret; a classic token needs \
-             `repo` (and `admin:org` for an organization)",
+            "the token needs the Secrets permission (read and write) on the repository (and \
+             Environments for an environment's secrets), or Organization secrets for an \
+             organization's; a classic token needs `repo` (and `admin:org` for an organization)",
         ),
         404 => error.hint(
             "it does not exist, or the token cannot see it: GitHub answers 404 rather than 403 \

@@ -191,7 +191,7 @@ secrets:
         headlines(&run),
         ["drift/unreadable: github-secret::API_KEY of secret `api_key` cannot be read back, \
           so drift is unknown: this build has no github-secret support (target \
-          github-secret::API_KEY) @ Secretfile.yml:7:9"]
+          github-secret::API_KEY); build it with `--features github` @ Secretfile.yml:7:9"]
     );
     assert_eq!(
         run.stderr,

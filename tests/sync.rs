@@ -304,7 +304,7 @@ secrets:
         run.stdout,
         "api_key: generate (new secret)\n  \
          ! skip      github-secret::API_KEY (this build has no github-secret support \
-         (target github-secret::API_KEY))\n  \
+         (target github-secret::API_KEY); build it with `--features github`)\n  \
          + create    local-file:.env#API_KEY (not there yet)\n\n\
          Plan: 1 to create, 0 to update, 0 unchanged, 1 skipped.\n"
     );

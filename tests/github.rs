@@ -246,6 +246,41 @@ fn rate_limits_and_server_errors_are_retried_and_the_in_flight_limit_holds() {
     assert_eq!(github.state.lock().unwrap().scopes[REPO].secrets.len(), 12);
     let max = github.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
     assert!(max <= 2, "{max} requests were in flight at once");
+    let log = github.state.lock().unwrap().log.clone();
+    let keys = log.iter().filter(|(m, p, _)| m == "GET" && p.ends_with("/public-key")).count();
+    assert_eq!(keys, 1, "one public key for twelve secrets of one repository");
+}
+
+#[test]
+fn an_organization_secrets_visibility_changed_in_the_secretfile_is_written() {
+    let github = GithubDouble::start();
+    // The value is also in a file: a sealed store alone could not give it back for the write.
+    let secrets = "  token:\n    generator: {type: random-string}\n    targets: [{type: \
+                   local-file, path: .env}, {type: github-secret, provider: gh, org: acme}]\n";
+    let project = Project::new(&secretfile(&github, "", secrets));
+    assert_eq!(run(&project, &["sync"]).code, 0);
+    let before = github.secret(ORG, "TOKEN").unwrap();
+    assert_eq!((before.visibility.as_deref(), before.selected.len()), (Some("private"), 0));
+
+    let selected = project
+        .read("Secretfile.yml")
+        .replace("org: acme}", "org: acme, visibility: selected, selected_repositories: api}");
+    project.write("Secretfile.yml", &selected);
+    let sync = run(&project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert!(sync.stderr.contains("targets updated 1, unchanged 1, failed 0"), "{sync:?}");
+    let after = github.secret(ORG, "TOKEN").unwrap();
+    assert_eq!((after.visibility.as_deref(), after.selected), (Some("selected"), vec![1003]));
+    assert_eq!(github.open(ORG, "TOKEN"), dotenv_value(&project.path(".env"), "TOKEN"));
+
+    let unknown = selected.replace("selected_repositories: api", "selected_repositories: nope");
+    project.write("Secretfile.yml", &unknown);
+    let sync = run(&project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains("HTTP 404: looking up repository `acme/nope`: Not Found"),
+        "{sync:?}"
+    );
 }
 
 #[test]

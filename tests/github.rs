@@ -19,8 +19,8 @@ const ORG: &str = "orgs/acme/actions";
 /// A Secretfile with provider `gh` pointed at the double, and `secrets` after it.
 fn secretfile(github: &GithubDouble, config: &str, secrets: &str) -> String {
     format!(
-        "version: \"1.0\"\nproviders:\n  gh: {{kind: github, config: {{api_url: \"{}\"{config}}}}}\n\
-         secrets:\n{secrets}",
+        "version: \"1.0\"\nproviders:\n  gh: {{kind: github, config: {{api_url: \
+         \"{}\"{config}}}}}\nsecrets:\n{secrets}",
         github.url
     )
 }
@@ -51,7 +51,12 @@ const SECRETS: &str = r#"  api_key:
     generator: {type: random-string}
     targets:
       - {type: local-file, path: .env}
-      - {type: github-secret, provider: gh, org: acme, visibility: selected, selected_repositories: "app, web", name: deploy}
+      - type: github-secret
+        provider: gh
+        org: acme
+        visibility: selected
+        selected_repositories: "app, web"
+        name: deploy
 "#;
 
 #[test]

@@ -405,10 +405,8 @@ mod tests {
         let denied = reply(403, json!({"message": "Resource not accessible by integration"}));
         assert!(denied.auth);
         assert_eq!(denied.message, "Resource not accessible by integration");
-        let invalid = reply(
-            422,
-            json!({"message": "Validation Failed", "errors": [{"code": "invalid", "message": "bad key_id"}]}),
-        );
+        let errors = json!([{"code": "invalid", "message": "bad key_id"}]);
+        let invalid = reply(422, json!({"message": "Validation Failed", "errors": errors}));
         assert_eq!(invalid.to_string(), "HTTP 422: Validation Failed (bad key_id)");
         assert!(!reply(404, json!({"message": "Not Found"})).auth);
     }

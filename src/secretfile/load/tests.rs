@@ -610,8 +610,8 @@ fn github_secrets_are_named_upper_cased_and_meet_whatever_the_case() {
     let text = "version: \"1.0\"\nsecrets:\n  api-key:\n    generator: {type: random-string}\n    \
                 targets: [{type: github-secret, owner: acme, repo: app}]\n  other:\n    \
                 generator: {type: random-string}\n    targets: [{type: github-secret, owner: \
-                ACME, repo: App, name: api_key}]\n  prod:\n    generator: {type: random-string}\n    \
-                targets: [{type: github-secret, owner: acme, repo: app, environment: prod, name: \
+                ACME, repo: App, name: api_key}]\n  prod:\n    generator: {type: \
+                random-string}\n    targets: [{type: github-secret, owner: acme, repo: app, environment: prod, name: \
                 api_key}]\n  shared:\n    generator: {type: random-string}\n    targets: [{type: \
                 github-secret, org: acme, name: api_key}]\n";
     assert_eq!(

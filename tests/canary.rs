@@ -11,13 +11,16 @@ const ENV_CANARY: &str = "CANARY-env-93ac07";
 fn secretfile() -> String {
     format!(
         r#"version: "1.0"
+providers:
+  # Nothing listens there: the target fails, in builds with the feature or without it.
+  gh: {{kind: github, config: {{api_url: "http://127.0.0.1:9", max_attempts: 1}}}}
 secrets:
   literal:
     generator: {{type: static, value: {STATIC_CANARY}}}
     targets:
       - {{type: local-file, path: .env}}
       - {{type: local-file, path: broken.json}}
-      - {{type: github-secret, name: LITERAL, repository: o/r}}
+      - {{type: github-secret, provider: gh, name: LITERAL, owner: o, repo: r}}
   api_key:
     generator: {{type: random-string}}
     targets:
@@ -35,7 +38,7 @@ fn no_value_reaches_output_or_the_lockfile() {
     let project = Project::new(&secretfile());
     project.write("broken.json", "[1, 2");
     project.write("other.env", "API_KEY=one\n");
-    let env = [("API_KEY", ENV_CANARY), ("RUST_BACKTRACE", "1")];
+    let env = [("API_KEY", ENV_CANARY), ("RUST_BACKTRACE", "1"), ("GITHUB_TOKEN", "t")];
 
     let mut seen = String::new();
     for args in [

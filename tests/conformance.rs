@@ -1,12 +1,14 @@
 //! One conformance suite, run against every remote target type: create, unchanged, read-back
 //! drift, restore, forced update, multi-field secrets, and no value in any output. Each store
 //! is checked through something independent of SecretZero: boto3 against moto for AWS, the
-//! doubles' own state for Vault, Azure Key Vault, GitLab and Jenkins.
+//! doubles' own state for Vault, Azure Key Vault, GitHub (which opens each sealed box with
+//! the scope's private key), GitLab and Jenkins.
 
 #![cfg(any(
     feature = "aws",
     feature = "azure",
     feature = "vault",
+    feature = "github",
     feature = "gitlab",
     feature = "jenkins",
     feature = "kubernetes"
@@ -488,5 +490,67 @@ mod kubernetes {
         let backend =
             Kubernetes { double: KubernetesDouble::start(), home: tempfile::tempdir().unwrap() };
         conformance(&backend, "k8s");
+    }
+}
+
+#[cfg(feature = "github")]
+#[path = "common/github_double.rs"]
+mod github_double;
+
+#[cfg(feature = "github")]
+mod github {
+    use super::github_double::{GithubDouble, TOKEN};
+    use super::*;
+
+    struct Github(GithubDouble);
+
+    const SCOPE: &str = "repos/acme/app/actions";
+
+    /// A secret name holds letters, digits and `_` only.
+    fn name(path: &str) -> String {
+        path.trim_start_matches('/').replace('/', "_").to_uppercase()
+    }
+
+    impl Backend for Github {
+        fn target(&self, path: &str) -> String {
+            format!(
+                "{{type: github-secret, provider: gh, owner: acme, repo: app, name: {}}}",
+                name(path)
+            )
+        }
+
+        fn providers(&self) -> String {
+            format!("providers:\n  gh: {{kind: github, config: {{api_url: \"{}\"}}}}", self.0.url)
+        }
+
+        fn env(&self) -> Vec<(String, String)> {
+            vec![("GITHUB_TOKEN".into(), TOKEN.into())]
+        }
+
+        /// A secret with fields is one GitHub secret per field, `<NAME>_<FIELD>`; each is
+        /// opened with the repository's private key.
+        fn stored(&self, path: &str, single: bool) -> Option<Value> {
+            let name = name(path);
+            if single {
+                return self.0.open(SCOPE, &name).map(|v| json!(v));
+            }
+            let mut fields = serde_json::Map::new();
+            for field in ["username", "password"] {
+                if let Some(v) = self.0.open(SCOPE, &format!("{name}_{}", field.to_uppercase())) {
+                    fields.insert(field.into(), json!(v));
+                }
+            }
+            (!fields.is_empty()).then_some(Value::Object(fields))
+        }
+
+        /// A PUT behind SecretZero's back: the value cannot be read, but `updated_at` moves.
+        fn tamper(&self, path: &str, value: &str) {
+            self.0.tamper(SCOPE, &name(path), value);
+        }
+    }
+
+    #[test]
+    fn github_secret() {
+        conformance(&Github(GithubDouble::start()), "/conformance");
     }
 }

@@ -272,7 +272,11 @@ fn remote_targets_are_translated_and_validate_with_their_history() {
         &secretfile
             .replace("https://vault.example.com:8200", "http://127.0.0.1:9")
             .replace("https://gitlab.example.com", "http://127.0.0.1:9")
-            .replace("https://jenkins.example.com", "http://127.0.0.1:9"),
+            .replace("https://jenkins.example.com", "http://127.0.0.1:9")
+            .replace(
+                "    kind: github\n",
+                "    kind: github\n    config: {api_url: \"http://127.0.0.1:9\"}\n",
+            ),
     );
     project.write("home/.vault-token", "test-token\n");
     // A kubeconfig whose cluster is as unreachable as the other providers.
@@ -292,6 +296,7 @@ fn remote_targets_are_translated_and_validate_with_their_history() {
         ("GITLAB_TOKEN", "test"),
         ("JENKINS_USER", "ci"),
         ("JENKINS_API_TOKEN", "test"),
+        ("GITHUB_TOKEN", "test"),
     ];
     let run = project.run_env(&["sync", "--dry-run"], &unreachable);
     assert_eq!(run.code, 0, "{run:?}");

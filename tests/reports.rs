@@ -330,10 +330,12 @@ secrets:
     generator: {type: random-password}
     targets:
       - {type: local-file, path: .env}
-      - {type: github-secret, repository: app}
+      - {type: github-secret, owner: acme, repo: app, name: github_token}
 "#;
 
-/// The project above, synced on 1 January 2028 and with `API_KEY` edited by hand since.
+/// The project above, synced on 1 January 2028 and with `API_KEY` edited by hand since. The
+/// GitHub secret's name is one GitHub refuses, so its target fails with the `github` feature
+/// as without it.
 fn every_check() -> Project {
     let project = Project::new(EVERY_CHECK);
     let run = project.run_env(&["sync"], &[("SECRETZERO_NOW", "2028-01-01T00:00:00Z")]);

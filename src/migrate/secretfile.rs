@@ -845,9 +845,17 @@ impl Reader<'_> {
                 );
                 continue;
             }
-            if let Some(text) = self.string(value, &format!("`{}`", key.name)) {
-                options.push((name.to_string(), Scalar::Str(text)));
+            let Some(text) = self.string(value, &format!("`{}`", key.name)) else { continue };
+            // The older tool took `owner/name` in one option; GitHub targets name them apart.
+            if remote == RemoteKind::GithubSecret
+                && name == "repo"
+                && let Some((owner, repo)) = text.split_once('/')
+            {
+                options.push(("owner".to_string(), Scalar::Str(owner.to_string())));
+                options.push(("repo".to_string(), Scalar::Str(repo.to_string())));
+                continue;
             }
+            options.push((name.to_string(), Scalar::Str(text)));
         }
         for option in required {
             if !options.iter().any(|(k, _)| k == option) {
@@ -992,8 +1000,8 @@ fn rename_option(kind: RemoteKind, option: &str) -> &str {
         (RemoteKind::VaultKv, "mount_point") => "mount",
         (RemoteKind::VaultKv, "kv_version") => "version",
         (RemoteKind::GithubSecret, "secret_name") => "name",
-        (RemoteKind::GithubSecret, "repo") => "repository",
-        (RemoteKind::GithubSecret, "org") => "organization",
+        (RemoteKind::GithubSecret, "repository") => "repo",
+        (RemoteKind::GithubSecret, "organization") => "org",
         (RemoteKind::GitlabVariable, "project_id") => "project",
         (RemoteKind::GitlabVariable, "group_id") => "group",
         (RemoteKind::JenkinsCredential, "credential_id") => "id",

@@ -9,6 +9,8 @@
 pub mod aws;
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "github")]
+pub mod github;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
 #[cfg(feature = "jenkins")]

@@ -94,9 +94,8 @@ pub const COMMON_CONFIG: &[(&str, std::ops::RangeInclusive<u64>)] =
     &[("max_in_flight", 1..=256), ("max_attempts", 1..=20)];
 
 impl ProviderKind {
-    /// The schema of this kind's provider block; `None` for kinds whose target types no build
-    /// writes yet, which are not checked.
-    pub fn schema(self) -> Option<&'static ProviderSchema> {
+    /// The schema of this kind's provider block.
+    pub fn schema(self) -> &'static ProviderSchema {
         const AWS: ProviderSchema = ProviderSchema {
             config: &["region"],
             auth: &[
@@ -137,6 +136,16 @@ impl ProviderKind {
             required: &[],
             numbers: &[],
         };
+        const GITHUB: ProviderSchema = ProviderSchema {
+            config: &["api_url"],
+            auth: &[
+                ("token", &["token"]),
+                ("ambient", &["token"]),
+                ("app", &["app_id", "installation_id", "private_key_file", "private_key_env"]),
+            ],
+            required: &[("app", "app_id"), ("app", "installation_id")],
+            numbers: &[],
+        };
         const JENKINS: ProviderSchema = ProviderSchema {
             config: &["url"],
             auth: &[("token", &["user", "token"]), ("ambient", &["user", "token"])],
@@ -156,13 +165,13 @@ impl ProviderKind {
             numbers: &[],
         };
         match self {
-            ProviderKind::Aws => Some(&AWS),
-            ProviderKind::Gitlab => Some(&GITLAB),
-            ProviderKind::Jenkins => Some(&JENKINS),
-            ProviderKind::Vault => Some(&VAULT),
-            ProviderKind::Azure => Some(&AZURE),
-            ProviderKind::Kubernetes => Some(&KUBERNETES),
-            _ => None,
+            ProviderKind::Aws => &AWS,
+            ProviderKind::Github => &GITHUB,
+            ProviderKind::Gitlab => &GITLAB,
+            ProviderKind::Jenkins => &JENKINS,
+            ProviderKind::Vault => &VAULT,
+            ProviderKind::Azure => &AZURE,
+            ProviderKind::Kubernetes => &KUBERNETES,
         }
     }
 }
@@ -368,10 +377,10 @@ impl RemoteKind {
             RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => Some("aws"),
             RemoteKind::VaultKv => Some("vault"),
             RemoteKind::AzureKeyVault => Some("azure"),
+            RemoteKind::GithubSecret => Some("github"),
             RemoteKind::GitlabVariable => Some("gitlab"),
             RemoteKind::JenkinsCredential => Some("jenkins"),
             RemoteKind::KubernetesSecret | RemoteKind::ExternalSecret => Some("kubernetes"),
-            _ => None,
         }
     }
 
@@ -400,9 +409,18 @@ impl RemoteKind {
             ),
             RemoteKind::AzureKeyVault => (&["name"], &["vault_url", "content_type", "tags"]),
             RemoteKind::VaultKv => (&["path"], &["mount", "version", "cas"]),
-            RemoteKind::GithubSecret => {
-                (&[], &["name", "repository", "environment", "organization", "visibility"])
-            }
+            RemoteKind::GithubSecret => (
+                &[],
+                &[
+                    "owner",
+                    "repo",
+                    "environment",
+                    "org",
+                    "visibility",
+                    "selected_repositories",
+                    "name",
+                ],
+            ),
             RemoteKind::GitlabVariable => (
                 &[],
                 &[
@@ -442,7 +460,7 @@ impl RemoteKind {
             RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => &["region", "name"],
             RemoteKind::AzureKeyVault => &["vault_url", "name"],
             RemoteKind::VaultKv => &["mount", "path"],
-            RemoteKind::GithubSecret => &["organization", "repository", "environment", "name"],
+            RemoteKind::GithubSecret => &["org", "owner", "repo", "environment", "name"],
             RemoteKind::GitlabVariable => &["group", "project", "environment_scope", "key"],
             RemoteKind::JenkinsCredential => &["folder", "domain", "id"],
             RemoteKind::KubernetesSecret => &["namespace", "name", "key"],

@@ -13,6 +13,8 @@ mod azure_keyvault;
 #[cfg(feature = "kubernetes")]
 mod external_secret;
 pub mod format;
+#[cfg(feature = "github")]
+mod github_secret;
 #[cfg(feature = "gitlab")]
 mod gitlab_variable;
 #[cfg(feature = "jenkins")]

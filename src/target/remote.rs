@@ -76,6 +76,7 @@ mod machinery {
             not(any(
                 feature = "aws",
                 feature = "azure",
+                feature = "github",
                 feature = "gitlab",
                 feature = "jenkins",
                 feature = "kubernetes"
@@ -96,8 +97,8 @@ mod machinery {
         /// The secret's field names, in Secretfile order, for stores that keep one object per
         /// field.
         #[cfg_attr(
-            not(any(feature = "gitlab", feature = "kubernetes")),
-            expect(dead_code, reason = "GitLab and Kubernetes use it")
+            not(any(feature = "github", feature = "gitlab", feature = "kubernetes")),
+            expect(dead_code, reason = "GitHub, GitLab and Kubernetes use it")
         )]
         pub fields: Vec<String>,
         /// What the prefetch found: `Some(true)` when something is stored there already, so a
@@ -135,7 +136,12 @@ mod machinery {
         /// value instead (see [`Readback::Sealed`](super::super::Readback::Sealed)), `why`
         /// what it withholds.
         #[cfg_attr(
-            not(any(feature = "gitlab", feature = "jenkins", feature = "kubernetes")),
+            not(any(
+                feature = "github",
+                feature = "gitlab",
+                feature = "jenkins",
+                feature = "kubernetes"
+            )),
             expect(
                 dead_code,
                 reason = "the GitHub, Jenkins, GitLab and ExternalSecret stores make it"
@@ -232,6 +238,8 @@ mod machinery {
             RemoteKind::VaultKv => super::super::vault_kv::connect(provider),
             #[cfg(feature = "azure")]
             RemoteKind::AzureKeyVault => super::super::azure_keyvault::connect(provider, target),
+            #[cfg(feature = "github")]
+            RemoteKind::GithubSecret => super::super::github_secret::connect(provider),
             #[cfg(feature = "gitlab")]
             RemoteKind::GitlabVariable => super::super::gitlab_variable::connect(provider),
             #[cfg(feature = "jenkins")]
@@ -240,6 +248,7 @@ mod machinery {
             RemoteKind::KubernetesSecret => super::super::kubernetes_secret::connect(provider),
             #[cfg(feature = "kubernetes")]
             RemoteKind::ExternalSecret => super::super::external_secret::connect(target),
+            #[allow(unreachable_patterns, reason = "reachable in builds without every feature")]
             _ => unreachable!("the engine routes only supported kinds here"),
         }
     }
@@ -253,6 +262,8 @@ mod machinery {
             "vault",
             #[cfg(feature = "azure")]
             "azure",
+            #[cfg(feature = "github")]
+            "github",
             #[cfg(feature = "gitlab")]
             "gitlab",
             #[cfg(feature = "jenkins")]

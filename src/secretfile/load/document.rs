@@ -176,7 +176,7 @@ impl Walker {
             Some(config) => self.string_map(config, &format!("the `config` of {what}")),
             None => IndexMap::new(),
         };
-        if let Some(schema) = kind.and_then(ProviderKind::schema) {
+        if let Some(schema) = kind.map(ProviderKind::schema) {
             self.provider_schema(
                 &what,
                 schema,

@@ -76,8 +76,17 @@ impl Walker {
                     continue;
                 }
                 // One variable per field: two secrets, or two fields, may meet in one name.
-                TargetKind::Remote(remote) if remote.kind == RemoteKind::GitlabVariable => {
-                    let key = remote.options.get("key").map_or("", String::as_str);
+                // GitHub names are case-insensitive, as are owners, repositories and
+                // environments: the slot is compared upper-cased.
+                TargetKind::Remote(remote)
+                    if matches!(
+                        remote.kind,
+                        RemoteKind::GitlabVariable | RemoteKind::GithubSecret
+                    ) =>
+                {
+                    let github = remote.kind == RemoteKind::GithubSecret;
+                    let option = if github { "name" } else { "key" };
+                    let key = remote.options.get(option).map_or("", String::as_str);
                     let names: Vec<String> = match secret.is_single() {
                         true => vec![key.to_string()],
                         false => {
@@ -85,26 +94,25 @@ impl Walker {
                         }
                     };
                     let (place, _) = target.id.rsplit_once('/').unwrap_or((&target.id, ""));
+                    let noun = if github { "secret" } else { "variable" };
+                    let slot = |name: &str| match github {
+                        true => (place.to_uppercase(), name.to_uppercase()),
+                        false => (place.to_string(), name.to_string()),
+                    };
                     for (i, name) in names.iter().enumerate() {
-                        if let Some(j) = names[..i].iter().position(|n| n == name) {
+                        if let Some(j) = names[..i].iter().position(|n| slot(n) == slot(name)) {
                             self.error(
                                 "secretfile/key-collision",
                                 target.loc,
                                 format!(
-                                    "fields `{}` and `{}` of secret `{}` both write variable \
+                                    "fields `{}` and `{}` of secret `{}` both write {noun} \
                                      `{name}` of {place}",
                                     secret.fields[j].name, secret.fields[i].name, secret.name
                                 ),
                             );
                         }
-                        let what = format!("variable `{name}` of {place}");
-                        self.claim(
-                            seen,
-                            (place.to_string(), name.clone()),
-                            secret,
-                            target.loc,
-                            &what,
-                        );
+                        let what = format!("{noun} `{name}` of {place}");
+                        self.claim(seen, slot(name), secret, target.loc, &what);
                     }
                     continue;
                 }

@@ -217,6 +217,15 @@ impl Walker {
             options.entry("key".into()).or_insert_with(|| env_var_name(secret, None));
             options.entry("environment_scope".into()).or_insert_with(|| "*".into());
         }
+        if kind == RemoteKind::GithubSecret {
+            // GitHub keeps secret names upper-cased, whatever was sent; the stored name is the
+            // identity. An organization secret's visibility defaults as GitHub's UI does.
+            let name = options.get("name").cloned().unwrap_or_else(|| env_var_name(secret, None));
+            options.insert("name".into(), name.to_ascii_uppercase());
+            if options.contains_key("org") {
+                options.entry("visibility".into()).or_insert_with(|| "private".into());
+            }
+        }
 
         if kind == RemoteKind::ExternalSecret {
             // The manifest is a file next to the Secretfile, under the same rules as a
@@ -257,6 +266,21 @@ impl Walker {
                     None => option("project").to_string(),
                 };
                 format!("{owner}[{}]/{}", option("environment_scope"), option("key"))
+            }
+            // `acme/app/NAME` is a repository's secret, `acme/app[prod]/NAME` one of its
+            // environment `prod`, `org:acme/NAME` an organization's.
+            RemoteKind::GithubSecret => {
+                let option = |key: &str| options.get(key).map_or("", String::as_str);
+                let repo = [option("owner"), option("repo")].join("/");
+                let place = match (options.get("org"), options.get("environment")) {
+                    (Some(org), _) => format!("org:{org}/"),
+                    (None, Some(environment)) => format!("{repo}[{environment}]/"),
+                    // A target without a scope is refused before any request; its id is the
+                    // name alone.
+                    (None, None) if repo == "/" => String::new(),
+                    (None, None) => format!("{repo}/"),
+                };
+                format!("{place}{}", option("name"))
             }
             _ => kind
                 .identity()

@@ -604,3 +604,37 @@ fn gitlab_variables_that_meet_in_one_name_collide() {
         ]
     );
 }
+
+#[test]
+fn github_secrets_are_named_upper_cased_and_meet_whatever_the_case() {
+    let text = "version: \"1.0\"\nsecrets:\n  api-key:\n    generator: {type: random-string}\n    \
+                targets: [{type: github-secret, owner: acme, repo: app}]\n  other:\n    \
+                generator: {type: random-string}\n    targets: [{type: github-secret, owner: \
+                ACME, repo: App, name: api_key}]\n  prod:\n    generator: {type: \
+                random-string}\n    targets: [{type: github-secret, owner: acme, repo: app, environment: prod, name: \
+                api_key}]\n  shared:\n    generator: {type: random-string}\n    targets: [{type: \
+                github-secret, org: acme, name: api_key}]\n";
+    assert_eq!(
+        summary(text),
+        vec![(
+            "secretfile/key-collision",
+            8,
+            "secrets `api-key` and `other` both write secret `API_KEY` of \
+             github-secret::ACME/App"
+                .to_string()
+        )]
+    );
+    let apart = text.replace("owner: ACME, repo: App", "owner: acme, repo: web");
+    let file = load_with_env(&apart, &[]).unwrap();
+    let ids: Vec<&str> =
+        file.secrets.values().flat_map(|s| s.targets.iter().map(|t| t.id.as_str())).collect();
+    assert_eq!(
+        ids,
+        [
+            "github-secret::acme/app/API_KEY",
+            "github-secret::acme/web/API_KEY",
+            "github-secret::acme/app[prod]/API_KEY",
+            "github-secret::org:acme/API_KEY"
+        ]
+    );
+}

@@ -24,6 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
+use super::http::connect_error;
 use super::{RemoteError, config_number};
 use crate::secretfile::Provider;
 
@@ -31,6 +32,8 @@ const DEFAULT_API: &str = "https://api.github.com";
 /// The longest wait a reply may ask for before the next attempt.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 const API_VERSION: &str = "2022-11-28";
+/// What to check when a request gets no answer.
+const UNREACHABLE: &str = "check the provider's `api_url` and that GitHub is reachable";
 
 /// How a connection proves who it is.
 enum Credentials {
@@ -159,20 +162,6 @@ fn credentials(provider: &Provider) -> Result<Credentials, RemoteError> {
         ))
         .hint("use `token` or `app`")),
     }
-}
-
-/// Percent-encodes one path segment (an environment name may hold spaces or `/`).
-pub fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// What a failed reply means, from the status and GitHub's `{"message", "documentation_url"}`
@@ -342,10 +331,10 @@ impl Github {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(|e| connect_error(&e))?;
+            let response = request.send().await.map_err(|e| connect_error(&e, UNREACHABLE))?;
             let status = response.status().as_u16();
             let limited = rate_limited(&response);
-            let bytes = response.bytes().await.map_err(|e| connect_error(&e))?;
+            let bytes = response.bytes().await.map_err(|e| connect_error(&e, UNREACHABLE))?;
             let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let reply = Reply { status, body };
             if let Some(wait) = limited {
@@ -381,20 +370,6 @@ impl Github {
     }
 }
 
-fn connect_error(error: &reqwest::Error) -> RemoteError {
-    // reqwest's message names the URL, which holds names and never values: values travel
-    // only in request bodies, sealed.
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    RemoteError::new("connect", text)
-        .hint("check the provider's `api_url` and that GitHub is reachable")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,10 +384,5 @@ mod tests {
         let invalid = reply(422, json!({"message": "Validation Failed", "errors": errors}));
         assert_eq!(invalid.to_string(), "HTTP 422: Validation Failed (bad key_id)");
         assert!(!reply(404, json!({"message": "Not Found"})).auth);
-    }
-
-    #[test]
-    fn environment_names_are_one_segment() {
-        assert_eq!(encode("prod/eu west"), "prod%2Feu%20west");
     }
 }

@@ -14,10 +14,13 @@ use backon::{ExponentialBuilder, Retryable};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
+use super::http::connect_error;
 use super::{RemoteError, config_number};
 use crate::secretfile::Provider;
 
 const DEFAULT_URL: &str = "https://gitlab.com";
+/// What to check when a request gets no answer.
+const UNREACHABLE: &str = "check the provider's `url` and that GitLab is reachable";
 /// The longest `Retry-After` honoured before the next attempt.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
@@ -70,21 +73,6 @@ fn token(provider: &Provider) -> Result<SecretString, RemoteError> {
         ))
         .hint("use `token`")),
     }
-}
-
-/// Percent-encodes one path segment or query value: a project path `group/app` becomes
-/// `group%2Fapp`, as the API's namespaced paths need.
-pub fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// What a failed reply means, from the status and GitLab's `{"message": ...}` or
@@ -178,10 +166,10 @@ impl Gitlab {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(|e| connect_error(&e))?;
+            let response = request.send().await.map_err(|e| connect_error(&e, UNREACHABLE))?;
             let status = response.status().as_u16();
             let wait = if status == 429 { retry_after(&response) } else { None };
-            let bytes = response.bytes().await.map_err(|e| connect_error(&e))?;
+            let bytes = response.bytes().await.map_err(|e| connect_error(&e, UNREACHABLE))?;
             let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let reply = Reply { status, body };
             if status == 429 || (500..600).contains(&status) {
@@ -207,20 +195,6 @@ impl Gitlab {
     }
 }
 
-fn connect_error(error: &reqwest::Error) -> RemoteError {
-    // reqwest's message names the URL, which holds names and never values: values travel
-    // only in request bodies.
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    RemoteError::new("connect", text)
-        .hint("check the provider's `url` and that GitLab is reachable")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,11 +215,5 @@ mod tests {
         let denied = reply(403, json!({"message": "403 Forbidden"}));
         assert!(denied.auth && denied.message == "403 Forbidden");
         assert_eq!(reply(429, Value::Null).message, "no message");
-    }
-
-    #[test]
-    fn paths_are_encoded_as_one_segment() {
-        assert_eq!(encode("team/app"), "team%2Fapp");
-        assert_eq!(encode("*"), "%2A");
     }
 }

@@ -19,8 +19,11 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::debug;
 
+use super::http::connect_error;
 use super::{RemoteError, config_number};
 use crate::secretfile::Provider;
+/// What to check when a request gets no answer.
+const UNREACHABLE: &str = "check JENKINS_URL and that Jenkins is reachable";
 
 /// What Jenkins' CSRF filter puts in the page it answers a POST without a valid crumb with.
 const NO_CRUMB: &str = "No valid crumb was included in the request";
@@ -226,13 +229,13 @@ impl Jenkins {
                     .header(reqwest::header::CONTENT_TYPE, "application/xml; charset=UTF-8")
                     .body(xml.to_vec());
             }
-            let response = request.send().await.map_err(|e| connect_error(&e))?;
+            let response = request.send().await.map_err(|e| connect_error(&e, UNREACHABLE))?;
             let status = response.status().as_u16();
             let header = |name: &str| {
                 response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
             };
             let (x_error, jenkins) = (header("X-Error"), header("X-Jenkins").is_some());
-            let body = response.text().await.map_err(|e| connect_error(&e))?;
+            let body = response.text().await.map_err(|e| connect_error(&e, UNREACHABLE))?;
             let reply = Reply { status, body, x_error, jenkins };
             if status == 429 || ((500..600).contains(&status) && status != 501) {
                 return Err(reply.failure());
@@ -290,32 +293,6 @@ impl Jenkins {
                 .during("GET /crumbIssuer/api/json")),
         }
     }
-}
-
-fn connect_error(error: &reqwest::Error) -> RemoteError {
-    // reqwest's message names the URL, which holds no value: paths are names, never values.
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    RemoteError::new("connect", text).hint("check JENKINS_URL and that Jenkins is reachable")
-}
-
-/// Percent-encodes one path segment.
-pub fn segment(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ pub mod azure;
 pub mod github;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "jenkins")]
 pub mod jenkins;
 #[cfg(feature = "kubernetes")]

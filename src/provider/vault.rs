@@ -18,8 +18,11 @@ use backon::{ExponentialBuilder, Retryable};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
+use super::http::{connect_error, segment};
 use super::{RemoteError, config_number};
 use crate::secretfile::Provider;
+/// What to check when a request gets no answer.
+const UNREACHABLE: &str = "check VAULT_ADDR and that Vault is reachable";
 
 #[derive(Debug)]
 enum Login {
@@ -120,20 +123,6 @@ fn login(provider: &Provider) -> Result<Login, RemoteError> {
         ))
         .hint("use `token`, `approle` or `jwt`")),
     }
-}
-
-/// Percent-encodes one path segment.
-fn segment(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// A Vault API path, each segment encoded.
@@ -259,9 +248,9 @@ impl Vault {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(|e| connect_error(&e))?;
+            let response = request.send().await.map_err(|e| connect_error(&e, UNREACHABLE))?;
             let status = response.status().as_u16();
-            let bytes = response.bytes().await.map_err(|e| connect_error(&e))?;
+            let bytes = response.bytes().await.map_err(|e| connect_error(&e, UNREACHABLE))?;
             let json = if bytes.is_empty() {
                 Value::Null
             } else {
@@ -296,16 +285,4 @@ impl Vault {
     pub fn check(status: u16, body: Value) -> Result<Value, RemoteError> {
         if (200..300).contains(&status) { Ok(body) } else { Err(failure(status, &body)) }
     }
-}
-
-fn connect_error(error: &reqwest::Error) -> RemoteError {
-    // reqwest's message names the URL, which holds no value: paths are names, never values.
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    RemoteError::new("connect", text).hint("check VAULT_ADDR and that Vault is reachable")
 }

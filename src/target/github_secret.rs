@@ -24,7 +24,8 @@ use tokio::sync::OnceCell;
 
 use super::SecretData;
 use super::remote::{BoxFuture, Request, Store, StoreRead};
-use crate::provider::github::{Github, encode, failure};
+use crate::provider::github::{Github, failure};
+use crate::provider::http::segment;
 use crate::provider::{Limiter, RemoteError, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret, field_variable};
 
@@ -139,7 +140,7 @@ impl Scope {
         match self {
             Scope::Repo { owner, repo } => format!("repos/{owner}/{repo}/actions/secrets"),
             Scope::Environment { owner, repo, environment } => {
-                format!("repos/{owner}/{repo}/environments/{}/secrets", encode(environment))
+                format!("repos/{owner}/{repo}/environments/{}/secrets", segment(environment))
             }
             Scope::Org { org, .. } => format!("orgs/{org}/actions/secrets"),
         }

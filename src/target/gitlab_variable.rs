@@ -24,7 +24,8 @@ use serde_json::{Map, Value};
 
 use super::SecretData;
 use super::remote::{BoxFuture, Request, Store, StoreRead};
-use crate::provider::gitlab::{Gitlab, Reply, encode, failure};
+use crate::provider::gitlab::{Gitlab, Reply, failure};
+use crate::provider::http::segment;
 use crate::provider::{Limiter, RemoteError, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret, field_variable};
 
@@ -66,10 +67,10 @@ fn flag(options: &Options, name: &str) -> bool {
 fn owner(options: &Options) -> Result<(String, String), String> {
     match (option(options, "project"), option(options, "group")) {
         (Some(project), None) if !project.trim().is_empty() => {
-            Ok((format!("projects/{}", encode(project)), format!("project `{project}`")))
+            Ok((format!("projects/{}", segment(project)), format!("project `{project}`")))
         }
         (None, Some(group)) if !group.trim().is_empty() => {
-            Ok((format!("groups/{}", encode(group)), format!("group `{group}`")))
+            Ok((format!("groups/{}", segment(group)), format!("group `{group}`")))
         }
         (Some(_), Some(_)) => Err("set `project` or `group`, not both".into()),
         _ => Err("set `project` (an id or a full path) or `group`".into()),
@@ -183,8 +184,8 @@ impl VariableStore {
         Ok(match key {
             Some(key) => format!(
                 "{owner}/variables/{}?filter%5Benvironment_scope%5D={}",
-                encode(key),
-                encode(scope(options))
+                segment(key),
+                segment(scope(options))
             ),
             None => format!("{owner}/variables"),
         })

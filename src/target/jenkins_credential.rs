@@ -21,7 +21,8 @@ use tracing::debug;
 
 use super::SecretData;
 use super::remote::{BoxFuture, Request, Store, StoreRead};
-use crate::provider::jenkins::{Jenkins, Reply, segment};
+use crate::provider::http::segment;
+use crate::provider::jenkins::{Jenkins, Reply};
 use crate::provider::{Limiter, RemoteError, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret};
 

@@ -87,23 +87,9 @@ impl Drop for GitlabDouble {
 }
 
 /// Percent-decodes a path or query part.
+/// Decodes a percent-encoded path or query part.
 fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
+    percent_encoding::percent_decode_str(text).decode_utf8().expect("UTF-8").into_owned()
 }
 
 impl GitlabDouble {

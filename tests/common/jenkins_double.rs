@@ -232,23 +232,9 @@ struct Call {
     body: String,
 }
 
+/// Decodes a percent-encoded path or query part.
 fn decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(&segment[i + 1..i + 3], 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
+    percent_encoding::percent_decode_str(segment).decode_utf8().expect("UTF-8").into_owned()
 }
 
 fn answer(state: &mut State, call: &Call, sessions: &AtomicUsize) -> Answer {

@@ -46,6 +46,7 @@ pub fn run(
     let report =
         crate::drift::check(file, &lock, &hasher, &mut targets, &only, &opened.lockfile_path);
     let drifted = report.drifted();
+    let unread = report.unread();
     let findings = CheckReport { check: Check::Drift, findings: report.findings };
     let root = Root::for_secretfile(&global.file);
     deliver(requested, findings.clone(), &file.masked_source, &root, true, ui)?;
@@ -64,12 +65,19 @@ pub fn run(
         let count = findings.findings.iter().filter(|f| f.rule != crate::drift::rule::UNREADABLE);
         ui.failure(&format!("Drift found: {} difference(s); {checked}", count.count()), None);
         Ok(Exit::Drift)
+    } else if unread > 0 {
+        ui.failure(
+            &format!(
+                "Drift unknown: {unread} target(s) could not be read; {checked}"
+            ),
+            None,
+        );
+        Ok(Exit::Failure)
     } else {
-        let unknown = findings.findings.len();
-        match unknown {
+        match findings.findings.len() {
             0 => ui.done(&format!("No drift: {checked}")),
             n => ui.warn(&format!(
-                "No drift found, but {n} target(s) could not be read back; {checked}"
+                "No drift found, but {n} target(s) never give their value back; {checked}"
             )),
         }
         Ok(Exit::Success)

@@ -44,6 +44,13 @@ impl Report {
     pub fn drifted(&self) -> bool {
         self.findings.iter().any(|f| f.rule != rule::UNREADABLE)
     }
+
+    /// Targets whose read failed (unreachable, refused, an answer that made no sense), as
+    /// opposed to stores that never give values back: the check did not finish.
+    pub fn unread(&self) -> usize {
+        let failed = |f: &&Finding| f.rule == rule::UNREADABLE && f.severity == Severity::Error;
+        self.findings.iter().filter(failed).count()
+    }
 }
 
 /// Checks the selected secrets (all when `only` is empty) against `lock`. `hasher` is the
@@ -216,11 +223,19 @@ impl Check<'_> {
             {
                 return;
             }
-            (Readback::Unreadable(why) | Readback::Sealed { why, .. }, _) => (
+            // A store that never gives the value back is a known blind spot; a read that
+            // failed leaves the check unfinished, which fails it.
+            (Readback::Sealed { why, .. }, _) => (
                 rule::UNREADABLE,
                 Severity::Warning,
                 format!("{id} of secret `{name}` cannot be read back, so drift is unknown: {why}"),
-                Some("check the target by other means, or make it readable".to_string()),
+                Some("check the target by other means".to_string()),
+            ),
+            (Readback::Unreadable(why), _) => (
+                rule::UNREADABLE,
+                Severity::Error,
+                format!("{id} of secret `{name}` could not be read, so drift is unknown: {why}"),
+                Some("fix what the message names and run `secretzero drift` again".to_string()),
             ),
             (Readback::Broken(why), _) => (
                 rule::TARGET_BROKEN,

@@ -163,9 +163,12 @@ pub const RULES: &[Rule] = &[
         Warning,
         1.0,
         "A target cannot be read back",
-        "The target is write-only or cannot be reached, so whether it drifted is unknown; it is \
-         reported so that silence is never taken for a clean result.",
-        "Check the target by other means, or make it readable.",
+        "The store never gives the value back (a warning), or the target could not be read \
+         this run: unreachable, refused, or an answer that made no sense (an error, and \
+         `drift` exits 1). Whether it drifted is unknown; it is reported so that silence is \
+         never taken for a clean result.",
+        "Check a write-only target by other means; for a failed read, fix what the message \
+         names and check again.",
     ),
     drift(
         "drift/value-changed",

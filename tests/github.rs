@@ -433,3 +433,81 @@ fn no_value_reaches_any_output() {
     let log = github.state.lock().unwrap().log.clone();
     assert!(!log.iter().any(|(_, _, body)| body.to_string().contains("CANARY")));
 }
+
+#[test]
+fn an_answer_without_updated_at_is_never_recorded() {
+    let github = GithubDouble::start();
+    let project = Project::new(&secretfile(&github, ", max_attempts: 1", SECRETS));
+    assert_eq!(run(&project, &["sync"]).code, 0);
+    let lock = project.read(".gitsecrets.lock");
+
+    // The read after a write gets no JSON: the write is reported as failed, not recorded.
+    github.state.lock().unwrap().garble_after_put = true;
+    let forced = run(&project, &["sync", "--force", "-s", "api_key"]);
+    assert_eq!(forced.code, 1, "{forced:?}");
+    assert!(
+        forced.stderr.contains(
+            "Failed to write api_key to github-secret:gh:acme/app/API_KEY: answer: reading \
+             secret `API_KEY` of repository `acme/app`: GitHub's answer for secret `API_KEY` has \
+             no `updated_at` timestamp; the value was written, but its stamp could not be read \
+             back; the next `sync` writes it again"
+        ),
+        "{forced:?}"
+    );
+    let after = project.read(".gitsecrets.lock");
+    assert!(!after.contains("\"unknown\""), "{after}");
+    assert_ne!(after, lock, "the local file's new value is recorded");
+
+    // A drift check whose read gets no JSON fails as unknown rather than passing.
+    github.state.lock().unwrap().garble = 1;
+    let drift = run(&project, &["drift", "api_key"]);
+    assert_eq!(drift.code, 1, "{drift:?}");
+    assert!(drift.stderr.contains("Drift unknown: 1 target(s) could not be read"), "{drift:?}");
+
+    // The next sync writes it again, as the message said, and records its stamp.
+    let again = run(&project, &["sync"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    let env = |key| dotenv_value(&project.path(".env"), key).unwrap();
+    assert_eq!(github.open(REPO, "API_KEY"), Some(env("API_KEY")));
+    assert_eq!(run(&project, &["drift"]).code, 0);
+}
+
+#[test]
+fn a_field_deleted_behind_secretzeros_back_is_missing_and_written_again() {
+    let github = GithubDouble::start();
+    let project = Project::new(&secretfile(&github, "", SECRETS));
+    assert_eq!(run(&project, &["sync"]).code, 0);
+    github.remove(PROD, "DB_PASSWORD");
+    let drift = run(&project, &["drift", "db"]);
+    assert_eq!(drift.code, 4, "{drift:?}");
+    assert!(
+        drift.stdout.contains(
+            "error[drift/target-missing]: github-secret:gh:acme/app[prod]/DB of secret `db` is \
+             gone"
+        ),
+        "{drift:?}"
+    );
+    let sync = run(&project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    let env = |key| dotenv_value(&project.path(".env"), key).unwrap();
+    assert_eq!(github.open(PROD, "DB_PASSWORD"), Some(env("DB_PASSWORD")));
+    assert_eq!(run(&project, &["drift"]).code, 0);
+}
+
+#[test]
+fn a_write_that_fails_after_some_fields_says_which_landed() {
+    let github = GithubDouble::start();
+    let project = Project::new(&secretfile(&github, ", max_attempts: 1", SECRETS));
+    assert_eq!(run(&project, &["sync"]).code, 0);
+    github.state.lock().unwrap().refuse_put = Some("DB_PASSWORD".into());
+    let forced = run(&project, &["sync", "--force", "-s", "db"]);
+    assert_eq!(forced.code, 1, "{forced:?}");
+    assert!(
+        forced.stderr.contains(
+            "HTTP 500: writing secret `DB_PASSWORD` of environment `prod` of repository \
+             `acme/app`: Server Error; `DB_USERNAME` already holds the new value and the other \
+             fields the old one, until a write of every field succeeds"
+        ),
+        "{forced:?}"
+    );
+}

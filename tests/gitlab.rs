@@ -389,16 +389,22 @@ secrets:
       - {type: gitlab-variable, group: team}
 "#,
     );
+    // The read says the project is not there: a dry run shows the target skipped and fails,
+    // and the sync writes nothing there, only elsewhere.
+    let reason = "GitLab has no project `team/gone`, or the token cannot see it (HTTP 404: 404 \
+                  Project Not Found)";
+    let dry = run(&gitlab, &project, &["sync", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{dry:?}");
+    assert!(dry.stdout.contains(reason), "{dry:?}");
     let sync = run(&gitlab, &project, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
-        sync.stderr.contains(
-            "Failed to write a to gitlab-variable::team/gone[*]/A: gitlab-variable::team/gone[*]/A: \
-             HTTP 404: updating `A`: 404 Project Not Found; the project or group does not exist, \
-             or the token's user cannot see it"
-        ),
+        sync.stderr
+            .contains(&format!("Failed to write a to gitlab-variable::team/gone[*]/A: {reason}")),
         "{sync:?}"
     );
+    let puts = gitlab.state.lock().unwrap().log.iter().filter(|(m, ..)| m != "GET").count();
+    assert_eq!(puts, 1, "only the group's variable is written");
     assert_eq!(gitlab.variables("team").len(), 1, "the group's variable is still written");
     let test = run(&gitlab, &project, &["test"]);
     assert_eq!(test.code, 1, "{test:?}");
@@ -488,4 +494,52 @@ fn the_double_answers_409_for_a_key_in_several_scopes_without_a_filter() {
     let (status, body) = get("?filter%5Benvironment_scope%5D=staging");
     assert_eq!(status, 200);
     assert!(body.contains("\"value\":\"staging-value\""), "{body}");
+}
+
+#[test]
+fn an_answer_that_is_no_variable_leaves_the_target_unread() {
+    let gitlab = GitlabDouble::start();
+    let project = Project::new(SECRETS);
+    assert_eq!(run(&gitlab, &project, &["sync"]).code, 0);
+
+    // A 200 with an HTML page is not a hidden variable: the check fails and says why.
+    gitlab.state.lock().unwrap().garble = 1;
+    let drift = run(&gitlab, &project, &["drift", "api_key"]);
+    assert_eq!(drift.code, 1, "{drift:?}");
+    assert!(
+        drift.stdout.contains(
+            "gitlab-variable::team/app[*]/API_KEY of secret `api_key` could not be read, so drift \
+             is unknown: answer: GitLab's answer for `API_KEY` is not a variable with a value"
+        ),
+        "{drift:?}"
+    );
+    gitlab.state.lock().unwrap().garble = 1;
+    let sync = run(&gitlab, &project, &["sync", "-s", "api_key"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(sync.stderr.contains("1 target could not be read back"), "{sync:?}");
+}
+
+#[test]
+fn hiding_a_variable_that_exists_is_refused() {
+    let gitlab = GitlabDouble::start();
+    gitlab.put("team/app", plain("DEPLOY", "visible-value-1", "*"));
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  deploy:
+    generator: {type: random-string, length: 32}
+    targets: [{type: gitlab-variable, project: team/app, masked_and_hidden: "true"}]
+"#,
+    );
+    let sync = run(&gitlab, &project, &["sync", "--force"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains(
+            "variable `DEPLOY` exists and is not hidden, and GitLab hides only a new variable; \
+             delete it in GitLab so that `sync` creates it hidden, or drop `masked_and_hidden`"
+        ),
+        "{sync:?}"
+    );
+    let stored = gitlab.variable("team/app", "DEPLOY", "*").unwrap();
+    assert_eq!((stored.value.as_str(), stored.hidden), ("visible-value-1", false));
 }

@@ -67,9 +67,7 @@ pub fn run(
         Ok(Exit::Drift)
     } else if unread > 0 {
         ui.failure(
-            &format!(
-                "Drift unknown: {unread} target(s) could not be read; {checked}"
-            ),
+            &format!("Drift unknown: {unread} target(s) could not be read; {checked}"),
             None,
         );
         Ok(Exit::Failure)

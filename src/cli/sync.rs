@@ -85,8 +85,10 @@ pub fn run(
         if let Some(exit) = auth_exit(&targets, ui) {
             return Ok(exit);
         }
-        let blocked =
-            plan.count(Action::Skip) > 0 || plan.secrets.iter().any(|s| s.conflict.is_some());
+        // As the sync would: a target that could not be read leaves the run unsure.
+        let blocked = plan.count(Action::Skip) > 0
+            || plan.secrets.iter().any(|s| s.conflict.is_some())
+            || !unverified.is_empty();
         return Ok(if blocked { Exit::Failure } else { Exit::Success });
     }
 

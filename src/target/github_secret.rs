@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead};
+use super::remote::{BoxFuture, Request, Store, StoreRead, partly_written};
 use crate::provider::github::{Github, failure};
 use crate::provider::http::segment;
 use crate::provider::{Limiter, RemoteError, max_in_flight};
@@ -233,30 +233,33 @@ fn describe(options: &Options, name: &str) -> String {
 }
 
 /// One stamp for what a read found: a secret's `updated_at`, or for several fields a short hash
-/// of all of theirs, which changes when any field is written. Only some fields present gives a
-/// stamp no write ever records, so the secret is written again.
-fn stamp(found: &[(String, Option<String>)]) -> Option<String> {
-    if found.iter().any(|(_, at)| at.is_none()) {
-        return Some("incomplete".into());
-    }
+/// of all of theirs, which changes when any field is written.
+fn stamp(found: &[(String, String)]) -> String {
     if let [(_, at)] = found {
         return at.clone();
     }
     let mut hash = Sha256::new();
     for (name, at) in found {
-        hash.update(format!("{name}={};", at.as_deref().unwrap_or_default()));
+        hash.update(format!("{name}={at};"));
     }
-    Some(format!("sha256-{}", &hex::encode(hash.finalize())[..16]))
+    format!("sha256-{}", &hex::encode(hash.finalize())[..16])
 }
 
 /// The `updated_at` a secret shows, which must be a plain timestamp to serve as a stamp.
-fn updated_at(body: &Value) -> String {
+fn updated_at(body: &Value, name: &str) -> Result<String, RemoteError> {
     let at = body["updated_at"].as_str().unwrap_or_default();
     let plain = at.len() <= 64
         && at
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '+' | '-' | '_'));
-    if plain && !at.is_empty() { at.to_string() } else { "unknown".into() }
+    if plain && !at.is_empty() {
+        return Ok(at.to_string());
+    }
+    Err(RemoteError::new(
+        "answer",
+        format!("GitHub's answer for secret `{name}` has no `updated_at` timestamp"),
+    )
+    .hint("check that the provider's `api_url` is GitHub's REST API, not a proxy page"))
 }
 
 impl SecretStore {
@@ -333,21 +336,25 @@ impl SecretStore {
         if reply.status == 404 {
             return Ok(None);
         }
-        let body = Github::check(reply)
-            .map_err(|e| e.during(format!("reading secret `{name}` of {}", scope.describe())))?;
-        Ok(Some(updated_at(&body)))
+        let during = || format!("reading secret `{name}` of {}", scope.describe());
+        let body = Github::check(reply).map_err(|e| e.during(during()))?;
+        updated_at(&body, name).map(Some).map_err(|e| e.during(during()))
     }
 
+    /// Each secret's `updated_at`; `None` when any of them is not there.
     async fn read_all(
         &self,
         scope: &Scope,
         names: &[String],
-    ) -> Result<Vec<(String, Option<String>)>, RemoteError> {
+    ) -> Result<Option<Vec<(String, String)>>, RemoteError> {
         let mut found = Vec::new();
         for name in names {
-            found.push((name.clone(), self.read_one(scope, name).await?));
+            match self.read_one(scope, name).await? {
+                Some(at) => found.push((name.clone(), at)),
+                None => return Ok(None),
+            }
         }
-        Ok(found)
+        Ok(Some(found))
     }
 }
 
@@ -405,11 +412,12 @@ impl Store for SecretStore {
             let scope = Scope::of(&request.options).map_err(|e| RemoteError::new("limit", e))?;
             let name = request.option("name").unwrap_or_default();
             let names = names(name, request.single, request.fields.iter().map(String::as_str));
-            let found = store.read_all(&scope, &names).await?;
-            if found.iter().all(|(_, at)| at.is_none()) {
-                return Ok(StoreRead::Missing);
-            }
-            Ok(StoreRead::Sealed { stamp: stamp(&found), why: SEALED.into() })
+            // A secret with a field missing is missing as a whole: every field is written
+            // again.
+            Ok(match store.read_all(&scope, &names).await? {
+                None => StoreRead::Missing,
+                Some(found) => StoreRead::Sealed { stamp: Some(stamp(&found)), why: SEALED.into() },
+            })
         })
     }
 
@@ -433,20 +441,31 @@ impl Store for SecretStore {
             let name = request.option("name").unwrap_or_default();
             let fields = value.fields.iter().map(|(field, _)| field.as_str());
             let names = names(name, request.single, fields);
-            for (stored, (_, text)) in names.iter().zip(&value.fields) {
+            for (done, (stored, (_, text))) in names.iter().zip(&value.fields).enumerate() {
                 let mut body = extra.clone();
                 body.insert("encrypted_value".into(), Value::String(seal(&key, text)?));
                 body.insert("key_id".into(), Value::String(key_id.clone()));
                 let path = format!("{}/{stored}", scope.path());
-                let reply =
-                    store.github.call(Method::PUT, &path, Some(Value::Object(body))).await?;
-                Github::check(reply).map_err(|e| {
-                    e.during(format!("writing secret `{stored}` of {}", scope.describe()))
+                let reply = store.github.call(Method::PUT, &path, Some(Value::Object(body))).await;
+                reply.and_then(Github::check).map_err(|e| {
+                    let e = e.during(format!("writing secret `{stored}` of {}", scope.describe()));
+                    partly_written(e, &names[..done])
                 })?;
             }
             // The stamp is what a read shows after this write.
-            let found = store.read_all(&scope, &names).await?;
-            Ok(stamp(&found))
+            let unread = |e: RemoteError| {
+                e.hint(
+                    "the value was written, but its stamp could not be read back; the next \
+                        `sync` writes it again",
+                )
+            };
+            match store.read_all(&scope, &names).await.map_err(unread)? {
+                Some(found) => Ok(Some(stamp(&found))),
+                None => Err(RemoteError::new(
+                    "answer",
+                    "a secret just written is not there when read back",
+                )),
+            }
         })
     }
 
@@ -524,19 +543,31 @@ mod tests {
 
     #[test]
     fn stamps_change_with_any_field_and_fit_the_lockfile() {
-        let one = vec![("A".to_string(), Some("2026-01-01T00:00:00Z".to_string()))];
-        assert_eq!(stamp(&one).as_deref(), Some("2026-01-01T00:00:00Z"));
+        let one = vec![("A".to_string(), "2026-01-01T00:00:00Z".to_string())];
+        assert_eq!(stamp(&one), "2026-01-01T00:00:00Z");
         let two = |b: &str| {
             vec![
-                ("A_X".to_string(), Some("2026-01-01T00:00:00Z".to_string())),
-                ("A_Y".to_string(), Some(b.to_string())),
+                ("A_X".to_string(), "2026-01-01T00:00:00Z".to_string()),
+                ("A_Y".to_string(), b.to_string()),
             ]
         };
-        let first = stamp(&two("2026-01-01T00:00:00Z")).unwrap();
-        assert_ne!(Some(first.clone()), stamp(&two("2026-01-01T00:00:01Z")));
+        let first = stamp(&two("2026-01-01T00:00:00Z"));
+        assert_ne!(first, stamp(&two("2026-01-01T00:00:01Z")));
         assert!(first.len() <= 64);
-        let partial = vec![("A_X".to_string(), None), ("A_Y".to_string(), Some("t".into()))];
-        assert_eq!(stamp(&partial).as_deref(), Some("incomplete"));
+    }
+
+    #[test]
+    fn an_answer_without_a_plain_updated_at_is_an_error() {
+        let at = |body: Value| updated_at(&body, "API_KEY").map_err(|e| e.to_string());
+        assert_eq!(
+            at(json!({"updated_at": "2026-01-01T00:00:00Z"})).unwrap(),
+            "2026-01-01T00:00:00Z"
+        );
+        let refused = "answer: GitHub's answer for secret `API_KEY` has no `updated_at` timestamp; \
+                       check that the provider's `api_url` is GitHub's REST API, not a proxy page";
+        assert_eq!(at(json!({"name": "API_KEY"})).unwrap_err(), refused);
+        assert_eq!(at(Value::Null).unwrap_err(), refused);
+        assert_eq!(at(json!({"updated_at": "a b"})).unwrap_err(), refused);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead};
+use super::remote::{BoxFuture, Request, Store, StoreRead, partly_written};
 use crate::provider::gitlab::{Gitlab, Reply, failure};
 use crate::provider::http::segment;
 use crate::provider::{Limiter, RemoteError, max_in_flight};
@@ -172,6 +172,16 @@ fn attributes(options: &Options, value: &SecretString) -> Map<String, Value> {
     body
 }
 
+/// What a read found in one variable's place.
+enum Held {
+    Absent,
+    /// Masked and hidden: GitLab never shows the value again.
+    Hidden,
+    Value(SecretString),
+    /// The project or group is not there for this token.
+    NoOwner(String),
+}
+
 /// A 404 that says the variable is not there, rather than the project or group.
 fn variable_missing(reply: &Reply) -> bool {
     reply.status == 404
@@ -191,23 +201,34 @@ impl VariableStore {
         })
     }
 
-    /// What one variable holds: `Ok(None)` when it is not there, `Some(None)` when it is
-    /// hidden.
-    async fn read_one(
-        &self,
-        options: &Options,
-        key: &str,
-    ) -> Result<Option<Option<SecretString>>, RemoteError> {
+    /// What one variable holds.
+    async fn read_one(&self, options: &Options, key: &str) -> Result<Held, RemoteError> {
         let path = VariableStore::path(options, Some(key))?;
         let reply = self.gitlab.call(Method::GET, &path, None).await?;
         if variable_missing(&reply) {
-            return Ok(None);
+            return Ok(Held::Absent);
+        }
+        if reply.status == 404 {
+            // GitLab answers 404 for a project or group the token may not see, as for one that
+            // does not exist.
+            let (_, owner) = owner(options).map_err(|e| RemoteError::new("limit", e))?;
+            return Ok(Held::NoOwner(format!(
+                "GitLab has no {owner}, or the token cannot see it (HTTP 404: {})",
+                reply.body["message"].as_str().unwrap_or("Not Found")
+            )));
         }
         let body = Gitlab::check(reply).map_err(|e| e.during(format!("reading `{key}`")))?;
         if body["hidden"] == Value::Bool(true) {
-            return Ok(Some(None));
+            return Ok(Held::Hidden);
         }
-        Ok(Some(body["value"].as_str().map(|v| SecretString::from(v.to_string()))))
+        match body["value"].as_str() {
+            Some(value) => Ok(Held::Value(SecretString::from(value.to_string()))),
+            None => Err(RemoteError::new(
+                "answer",
+                format!("GitLab's answer for `{key}` is not a variable with a value"),
+            )
+            .hint("check that the provider's `url` is the GitLab instance, not a proxy page")),
+        }
     }
 
     /// Updates the variable in its own scope, or creates it there.
@@ -355,9 +376,19 @@ impl Store for VariableStore {
             let mut hidden = false;
             for (field, name) in variables(key, request.single, fields) {
                 match store.read_one(&request.options, &name).await? {
-                    None => {}
-                    Some(None) => hidden = true,
-                    Some(Some(value)) => found.push((field, value)),
+                    Held::Absent => {}
+                    Held::NoOwner(why) => return Ok(StoreRead::Broken(why)),
+                    Held::Hidden => hidden = true,
+                    Held::Value(_) if flag(&request.options, "masked_and_hidden") => {
+                        // Sending `masked_and_hidden` in an update is ignored: the variable
+                        // would stay visible while the Secretfile says hidden.
+                        return Ok(StoreRead::Broken(format!(
+                            "variable `{name}` exists and is not hidden, and GitLab hides only a \
+                             new variable; delete it in GitLab so that `sync` creates it \
+                             hidden, or drop `masked_and_hidden`"
+                        )));
+                    }
+                    Held::Value(value) => found.push((field, value)),
                 }
             }
             if hidden {
@@ -380,9 +411,11 @@ impl Store for VariableStore {
         Box::pin(async move {
             let key = request.option("key").unwrap_or_default();
             let fields = value.fields.iter().map(|(name, _)| name.as_str());
-            let names = variables(key, request.single, fields);
-            for ((_, name), (_, text)) in names.into_iter().zip(&value.fields) {
-                store.write_one(&request.options, &name, text, request.exists).await?;
+            let names: Vec<String> =
+                variables(key, request.single, fields).into_iter().map(|(_, n)| n).collect();
+            for (done, (name, (_, text))) in names.iter().zip(&value.fields).enumerate() {
+                let written = store.write_one(&request.options, name, text, request.exists).await;
+                written.map_err(|e| partly_written(e, &names[..done]))?;
             }
             Ok(None)
         })

@@ -134,8 +134,9 @@ pub enum TargetError {
     #[error("this build has no {kind} support (target {id}){}", feature_hint(feature))]
     Unsupported { kind: &'static str, id: String, feature: Option<&'static str> },
     /// A remote store refused or failed the request; the store's error code and what to do.
-    #[error("{id}: {error}")]
-    Remote { id: String, error: crate::provider::RemoteError },
+    /// Shown after the target's id, which the failure names already.
+    #[error("{error}")]
+    Remote { error: crate::provider::RemoteError },
 }
 
 fn feature_hint(feature: &Option<&'static str>) -> String {

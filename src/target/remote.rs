@@ -616,7 +616,7 @@ mod machinery {
                 failures.push(FlushFailure {
                     secret: request.secret.clone(),
                     target_id: request.id.clone(),
-                    error: Arc::new(TargetError::Remote { id: request.id.clone(), error }),
+                    error: Arc::new(TargetError::Remote { error }),
                 });
             }
             failures.sort_by(|a, b| (&a.secret, &a.target_id).cmp(&(&b.secret, &b.target_id)));
@@ -730,6 +730,27 @@ mod machinery {
         (bytes, format!("the value of `{}` is {bytes} bytes{shape}", secret.name))
     }
 
+    /// A write of one object per field that failed after some fields were written says so:
+    /// those fields hold the new value and the rest the old one until a write of every field
+    /// succeeds.
+    #[cfg(any(feature = "github", feature = "gitlab"))]
+    pub(crate) fn partly_written(error: RemoteError, written: &[String]) -> RemoteError {
+        if written.is_empty() {
+            return error;
+        }
+        let names = written.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let note = format!(
+            "{names} already hold{} the new value and the other fields the old one, until a \
+             write of every field succeeds",
+            if written.len() == 1 { "s" } else { "" }
+        );
+        let hint = match error.hint {
+            Some(hint) => format!("{hint}; {note}"),
+            None => note,
+        };
+        RemoteError { hint: Some(hint), ..error }
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -755,5 +776,7 @@ mod machinery {
 
 #[cfg(feature = "remote")]
 pub(crate) use machinery::BoxFuture;
+#[cfg(any(feature = "github", feature = "gitlab"))]
+pub(crate) use machinery::partly_written;
 #[cfg(any(feature = "aws", feature = "azure"))]
 pub(crate) use machinery::{encode_text, stored_size};

@@ -71,6 +71,12 @@ pub struct State {
     pub throttle: usize,
     /// Requests to fail with 500 before serving again.
     pub fail: usize,
+    /// Requests to answer 200 with an empty body (no JSON) before serving again.
+    pub garble: usize,
+    /// The request after the next PUT (the read of its `updated_at`) is answered as `garble`.
+    pub garble_after_put: bool,
+    /// A secret name whose every PUT fails with 500.
+    pub refuse_put: Option<String>,
     /// A clock in seconds since 2026-01-01, moved on by every write.
     clock: i64,
     /// Every request: method, path, and the JSON body.
@@ -209,6 +215,12 @@ impl GithubDouble {
         stored.updated_at = at;
     }
 
+    /// Deletes a secret behind SecretZero's back.
+    pub fn remove(&self, scope: &str, name: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.scopes.get_mut(scope).unwrap().secrets.retain(|s| !s.name.eq_ignore_ascii_case(name));
+    }
+
     /// Requests with a method other than GET, outside the App token exchange.
     pub fn writes(&self) -> usize {
         let state = self.state.lock().unwrap();
@@ -264,6 +276,20 @@ fn answer(state: &mut State, method: &str, url: &str, auth: Option<&str>, body: 
     if state.fail > 0 {
         state.fail -= 1;
         return plain(502, error("Server Error", 502));
+    }
+    if state.garble > 0 {
+        state.garble -= 1;
+        return plain(200, Value::Null);
+    }
+    if method == "PUT" && state.garble_after_put {
+        state.garble_after_put = false;
+        state.garble = 1;
+    }
+    if let Some(name) = &state.refuse_put
+        && method == "PUT"
+        && url.ends_with(&format!("/secrets/{name}"))
+    {
+        return plain(500, error("Server Error", 500));
     }
     let path = url.split_once('?').map_or(url, |(p, _)| p);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();

@@ -68,6 +68,9 @@ pub struct State {
     pub throttle: usize,
     /// Requests to fail with 500 before serving again.
     pub fail: usize,
+    /// Requests to answer 200 with an HTML page (a proxy's login page, say) before serving
+    /// again.
+    pub garble: usize,
     /// Every request: method, decoded path with query, and the JSON body.
     pub log: Vec<(String, String, Value)>,
 }
@@ -143,6 +146,12 @@ impl GitlabDouble {
                             .with_status_code(status)
                             .with_header(json.unwrap())
                             .boxed(),
+                        Reply::Html(page) => tiny_http::Response::from_string(page)
+                            .with_status_code(status)
+                            .with_header(
+                                "Content-Type: text/html".parse::<tiny_http::Header>().unwrap(),
+                            )
+                            .boxed(),
                         Reply::Throttled => tiny_http::Response::from_string("Retry later\n")
                             .with_status_code(429)
                             .with_header("Retry-After: 1".parse::<tiny_http::Header>().unwrap())
@@ -202,6 +211,7 @@ pub fn plain(key: &str, value: &str, scope: &str) -> Variable {
 enum Reply {
     Json(Value),
     Throttled,
+    Html(&'static str),
 }
 
 fn message(text: &str) -> Reply {
@@ -247,6 +257,10 @@ fn answer(
     if state.fail > 0 {
         state.fail -= 1;
         return (500, message("500 Internal Server Error"));
+    }
+    if state.garble > 0 {
+        state.garble -= 1;
+        return (200, Reply::Html("<html><title>Sign in</title></html>"));
     }
     if !matches!(token, Some(MAINTAINER) | Some(DEVELOPER)) {
         return (401, message("401 Unauthorized"));

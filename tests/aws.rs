@@ -174,7 +174,60 @@ fn create_unchanged_drift_and_update() {
 fn limits_are_refused_before_any_request() {
     let prefix = unique("limits");
     let deep = format!("{prefix}{}", "/level".repeat(14));
-    let project = Project::new(&format!(
+
+    // Names the stores refuse stop every command when the Secretfile is loaded, each at its
+    // target's line, before any request: not even the target that is fine is written.
+    let named = Project::new(&format!(
+        r#"version: "1.0"
+secrets:
+  named:
+    generator: {{type: random-string}}
+    targets:
+      - {{type: aws-ssm, name: "{prefix}/fine"}}
+      - {{type: aws-secretsmanager, name: "{prefix}/has space"}}
+      - {{type: aws-ssm, name: "{deep}"}}
+      - {{type: aws-ssm, name: "/aws/reserved{prefix}"}}
+"#
+    ));
+    let validate = run(&named, &["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    let expected = [
+        format!(
+            "error[secretfile/target]: secret `named`: aws-secretsmanager `{prefix}/has space`: \
+             the secret name holds ` `; Secrets Manager allows ASCII letters, digits and \
+             /_+=.@- only\n --> Secretfile.yml:7:9\n"
+        ),
+        format!(
+            "error[secretfile/target]: secret `named`: aws-ssm `{deep}`: the parameter name has \
+             16 levels; Parameter Store allows 15\n --> Secretfile.yml:8:9\n"
+        ),
+        format!(
+            "error[secretfile/target]: secret `named`: aws-ssm `/aws/reserved{prefix}`: a \
+             parameter name must not start with `aws` or `ssm`, which AWS reserves\n --> \
+             Secretfile.yml:9:9\n"
+        ),
+    ];
+    for line in &expected {
+        assert!(validate.stdout.contains(line.as_str()), "missing {line}\n{validate:?}");
+    }
+    assert_eq!(validate.stdout.matches("error[").count(), 3, "{validate:?}");
+    assert_eq!(validate.stderr, "✗ Secretfile.yml has 3 problems\n", "{validate:?}");
+    for args in [&["sync"][..], &["sync", "--dry-run"], &["drift"]] {
+        let refused = run(&named, args);
+        assert_eq!(refused.code, 1, "{args:?} {refused:?}");
+        for line in &expected {
+            assert!(refused.stderr.contains(line.as_str()), "{args:?} missing {line}\n{refused:?}");
+        }
+        assert!(refused.stderr.ends_with("error: Secretfile.yml has 3 problems\n"), "{refused:?}");
+    }
+    assert!(!exists_in_moto("ssm", &format!("{prefix}/fine")));
+    assert!(!exists_in_moto("sm", &format!("{prefix}/has space")));
+    assert!(!exists_in_moto("ssm", &deep));
+    assert!(!named.exists(".gitsecrets.lock"));
+
+    // A value over a limit is known only once there is a value: the dry run shows its target
+    // skipped, and the sync fails that target alone.
+    let sized = Project::new(&format!(
         r#"version: "1.0"
 secrets:
   big:
@@ -182,55 +235,35 @@ secrets:
     targets:
       - {{type: aws-ssm, name: "{prefix}/big", tier: Standard}}
       - {{type: aws-ssm, name: "{prefix}/big-auto"}}
-  named:
-    generator: {{type: random-string}}
-    targets:
-      - {{type: aws-secretsmanager, name: "{prefix}/has space"}}
-      - {{type: aws-ssm, name: "{deep}"}}
-      - {{type: aws-ssm, name: "/aws/reserved{prefix}"}}
 "#,
         big = "x".repeat(5000)
     ));
-    let plan = run(&project, &["sync", "--dry-run"]);
+    let plan = run(&sized, &["sync", "--dry-run"]);
     assert_eq!(plan.code, 1, "{plan:?}");
-    let expected = [
+    for line in [
         format!(
-            "! skip      aws-ssm::{prefix}/big (the value of `big` is 5000 bytes; \
-             aws-ssm `{prefix}/big`: a Standard parameter holds at most 4096 bytes (4 KB); set \
-             `tier: Advanced` for 8 KB)"
+            "! skip      aws-ssm::{prefix}/big (the value of `big` is 5000 bytes; aws-ssm \
+             `{prefix}/big`: a Standard parameter holds at most 4096 bytes (4 KB); set `tier: \
+             Advanced` for 8 KB)"
         ),
         format!("+ create    aws-ssm::{prefix}/big-auto (not there yet)"),
-        format!(
-            "! skip      aws-secretsmanager::{prefix}/has space (aws-secretsmanager \
-             `{prefix}/has space`: the secret name holds ` `; Secrets Manager allows ASCII \
-             letters, digits and /_+=.@- only)"
-        ),
-        format!(
-            "! skip      aws-ssm::{deep} (aws-ssm `{deep}`: the parameter name has 16 levels; \
-             Parameter Store allows 15)"
-        ),
-        format!(
-            "! skip      aws-ssm::/aws/reserved{prefix} (aws-ssm `/aws/reserved{prefix}`: a \
-             parameter name must not start with `aws` or `ssm`, which AWS reserves)"
-        ),
-    ];
-    for line in &expected {
+    ] {
         assert!(plan.stdout.contains(line.as_str()), "missing {line}\n{plan:?}");
     }
 
-    let sync = run(&project, &["sync"]);
+    let sync = run(&sized, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
         sync.stderr.contains(&format!(
-            "Failed to write named to aws-ssm::{deep}: aws-ssm `{deep}`: the parameter name has \
-             16 levels"
+            "✗ Failed to write big to aws-ssm::{prefix}/big: the value of `big` is 5000 bytes; \
+             aws-ssm `{prefix}/big`: a Standard parameter holds at most 4096 bytes (4 KB); set \
+             `tier: Advanced` for 8 KB\n"
         )),
         "{sync:?}"
     );
-    // Nothing refused reached the store; the value that fits an Advanced parameter did.
+    assert!(sync.stderr.contains("targets updated 1, unchanged 0, failed 1"), "{sync:?}");
+    // The refused value did not reach the store; the one that fits an Advanced parameter did.
     assert!(!exists_in_moto("ssm", &format!("{prefix}/big")));
-    assert!(!exists_in_moto("sm", &format!("{prefix}/has space")));
-    assert!(!exists_in_moto("ssm", &deep));
     let tier = boto(&format!(
         "r = ssm.describe_parameters(ParameterFilters=[{{'Key': 'Name', 'Values': \
          ['{prefix}/big-auto']}}]); print(r['Parameters'][0]['Tier'])"
@@ -342,8 +375,15 @@ secrets:
         - {{name: a, generator: {{type: static, value: {CANARY}-field}}}}
     targets:
       - {{type: aws-ssm, name: "{prefix}/fields", tier: Standard}}
-      - {{type: aws-ssm, name: "{prefix}/has space"}}
-"#
+  large:
+    template:
+      type: t
+      fields:
+        - {{name: a, generator: {{type: static, value: {CANARY}-{pad}}}}}
+    targets:
+      - {{type: aws-ssm, name: "{prefix}/large", tier: Standard}}
+"#,
+        pad = "y".repeat(5000)
     ));
     let mut seen = String::new();
     for args in [&["-vv", "sync"][..], &["-vv", "sync", "--dry-run", "--format", "json"]] {
@@ -356,6 +396,14 @@ secrets:
         seen.push_str(&run(&project, args).all_output());
     }
     assert_eq!(parameter(&format!("{prefix}/literal")), CANARY, "sync restored it");
+    // The value too large for its target was refused, by a message that names its size only.
+    let refusal = format!(
+        "✗ Failed to write large to aws-ssm::{prefix}/large: the value of `large` is 5026 bytes \
+         as a JSON object; aws-ssm `{prefix}/large`: a Standard parameter holds at most 4096 \
+         bytes (4 KB); set `tier: Advanced` for 8 KB\n"
+    );
+    assert_eq!(seen.matches(refusal.as_str()).count(), 2, "{seen}");
+    assert!(!exists_in_moto("ssm", &format!("{prefix}/large")));
     assert!(!seen.contains("CANARY"), "a value leaked:\n{seen}");
 }
 

@@ -104,34 +104,95 @@ fn create_unchanged_drift_and_update_through_the_challenge() {
 #[test]
 fn soft_deleted_names_and_limits_are_left_alone() {
     let vault = KeyVaultDouble::start();
+    // Names Key Vault cannot take stop every command when the Secretfile is loaded, each at
+    // its target's line, before any request: not even the target that is fine is written.
+    let long = "n".repeat(128);
+    let named = Project::new(&secretfile(
+        &vault,
+        &format!(
+            "  fine:\n    generator: {{type: random-string}}\n    targets: [{{type: \
+             azure-keyvault, name: fine}}]\n  under_score:\n    generator: {{type: \
+             random-string}}\n    targets: [{{type: azure-keyvault, name: under_score}}]\n  \
+             long:\n    generator: {{type: random-string}}\n    targets: [{{type: \
+             azure-keyvault, name: {long}}}]\n"
+        ),
+    ));
+    let validate = run(&named, &["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    let expected = [
+        "error[secretfile/target]: secret `under_score`: azure-keyvault `under_score`: the \
+         secret name holds `_`; Key Vault allows ASCII letters, digits and - only\n  --> \
+         Secretfile.yml:14:15\n"
+            .to_string(),
+        format!(
+            "error[secretfile/target]: secret `long`: azure-keyvault `{long}`: the secret name is \
+             128 characters long; Key Vault allows 1 to 127\n  --> Secretfile.yml:17:15\n"
+        ),
+    ];
+    for line in &expected {
+        assert!(validate.stdout.contains(line.as_str()), "missing {line}\n{validate:?}");
+    }
+    assert_eq!(validate.stdout.matches("error[").count(), 2, "{validate:?}");
+    assert_eq!(validate.stderr, "✗ Secretfile.yml has 2 problems\n", "{validate:?}");
+    let sync = run(&named, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    for line in &expected {
+        assert!(sync.stderr.contains(line.as_str()), "missing {line}\n{sync:?}");
+    }
+    assert!(sync.stderr.ends_with("error: Secretfile.yml has 2 problems\n"), "{sync:?}");
+    {
+        let state = vault.state.lock().unwrap();
+        assert!(state.log.is_empty(), "no request: {:?}", state.log);
+        assert!(state.secrets.is_empty(), "nothing was written: {:?}", state.secrets.keys());
+    }
+
+    // A soft-deleted name and a value over the size limit are known only from the store and
+    // the value: the dry run shows them skipped, and the sync fails them alone.
     vault.state.lock().unwrap().deleted.push("gone".into());
     let big = "x".repeat(26_000);
     let project = Project::new(&secretfile(
         &vault,
         &format!(
             "  gone:\n    generator: {{type: random-string}}\n    targets: [{{type: \
-             azure-keyvault, name: gone}}]\n  under_score:\n    generator: {{type: \
-             random-string}}\n    targets: [{{type: azure-keyvault, name: under_score}}]\n  \
-             big:\n    generator: {{type: static, value: {big}}}\n    targets: [{{type: \
-             azure-keyvault, name: big}}]\n"
+             azure-keyvault, name: gone}}]\n  big:\n    generator: {{type: static, value: \
+             {big}}}\n    targets: [{{type: azure-keyvault, name: big}}]\n  fine:\n    \
+             generator: {{type: random-string}}\n    targets: [{{type: azure-keyvault, name: \
+             fine}}]\n"
         ),
     ));
     let plan = run(&project, &["sync", "--dry-run"]);
     assert_eq!(plan.code, 1, "{plan:?}");
     for expected in [
-        "skip      azure-keyvault::gone (secret `gone` is deleted but recoverable (soft \
+        "! skip      azure-keyvault::gone (secret `gone` is deleted but recoverable (soft \
          delete), so it is left alone;",
-        "skip      azure-keyvault::under_score (azure-keyvault `under_score`: the secret \
-         name holds `_`; Key Vault allows ASCII letters, digits and - only)",
-        "skip      azure-keyvault::big (the value of `big` is 26000 bytes; azure-keyvault \
+        "! skip      azure-keyvault::big (the value of `big` is 26000 bytes; azure-keyvault \
          `big` holds at most 25600 bytes (25 KiB))",
     ] {
         assert!(plan.stdout.contains(expected), "missing {expected}\n{plan:?}");
     }
-    assert_eq!(run(&project, &["sync"]).code, 1);
+    let sync = run(&project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains(
+            "✗ Failed to write big to azure-keyvault::big: the value of `big` is 26000 bytes; \
+             azure-keyvault `big` holds at most 25600 bytes (25 KiB)\n"
+        ),
+        "{sync:?}"
+    );
+    assert!(
+        sync.stderr.contains(
+            "✗ Failed to write gone to azure-keyvault::gone: secret `gone` is \
+             deleted but recoverable (soft delete), so it is left alone;"
+        ),
+        "{sync:?}"
+    );
+    assert!(sync.stderr.contains("targets updated 1, unchanged 0, failed 2"), "{sync:?}");
     let state = vault.state.lock().unwrap();
-    assert!(state.secrets.is_empty(), "nothing was written: {:?}", state.secrets.keys());
-    assert!(!state.log.iter().any(|(r, _)| r.contains("under_score")), "{:?}", state.log);
+    let written: Vec<&String> = state.secrets.keys().collect();
+    assert_eq!(written, ["fine"], "only the target that fits was written");
+    let puts: Vec<&String> =
+        state.log.iter().map(|(r, _)| r).filter(|r| r.starts_with("PUT ")).collect();
+    assert_eq!(puts, ["PUT /secrets/fine"], "{:?}", state.log);
 }
 
 #[test]
@@ -201,7 +262,7 @@ secrets:
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
         sync.stderr
-            .contains("✗ Failed to write a to azure-keyvault::a: azure-keyvault::a: connect:"),
+            .contains("✗ Failed to write a to azure-keyvault::a: connect: retry policy expired"),
         "{sync:?}"
     );
     assert!(sync.stderr.contains("operation timed out"), "{sync:?}");

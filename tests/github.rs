@@ -118,14 +118,10 @@ fn create_unchanged_drift_by_stamp_and_rewrite() {
 }
 
 #[test]
-fn limits_are_refused_before_any_request() {
+fn names_and_scopes_github_refuses_stop_every_command_at_their_line() {
     let github = GithubDouble::start();
-    let big = "x".repeat(48 * 1024 + 1);
     let secrets = format!(
-        r#"  big:
-    generator: {{type: static, value: "{big}"}}
-    targets: [{{type: github-secret, provider: gh, owner: acme, repo: app}}]
-  dashed:
+        r#"  dashed:
     generator: {{type: static, value: "x"}}
     targets: [{{type: github-secret, provider: gh, owner: acme, repo: app, name: bad-name}}]
   reserved:
@@ -150,29 +146,68 @@ fn limits_are_refused_before_any_request() {
         env = "e".repeat(256)
     );
     let project = Project::new(&secretfile(&github, "", &secrets));
+    let validate = project.run(&["validate", "--format", "json"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    let report: serde_json::Value = serde_json::from_str(&validate.stdout).unwrap();
+    let found: Vec<String> = report["checks"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}: {}", f["rule"], f["line"], f["message"]))
+        .collect();
+    let expected = [
+        "\"secretfile/target\" 7: \"secret `dashed`: github-secret `BAD-NAME` of repository \
+         `acme/app`: the secret name `BAD-NAME` may hold only letters, digits and `_` (GitHub's \
+         rule)\"",
+        "\"secretfile/target\" 10: \"secret `reserved`: github-secret `GITHUB_TOKEN` of \
+         repository `acme/app`: the secret name `GITHUB_TOKEN` starts with `GITHUB_`, which \
+         GitHub keeps for itself\"",
+        "\"secretfile/target\" 13: \"secret `digit`: github-secret `1PASSWORD` of repository \
+         `acme/app`: the secret name `1PASSWORD` starts with a digit, which GitHub refuses\"",
+        "\"secretfile/target\" 16: \"secret `both`: github-secret `BOTH`: set `org`, or `owner` \
+         and `repo`, not both\"",
+        "\"secretfile/target\" 19: \"secret `selected`: github-secret `SELECTED`: \
+         `visibility: selected` needs `selected_repositories`, a comma-separated list of \
+         repository names\"",
+        "\"secretfile/target\" 22: \"secret `long_env`: github-secret `LONG_ENV`: \
+         `environment` has 256 characters; GitHub allows 1 to 255\"",
+    ];
+    assert_eq!(found, expected, "{validate:?}");
+
+    // Every command stops before any request, the valid secret's included.
+    for args in [&["sync"][..], &["sync", "--dry-run"], &["drift"], &["test"]] {
+        let run = run(&project, args);
+        assert_eq!(run.code, 1, "{args:?}: {run:?}");
+        assert!(run.stderr.contains("Secretfile.yml has 6 problems"), "{args:?}: {run:?}");
+    }
+    assert_eq!(github.requests(), 0);
+}
+
+#[test]
+fn a_value_over_48_kb_is_refused_before_any_request() {
+    let github = GithubDouble::start();
+    let big = "x".repeat(48 * 1024 + 1);
+    let secrets = format!(
+        r#"  big:
+    generator: {{type: static, value: "{big}"}}
+    targets: [{{type: github-secret, provider: gh, owner: acme, repo: app}}]
+  fine:
+    generator: {{type: static, value: "x"}}
+    targets: [{{type: github-secret, provider: gh, owner: acme, repo: app}}]
+"#
+    );
+    let project = Project::new(&secretfile(&github, "", &secrets));
     let plan = run(&project, &["sync", "--dry-run"]);
     assert_eq!(plan.code, 1, "{plan:?}");
-    for expected in [
-        "! skip      github-secret:gh:acme/app/BIG (github-secret `BIG` of repository \
-         `acme/app`: the value of `big` is 49153 bytes; GitHub secrets hold at most 48 KB \
-         (49152 bytes))",
-        "(github-secret `BAD-NAME` of repository `acme/app`: the secret name `BAD-NAME` may \
-         hold only letters, digits and `_` (GitHub's rule))",
-        "the secret name `GITHUB_TOKEN` starts with `GITHUB_`, which GitHub keeps for itself",
-        "the secret name `1PASSWORD` starts with a digit, which GitHub refuses",
-        "(github-secret `BOTH`: set `org`, or `owner` and `repo`, not both)",
-        "`visibility: selected` needs `selected_repositories`",
-        "`environment` has 256 characters; GitHub allows 1 to 255",
-    ] {
-        assert!(plan.stdout.contains(expected), "missing {expected:?} in {plan:?}");
-    }
+    assert!(
+        plan.stdout.contains(
+            "! skip      github-secret:gh:acme/app/BIG (github-secret `BIG` of repository \
+             `acme/app`: the value of `big` is 49153 bytes; GitHub secrets hold at most 48 KB \
+             (49152 bytes))"
+        ),
+        "{plan:?}"
+    );
     assert!(plan.stdout.contains("+ create    github-secret:gh:acme/app/FINE (not there yet)"));
-    let log = github.state.lock().unwrap().log.clone();
-    assert!(log.iter().all(|(method, _, _)| method == "GET"), "{log:?}");
-    for refused in ["BAD-NAME", "GITHUB_TOKEN", "1PASSWORD", "BOTH", "SELECTED", "eeee"] {
-        assert!(!log.iter().any(|(_, path, _)| path.contains(refused)), "{refused} {log:?}");
-    }
-
     let sync = run(&project, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
     let puts: Vec<String> = github
@@ -211,6 +246,11 @@ secrets:
         - {name: api-key, generator: {type: random-string}}
         - {name: api_key, generator: {type: random-string}}
     targets: [{type: github-secret, provider: gh, owner: acme, repo: app}]
+  e:
+    generator: {type: random-string}
+    targets:
+      - {type: github-secret, provider: gh, owner: acme, repo: app, name: twice}
+      - {type: github-secret, provider: gh, owner: Acme, repo: APP, name: TWICE}
 "#,
     );
     let validate = project.run(&["validate"]);
@@ -224,6 +264,7 @@ secrets:
         "`installation_id`",
         "secrets `b` and `c` both write secret `SHARED`",
         "fields `api-key` and `api_key` of secret `d` both write secret `D_API_KEY`",
+        "secret `e` writes secret `TWICE` of github-secret:gh:Acme/APP twice",
     ] {
         assert!(output.contains(expected), "{expected} {validate:?}");
     }

@@ -94,7 +94,7 @@ fn create_unchanged_and_forced_update() {
 }
 
 #[test]
-fn a_taken_id_is_updated_and_a_credential_made_by_hand_is_adopted() {
+fn a_taken_id_is_updated_and_a_credential_made_by_hand_is_kept() {
     let jenkins = double();
     let project = Project::new(
         "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
@@ -112,23 +112,43 @@ fn a_taken_id_is_updated_and_a_credential_made_by_hand_is_adopted() {
     // `a` is created by someone else between the read and the write: Jenkins answers 409.
     jenkins.state.lock().unwrap().race = true;
 
+    // With no lockfile entry, what `b` holds is not replaced behind the user's back.
     let sync = run(&jenkins, &project, &["sync"]);
-    assert_eq!(sync.code, 0, "{sync:?}");
-    for name in ["a", "b"] {
-        let value = dotenv_value(&project.path(".env"), &name.to_uppercase()).unwrap();
-        assert_eq!(jenkins.credential("", "_", name).unwrap().fields["secret"], value);
-    }
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains(
+            "Failed to write b to jenkins-credential::b: jenkins-credential::b already holds a \
+             value that cannot be read back, and the lockfile records none; set B to that value \
+             to keep it, or `sync --force -s b` replaces it"
+        ),
+        "{sync:?}"
+    );
+    let a = dotenv_value(&project.path(".env"), "A").unwrap();
+    assert_eq!(jenkins.credential("", "_", "a").unwrap().fields["secret"], a);
+    assert_eq!(jenkins.credential("", "_", "b").unwrap().fields["secret"], "old");
+    assert_eq!(dotenv_value(&project.path(".env"), "B"), None);
     let posts: Vec<String> =
         jenkins.requests().into_iter().filter(|(m, _, _)| m == "POST").map(|(_, p, _)| p).collect();
     let domain = "/credentials/store/system/domain/_";
     assert_eq!(
-        posts.iter().filter(|p| p.ends_with("/credential/a/config.xml")).count(),
-        1,
-        "{posts:?}"
+        posts,
+        [format!("{domain}/createCredentials"), format!("{domain}/credential/a/config.xml")],
+        "create a (409), then update a; nothing for b"
     );
-    assert!(posts.contains(&format!("{domain}/createCredentials")), "{posts:?}");
-    assert!(posts.contains(&format!("{domain}/credential/b/config.xml")), "{posts:?}");
-    assert_eq!(posts.len(), 3, "create a (409), update a, update b: {posts:?}");
+
+    // Given the value it holds, the secret is recorded and written to the other target.
+    let kept = project.run_env(
+        &["sync"],
+        &[
+            ("JENKINS_URL", jenkins.url.as_str()),
+            ("JENKINS_USER", jenkins_double::USER),
+            ("JENKINS_API_TOKEN", jenkins_double::TOKEN),
+            ("B", "old"),
+        ],
+    );
+    assert_eq!(kept.code, 0, "{kept:?}");
+    assert_eq!(dotenv_value(&project.path(".env"), "B").as_deref(), Some("old"));
+    assert_eq!(jenkins.credential("", "_", "b").unwrap().fields["secret"], "old");
 }
 
 #[test]
@@ -305,31 +325,37 @@ secrets:
     targets: [{type: jenkins-credential, folder: "a/../b"}]
 "#,
     );
-    let plan = run(&jenkins, &project, &["sync", "--dry-run"]);
-    assert_eq!(plan.code, 1, "{plan:?}");
-    for refusal in [
-        "! skip      jenkins-credential::a/b (jenkins-credential: the credential id `a/b` must \
-         be letters, digits, `_`, `.` and `-` only (the credentials plugin's id check))",
-        "! skip      jenkins-credential::a/../b (jenkins-credential: the folder `a/../b` has a \
-         name Jenkins does not allow for an item",
-    ] {
-        assert!(plan.stdout.contains(refusal), "{refusal}\n{plan:?}");
-    }
-
-    // A shape that fits neither kind is refused once the value is known, before any write.
+    // Ids, folders and shapes Jenkins cannot take stop every command, each at its line.
+    let validate = run(&jenkins, &project, &["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    let headlines: Vec<&str> =
+        validate.stdout.lines().filter(|l| l.starts_with("error[") || l.contains("-->")).collect();
+    assert_eq!(
+        headlines,
+        [
+            "error[secretfile/target]: secret `slash`: jenkins-credential `a/b`: the credential \
+             id `a/b` must be letters, digits, `_`, `.` and `-` only (the credentials plugin's id \
+             check)",
+            " --> Secretfile.yml:5:15",
+            "error[secretfile/target]: secret `three`: jenkins-credential `three`: a \
+             username-password credential needs exactly the fields `username` and `password`, \
+             and `three` has the fields username, password, host; use `kind: secret-text` for \
+             one value",
+            "  --> Secretfile.yml:13:15",
+            "error[secretfile/target]: secret `pair`: jenkins-credential `pair`: a secret-text \
+             credential holds one value, and `pair` has the fields username, password",
+            "  --> Secretfile.yml:20:15",
+            "error[secretfile/target]: secret `dots`: jenkins-credential `dots`: the folder \
+             `a/../b` has a name Jenkins does not allow for an item: empty, `.`, `..`, or \
+             holding a control character or one of ?*/\\%!@#$^&|<>[]:;",
+            "  --> Secretfile.yml:23:15",
+        ],
+        "{validate:?}"
+    );
     let sync = run(&jenkins, &project, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
-    for refusal in [
-        "jenkins-credential `three`: a username-password credential needs exactly the fields \
-         `username` and `password`, and `three` has the fields username, password, host",
-        "jenkins-credential `pair`: a secret-text credential holds one value, and `pair` has the \
-         fields username, password",
-    ] {
-        assert!(sync.stderr.contains(refusal), "{refusal}\n{sync:?}");
-    }
-    let log = jenkins.requests();
-    assert!(!log.iter().any(|(_, p, _)| p.contains("/a/") || p.contains("/b/")), "{log:?}");
-    assert_eq!(jenkins.writes(), 0);
+    assert!(sync.stderr.contains("Secretfile.yml has 4 problems"), "{sync:?}");
+    assert!(jenkins.requests().is_empty());
 
     let bad = Project::new(
         "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \

@@ -330,15 +330,20 @@ secrets:
     generator: {type: random-password}
     targets:
       - {type: local-file, path: .env}
-      - {type: github-secret, owner: acme, repo: app, name: github_token}
+      - {type: github-secret, owner: acme, repo: app, name: deploy_token}
+providers:
+  github: {kind: github, config: {api_url: "http://127.0.0.1:9"}}
 "#;
 
 /// The project above, synced on 1 January 2028 and with `API_KEY` edited by hand since. The
-/// GitHub secret's name is one GitHub refuses, so its target fails with the `github` feature
-/// as without it.
+/// GitHub provider's address answers nothing, so its target fails with the `github` feature as
+/// without it.
 fn every_check() -> Project {
     let project = Project::new(EVERY_CHECK);
-    let run = project.run_env(&["sync"], &[("SECRETZERO_NOW", "2028-01-01T00:00:00Z")]);
+    let run = project.run_env(
+        &["sync"],
+        &[("SECRETZERO_NOW", "2028-01-01T00:00:00Z"), ("GITHUB_TOKEN", "test")],
+    );
     assert_eq!(run.code, 1, "the github-secret target cannot be written here: {run:?}");
     let env = project.read(".env");
     let edited: String = env
@@ -359,7 +364,9 @@ fn reports_of(project: &Project, check: &[&str]) -> i32 {
         "--format", "sarif", "--output", "r.sarif", "--format", "gitlab", "--output", "r.gitlab",
         "--format", "json", "--output", "r.json",
     ]);
-    project.run_env(&args, &[("SECRETZERO_NOW", "2028-03-01T00:00:00Z")]).code
+    project
+        .run_env(&args, &[("SECRETZERO_NOW", "2028-03-01T00:00:00Z"), ("GITHUB_TOKEN", "test")])
+        .code
 }
 
 #[test]
@@ -419,7 +426,8 @@ fn reports_do_not_depend_on_how_the_secretfile_is_named() {
     let absolute = project.path("Secretfile.yml").display().to_string();
     let mut reports = Vec::new();
     for file in ["Secretfile.yml", "./Secretfile.yml", ".//Secretfile.yml", absolute.as_str()] {
-        let run = project.run(&["-f", file, "drift", "--format", "sarif"]);
+        let run = project
+            .run_env(&["-f", file, "drift", "--format", "sarif"], &[("GITHUB_TOKEN", "test")]);
         assert_eq!(run.code, 4, "{file}: {run:?}");
         reports.push(run.stdout);
     }

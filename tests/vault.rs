@@ -82,13 +82,38 @@ fn check_and_set_refuses_a_concurrent_change() {
     assert_eq!(raced.code, 1, "{raced:?}");
     assert!(
         raced.stderr.contains(
-            "Failed to write a to vault-kv::cas/a: vault-kv::cas/a: HTTP 400: \
-             check-and-set parameter did not match the current version; the secret changed \
-             since it was read"
+            "✗ Failed to write a to vault-kv::cas/a: HTTP 400: check-and-set parameter did not \
+             match the current version; the secret changed since it was read; run `secretzero \
+             drift`, then sync again\n"
         ),
         "{raced:?}"
     );
     assert_eq!(vault.kv2("secret", "cas/a"), Some(json!({"raced": "yes"})), "not overwritten");
+
+    // Check-and-set that KV cannot do is refused when the Secretfile is loaded, at its line.
+    let requests = vault.state.lock().unwrap().log.len();
+    let refused = Project::new(
+        "version: \"1.0\"\nsecrets:\n  b:\n    generator: {type: random-string}\n    targets: \
+         [{type: vault-kv, path: cas/b, cas: \"true\", version: \"1\"}]\n  c:\n    generator: \
+         {type: random-string}\n    targets: [{type: vault-kv, path: cas/c, cas: \"yes\"}]\n",
+    );
+    let validate = run(&vault, &refused, &["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    for expected in [
+        "error[secretfile/target]: secret `b`: vault-kv `cas/b`: check-and-set (`cas`) needs KV \
+         version 2\n --> Secretfile.yml:5:15\n",
+        "error[secretfile/target]: secret `c`: vault-kv `cas/c`: `cas` must be \"true\" or \
+         \"false\"\n --> Secretfile.yml:8:15\n",
+    ] {
+        assert!(validate.stdout.contains(expected), "missing {expected}\n{validate:?}");
+    }
+    assert_eq!(validate.stdout.matches("error[").count(), 2, "{validate:?}");
+    assert_eq!(validate.stderr, "✗ Secretfile.yml has 2 problems\n", "{validate:?}");
+    let sync = run(&vault, &refused, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(sync.stderr.ends_with("error: Secretfile.yml has 2 problems\n"), "{sync:?}");
+    assert_eq!(vault.state.lock().unwrap().log.len(), requests, "no request reached Vault");
+    assert_eq!((vault.kv2("secret", "cas/b"), vault.kv2("secret", "cas/c")), (None, None));
 }
 
 #[test]
@@ -174,18 +199,37 @@ secrets:
 #[test]
 fn paths_vault_cannot_take_are_refused_before_any_request() {
     let vault = VaultDouble::start();
-    let project = project("- {type: vault-kv, path: \"app/../escape\"}");
-    let plan = run(&vault, &project, &["sync", "--dry-run"]);
-    assert_eq!(plan.code, 1, "{plan:?}");
-    assert!(
-        plan.stdout.contains(
-            "! skip      vault-kv::app/../escape (vault-kv `app/../escape`: the path \
-             `app/../escape` has an empty, `.` or `..` segment)"
-        ),
-        "{plan:?}"
+    let project = project(
+        "- {type: vault-kv, path: \"app/../escape\"}\n      - {type: vault-kv, mount: \
+         \"kv/./x\", path: app/db2}",
     );
+    let validate = run(&vault, &project, &["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    let expected = [
+        "error[secretfile/target]: secret `db`: vault-kv `app/../escape`: the path \
+         `app/../escape` has an empty, `.` or `..` segment\n  --> Secretfile.yml:17:9\n",
+        "error[secretfile/target]: secret `db`: vault-kv `app/db2`: the mount `kv/./x` has an \
+         empty, `.` or `..` segment\n  --> Secretfile.yml:18:9\n",
+    ];
+    for line in expected {
+        assert!(validate.stdout.contains(line), "missing {line}\n{validate:?}");
+    }
+    assert_eq!(validate.stdout.matches("error[").count(), 2, "{validate:?}");
+    assert_eq!(validate.stderr, "✗ Secretfile.yml has 2 problems\n", "{validate:?}");
+
+    // Every command stops at the Secretfile: not one request reaches Vault, not even for the
+    // targets that are fine.
+    for args in [&["sync"][..], &["sync", "--dry-run"], &["drift"]] {
+        let refused = run(&vault, &project, args);
+        assert_eq!(refused.code, 1, "{args:?} {refused:?}");
+        for line in expected {
+            assert!(refused.stderr.contains(line), "{args:?} missing {line}\n{refused:?}");
+        }
+        assert!(refused.stderr.ends_with("error: Secretfile.yml has 2 problems\n"), "{refused:?}");
+    }
     let log = vault.state.lock().unwrap().log.clone();
-    assert!(!log.iter().any(|(_, p, _)| p.contains("escape")), "{log:?}");
+    assert!(log.is_empty(), "{log:?}");
+    assert!(!project.exists(".env"), "nothing was written");
 }
 
 #[test]

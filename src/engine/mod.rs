@@ -150,6 +150,10 @@ pub enum Source {
     /// No lockfile entry, but the targets already hold this value: it is recorded, not
     /// replaced, so a lost lockfile never rotates everything.
     Adopt { from: Vec<String> },
+    /// No lockfile entry and no readable value, but these targets hold one that they never
+    /// give back (a Jenkins credential, a GitHub secret): it is not replaced behind the user's
+    /// back; only `--force` (or the value from the environment) decides.
+    Unread { at: Vec<String> },
 }
 
 #[derive(Debug)]

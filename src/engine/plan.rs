@@ -9,7 +9,7 @@ use super::{Action, FieldPlan, Plan, SecretPlan, Source, TargetPlan, Targets};
 use crate::generate::Spec;
 use crate::lockfile::{Hasher, LEGACY_VALUE_FIELD, Lockfile, SecretEntry};
 use crate::secretfile::{
-    Field, Loc, LocalFile, Secret, Secretfile, TargetDef, TargetKind, env_override,
+    Field, Loc, LocalFile, RemoteKind, Secret, Secretfile, TargetDef, TargetKind, env_override,
 };
 use crate::target::format::Format;
 use crate::target::{Readback, SecretData};
@@ -352,7 +352,10 @@ fn field_source(
 
     let held = held_values(secret, field, readbacks);
     let Some(entry) = entry else {
+        let sealed = sealed_holders(secret, readbacks);
         return match distinct(&held) {
+            // A lost lockfile must not replace what a write-only store already holds.
+            0 if !sealed.is_empty() => Ok((Source::Unread { at: sealed }, None)),
             0 => Ok((generate("new secret"), None)),
             1 => Ok((adopt(&held), Some(held[0].1.clone()))),
             _ => Err(disagreement(secret, field, &held)),
@@ -412,6 +415,24 @@ fn field_source(
         1 => Ok((adopt(&held), Some(held[0].1.clone()))),
         _ => Err(disagreement(secret, field, &held)),
     }
+}
+
+/// The targets that hold a value they never give back. An ExternalSecret manifest holds no
+/// value, only where one lives.
+fn sealed_holders(secret: &Secret, readbacks: &[Readback]) -> Vec<String> {
+    secret
+        .targets
+        .iter()
+        .zip(readbacks)
+        .filter(|(target, readback)| {
+            let manifest = matches!(
+                &target.kind,
+                TargetKind::Remote(remote) if remote.kind == RemoteKind::ExternalSecret
+            );
+            matches!(readback, Readback::Sealed { .. }) && !manifest
+        })
+        .map(|(target, _)| target.id.clone())
+        .collect()
 }
 
 fn generate(reason: &str) -> Source {
@@ -530,6 +551,27 @@ fn target_action(
     if fields.iter().any(|f| f.source == Source::Lost) {
         let hint = format!("`sync --force -s {}` makes a new one", secret.name);
         return (Action::Skip, format!("the one_time value is in none of the targets; {hint}"));
+    }
+    if let Some((field, at)) = fields.iter().find_map(|f| match &f.source {
+        Source::Unread { at } => Some((f, at)),
+        _ => None,
+    }) {
+        let variable = secret
+            .fields
+            .iter()
+            .find(|f| f.name == field.name)
+            .map_or(String::new(), |f| f.env_var.clone());
+        return (
+            Action::Skip,
+            format!(
+                "{} already hold{} a value that cannot be read back, and the lockfile records \
+                 none; set {variable} to that value to keep it, or `sync --force -s {}` \
+                 replaces it",
+                at.join(", "),
+                if at.len() == 1 { "s" } else { "" },
+                secret.name
+            ),
+        );
     }
 
     match readback {

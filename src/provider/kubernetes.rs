@@ -98,6 +98,9 @@ impl Kubernetes {
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(Duration::from_secs(30));
         config.write_timeout = Some(Duration::from_secs(30));
+        // kube retries 429, 503 and 504 on its own (15 times, waiting up to minutes); the
+        // provider's `max_attempts` is the only retry, so a sick API server fails in bounded time.
+        config.default_retry = false;
         kube::Client::try_from(config)
             .map_err(|e| RemoteError::new("connect", format!("cannot build the client: {e}")))
     }

@@ -14,6 +14,9 @@ fn describe(source: &Source) -> String {
         Source::Environment { variable } => format!("from environment variable {variable}"),
         Source::Generate { reason } => format!("generate ({reason})"),
         Source::Adopt { from } => format!("adopt the value already in {}", from.join(", ")),
+        Source::Unread { at } => {
+            format!("unknown (held in {}, which never give it back)", at.join(", "))
+        }
     }
 }
 
@@ -77,6 +80,7 @@ fn source_json(source: &Source) -> Value {
         Source::Environment { variable } => json!({"kind": "environment", "variable": variable}),
         Source::Generate { reason } => json!({"kind": "generate", "reason": reason}),
         Source::Adopt { from } => json!({"kind": "adopt", "from": from}),
+        Source::Unread { at } => json!({"kind": "unread", "at": at}),
     }
 }
 

@@ -410,6 +410,16 @@ pub const RULES: &[Rule] = &[
         "Correct the YAML at the place shown.",
     ),
     validate(
+        "secretfile/target",
+        Error,
+        2.0,
+        "A target breaks its store's rules",
+        "A remote target's name, scope or option is one its store refuses: a character or a \
+         length the store does not allow, a missing or contradictory option. Checked before \
+         any request, so nothing is written.",
+        "Change the target as the message says; docs/targets.md lists each store's limits.",
+    ),
+    validate(
         "secretfile/template",
         Error,
         2.0,

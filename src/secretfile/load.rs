@@ -92,6 +92,9 @@ pub(crate) fn load_str(
         current_secret: None,
     };
     let file = walker.secretfile(&root);
+    if let Some(file) = &file {
+        walker.store_rules(file);
+    }
     let masked_source = mask(text, &sensitive);
     match file {
         Some(mut file) if walker.findings.is_empty() => {

@@ -62,24 +62,28 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The store's rules for the target's names and options, checked before any request and by
+/// `validate`.
+pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+    let name = target.options.get("name").map_or("", String::as_str);
+    let refuse = |why: String| format!("aws-secretsmanager `{name}`: {why}");
+    check_name(name).map_err(refuse)?;
+    if let Some(d) = target.options.get("description")
+        && d.chars().count() > MAX_DESCRIPTION
+    {
+        return Err(refuse(format!("the description is longer than {MAX_DESCRIPTION} characters")));
+    }
+    if let Some(k) = target.options.get("kms_key_id")
+        && (k.is_empty() || k.len() > MAX_KMS_KEY_ID)
+    {
+        return Err(refuse(format!("`kms_key_id` must be 1 to {MAX_KMS_KEY_ID} characters")));
+    }
+    aws::check_tags(&target.tags).map_err(refuse)
+}
+
 impl Store for SecretsManager {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        let name = target.options.get("name").map_or("", String::as_str);
-        let refuse = |why: String| format!("aws-secretsmanager `{name}`: {why}");
-        check_name(name).map_err(refuse)?;
-        if let Some(d) = target.options.get("description")
-            && d.chars().count() > MAX_DESCRIPTION
-        {
-            return Err(refuse(format!(
-                "the description is longer than {MAX_DESCRIPTION} characters"
-            )));
-        }
-        if let Some(k) = target.options.get("kms_key_id")
-            && (k.is_empty() || k.len() > MAX_KMS_KEY_ID)
-        {
-            return Err(refuse(format!("`kms_key_id` must be 1 to {MAX_KMS_KEY_ID} characters")));
-        }
-        aws::check_tags(&target.tags).map_err(refuse)
+        check_options(target)
     }
 
     fn check_value(

@@ -119,24 +119,28 @@ fn check_name(name: &str, region: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The store's rules for the target's name and options, checked before any request and by
+/// `validate`, which passes an empty `region` (the ARN length is then a lower bound).
+pub(crate) fn check_options(target: &RemoteTarget, region: &str) -> Result<(), String> {
+    let name = target.options.get("name").map_or("", String::as_str);
+    let refuse = |why: String| format!("aws-ssm `{name}`: {why}");
+    check_name(name, region).map_err(refuse)?;
+    tier(target).map_err(refuse)?;
+    let kind = parameter_type(target).map_err(refuse)?;
+    if target.options.contains_key("kms_key_id") && kind != ParameterType::SecureString {
+        return Err(refuse("`kms_key_id` applies to SecureString parameters only".into()));
+    }
+    if let Some(d) = target.options.get("description")
+        && d.chars().count() > MAX_DESCRIPTION
+    {
+        return Err(refuse(format!("the description is longer than {MAX_DESCRIPTION} characters")));
+    }
+    aws::check_tags(&target.tags).map_err(refuse)
+}
+
 impl Store for ParameterStore {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        let name = target.options.get("name").map_or("", String::as_str);
-        let refuse = |why: String| format!("aws-ssm `{name}`: {why}");
-        check_name(name, &self.region).map_err(refuse)?;
-        tier(target).map_err(refuse)?;
-        let kind = parameter_type(target).map_err(refuse)?;
-        if target.options.contains_key("kms_key_id") && kind != ParameterType::SecureString {
-            return Err(refuse("`kms_key_id` applies to SecureString parameters only".into()));
-        }
-        if let Some(d) = target.options.get("description")
-            && d.chars().count() > MAX_DESCRIPTION
-        {
-            return Err(refuse(format!(
-                "the description is longer than {MAX_DESCRIPTION} characters"
-            )));
-        }
-        aws::check_tags(&target.tags).map_err(refuse)
+        check_options(target, &self.region)
     }
 
     fn check_value(

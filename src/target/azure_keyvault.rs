@@ -129,27 +129,31 @@ fn error(error: azure_core::Error) -> RemoteError {
     }
 }
 
+/// The store's rules for the target's names and options, checked before any request and by
+/// `validate`.
+pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+    let name = target.options.get("name").map_or("", String::as_str);
+    let refuse = |why: String| format!("azure-keyvault `{name}`: {why}");
+    check_name(name).map_err(refuse)?;
+    if target.tags.len() > MAX_TAGS {
+        return Err(refuse(format!("{} tags; Key Vault allows {MAX_TAGS}", target.tags.len())));
+    }
+    for (key, value) in &target.tags {
+        if key.is_empty() || key.chars().count() > MAX_TAG_NAME {
+            return Err(refuse(format!("tag name `{key}` must be 1 to {MAX_TAG_NAME} characters")));
+        }
+        if value.chars().count() > MAX_TAG_VALUE {
+            return Err(refuse(format!(
+                "the value of tag `{key}` is longer than {MAX_TAG_VALUE} characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Store for KeyVault {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        let name = target.options.get("name").map_or("", String::as_str);
-        let refuse = |why: String| format!("azure-keyvault `{name}`: {why}");
-        check_name(name).map_err(refuse)?;
-        if target.tags.len() > MAX_TAGS {
-            return Err(refuse(format!("{} tags; Key Vault allows {MAX_TAGS}", target.tags.len())));
-        }
-        for (key, value) in &target.tags {
-            if key.is_empty() || key.chars().count() > MAX_TAG_NAME {
-                return Err(refuse(format!(
-                    "tag name `{key}` must be 1 to {MAX_TAG_NAME} characters"
-                )));
-            }
-            if value.chars().count() > MAX_TAG_VALUE {
-                return Err(refuse(format!(
-                    "the value of tag `{key}` is longer than {MAX_TAG_VALUE} characters"
-                )));
-            }
-        }
-        Ok(())
+        check_options(target)
     }
 
     fn check_value(

@@ -62,8 +62,10 @@ fn go_duration(text: &str) -> bool {
         return false;
     }
     while !rest.is_empty() {
+        // A number as Go reads it: digits, at most one `.`, and a digit on at least one side.
         let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
-        if digits == 0 {
+        let number = &rest[..digits];
+        if number.matches('.').count() > 1 || !number.contains(|c: char| c.is_ascii_digit()) {
             return false;
         }
         rest = &rest[digits..];
@@ -135,56 +137,61 @@ impl ManifestStore {
     }
 }
 
+/// The store's rules for the target's names and options, checked before any request and by
+/// `validate`.
+pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+    let options = &target.options;
+    let path = option(options, "path").unwrap_or_default();
+    let refuse = |why: String| format!("external-secret `{path}`: {why}");
+    let name = option(options, "name").unwrap_or_default();
+    for (what, value) in [("name", Some(name)), ("target_name", option(options, "target_name"))] {
+        if let Some(value) = value
+            && !dns_subdomain(value)
+        {
+            return Err(refuse(format!(
+                "`{what}` `{value}` must be a DNS subdomain name: at most 253 lowercase \
+                 letters, digits, `-` and `.`, each part starting and ending with a letter \
+                 or digit"
+            )));
+        }
+    }
+    if let Some(namespace) = option(options, "namespace")
+        && !(namespace.len() <= 63 && dns_label(namespace))
+    {
+        return Err(refuse(format!(
+            "namespace `{namespace}` must be a DNS label: 1 to 63 lowercase letters, digits \
+             and `-`"
+        )));
+    }
+    if let Some(store) = option(options, "secret_store")
+        && !dns_subdomain(store)
+    {
+        return Err(refuse(format!("`secret_store` `{store}` must be a DNS subdomain name")));
+    }
+    if option(options, "remote_key").is_none() {
+        return Err(refuse("`remote_key` is empty".into()));
+    }
+    match option(options, "secret_store_kind") {
+        None | Some("SecretStore" | "ClusterSecretStore") => {}
+        Some(other) => {
+            return Err(refuse(format!(
+                "`secret_store_kind` is `{other}`; it must be SecretStore or ClusterSecretStore"
+            )));
+        }
+    }
+    if let Some(refresh) = option(options, "refresh_interval")
+        && !go_duration(refresh)
+    {
+        return Err(refuse(format!(
+            "`refresh_interval` `{refresh}` is not a duration such as 1h, 30m or 15s"
+        )));
+    }
+    Ok(())
+}
+
 impl Store for ManifestStore {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        let options = &target.options;
-        let path = option(options, "path").unwrap_or_default();
-        let refuse = |why: String| format!("external-secret `{path}`: {why}");
-        let name = option(options, "name").unwrap_or_default();
-        for (what, value) in [("name", Some(name)), ("target_name", option(options, "target_name"))]
-        {
-            if let Some(value) = value
-                && !dns_subdomain(value)
-            {
-                return Err(refuse(format!(
-                    "`{what}` `{value}` must be a DNS subdomain name: at most 253 lowercase \
-                     letters, digits, `-` and `.`, each part starting and ending with a letter \
-                     or digit"
-                )));
-            }
-        }
-        if let Some(namespace) = option(options, "namespace")
-            && !(namespace.len() <= 63 && dns_label(namespace))
-        {
-            return Err(refuse(format!(
-                "namespace `{namespace}` must be a DNS label: 1 to 63 lowercase letters, digits \
-                 and `-`"
-            )));
-        }
-        if let Some(store) = option(options, "secret_store")
-            && !dns_subdomain(store)
-        {
-            return Err(refuse(format!("`secret_store` `{store}` must be a DNS subdomain name")));
-        }
-        if option(options, "remote_key").is_none() {
-            return Err(refuse("`remote_key` is empty".into()));
-        }
-        match option(options, "secret_store_kind") {
-            None | Some("SecretStore" | "ClusterSecretStore") => {}
-            Some(other) => {
-                return Err(refuse(format!(
-                    "`secret_store_kind` is `{other}`; it must be SecretStore or ClusterSecretStore"
-                )));
-            }
-        }
-        if let Some(refresh) = option(options, "refresh_interval")
-            && !go_duration(refresh)
-        {
-            return Err(refuse(format!(
-                "`refresh_interval` `{refresh}` is not a duration such as 1h, 30m or 15s"
-            )));
-        }
-        Ok(())
+        check_options(target)
     }
 
     fn check_value(&self, _: &Secret, _: &RemoteTarget, _: &SecretData) -> Result<(), String> {
@@ -193,7 +200,12 @@ impl Store for ManifestStore {
 
     fn read(&self, request: Arc<Request>) -> BoxFuture<Result<StoreRead, RemoteError>> {
         let file = self.file(&request);
+        let real = super::local::checked_path(&self.base, &file);
         Box::pin(async move {
+            let file = match real {
+                Ok(real) => real,
+                Err(why) => return Ok(StoreRead::Broken(format!("{}: {why}", file.display()))),
+            };
             match std::fs::read_to_string(&file) {
                 Ok(text) if text == manifest(&request) => Ok(StoreRead::Sealed {
                     stamp: None,
@@ -214,7 +226,10 @@ impl Store for ManifestStore {
         _: SecretData,
     ) -> BoxFuture<Result<Option<String>, RemoteError>> {
         let file = self.file(&request);
+        let real = super::local::checked_path(&self.base, &file);
         Box::pin(async move {
+            let file =
+                real.map_err(|why| RemoteError::new("path", format!("{}: {why}", file.display())))?;
             let io = |e: std::io::Error| {
                 RemoteError::new("io", format!("cannot write {}: {e}", file.display()))
             };
@@ -234,5 +249,20 @@ impl Store for ManifestStore {
             let _ = base;
             Ok(vec![format!("{} manifest file(s); nothing to check remotely", targets.len())])
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_duration;
+
+    #[test]
+    fn durations_are_read_as_go_reads_them() {
+        for good in ["0", "1h", "30m", "1h30m", "1.5h", ".5s", "5.s", "300ms", "2µs", "10us"] {
+            assert!(go_duration(good), "{good}");
+        }
+        for bad in ["", "1", "h", "1..h", ".h", "1.2.3s", "-1h", "1d", "1h ", "1hm"] {
+            assert!(!go_duration(bad), "{bad}");
+        }
     }
 }

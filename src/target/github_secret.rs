@@ -368,14 +368,20 @@ fn seal(key: &[u8; 32], value: &SecretString) -> Result<String, RemoteError> {
     Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
 }
 
+/// The store's rules for the target's names and options, checked before any request and by
+/// `validate`.
+pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+    let options = &target.options;
+    let name = option(options, "name").unwrap_or_default();
+    let refuse = |why: String| format!("{}: {why}", describe(options, name));
+    Scope::of(options).map_err(refuse)?;
+    check_name(name).map_err(refuse)?;
+    Ok(())
+}
+
 impl Store for SecretStore {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        let options = &target.options;
-        let name = option(options, "name").unwrap_or_default();
-        let refuse = |why: String| format!("{}: {why}", describe(options, name));
-        Scope::of(options).map_err(refuse)?;
-        check_name(name).map_err(refuse)?;
-        Ok(())
+        check_options(target)
     }
 
     fn check_value(

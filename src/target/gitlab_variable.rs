@@ -261,41 +261,47 @@ impl VariableStore {
     }
 }
 
+/// The store's rules for the target's names and options, checked before any request and by
+/// `validate`.
+pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+    let options = &target.options;
+    let key = option(options, "key").unwrap_or_default();
+    let refuse = |why: String| format!("{}: {why}", describe(options, key));
+    owner(options).map_err(refuse)?;
+    check_key(key).map_err(refuse)?;
+    for name in ["protected", "masked", "masked_and_hidden", "raw"] {
+        if !matches!(option(options, name), None | Some("true") | Some("false")) {
+            return Err(refuse(format!("`{name}` must be \"true\" or \"false\"")));
+        }
+    }
+    if flag(options, "masked_and_hidden") && option(options, "masked") == Some("false") {
+        return Err(refuse("`masked_and_hidden` needs `masked`; drop `masked: false`".into()));
+    }
+    if !matches!(option(options, "variable_type"), None | Some("env_var") | Some("file")) {
+        return Err(refuse("`variable_type` must be `env_var` or `file`".into()));
+    }
+    // `HasEnvironmentScope`: present, and only these characters (GitLab strips the ends,
+    // which would store another scope than the one read back).
+    let scope = scope(options);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_/${}.* ".contains(c);
+    if scope.trim().is_empty() || scope.trim() != scope || !scope.chars().all(allowed) {
+        return Err(refuse(
+            "`environment_scope` may hold only letters, digits, spaces (not at either end) \
+             and `- _ / $ { } . *` (GitLab's rule); `*` is every environment"
+                .into(),
+        ));
+    }
+    if option(options, "description").is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+        return Err(refuse(format!(
+            "`description` has more than the {MAX_DESCRIPTION} characters GitLab allows"
+        )));
+    }
+    Ok(())
+}
+
 impl Store for VariableStore {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        let options = &target.options;
-        let key = option(options, "key").unwrap_or_default();
-        let refuse = |why: String| format!("{}: {why}", describe(options, key));
-        owner(options).map_err(refuse)?;
-        check_key(key).map_err(refuse)?;
-        for name in ["protected", "masked", "masked_and_hidden", "raw"] {
-            if !matches!(option(options, name), None | Some("true") | Some("false")) {
-                return Err(refuse(format!("`{name}` must be \"true\" or \"false\"")));
-            }
-        }
-        if flag(options, "masked_and_hidden") && option(options, "masked") == Some("false") {
-            return Err(refuse("`masked_and_hidden` needs `masked`; drop `masked: false`".into()));
-        }
-        if !matches!(option(options, "variable_type"), None | Some("env_var") | Some("file")) {
-            return Err(refuse("`variable_type` must be `env_var` or `file`".into()));
-        }
-        // `HasEnvironmentScope`: present, and only these characters (GitLab strips the ends,
-        // which would store another scope than the one read back).
-        let scope = scope(options);
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "-_/${}.* ".contains(c);
-        if scope.trim().is_empty() || scope.trim() != scope || !scope.chars().all(allowed) {
-            return Err(refuse(
-                "`environment_scope` may hold only letters, digits, spaces (not at either end) \
-                 and `- _ / $ { } . *` (GitLab's rule); `*` is every environment"
-                    .into(),
-            ));
-        }
-        if option(options, "description").is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
-            return Err(refuse(format!(
-                "`description` has more than the {MAX_DESCRIPTION} characters GitLab allows"
-            )));
-        }
-        Ok(())
+        check_options(target)
     }
 
     fn check_value(

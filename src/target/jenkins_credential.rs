@@ -167,14 +167,15 @@ fn check_folder(folder: &str) -> Result<(), String> {
 
 /// The credential as the XML document Jenkins reads, every text escaped by the writer. A
 /// carriage return is written as a character reference: a parser turns a literal one into a
-/// line feed.
+/// line feed. Nothing is indented: whitespace an indenting writer puts before a closing tag
+/// would become part of the value.
 fn credential_xml(
     kind: Kind,
     id: &str,
     description: Option<&str>,
     value: &SecretData,
 ) -> std::io::Result<Vec<u8>> {
-    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let mut writer = Writer::new(Vec::new());
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     writer.write_event(Event::Start(BytesStart::new(kind.class())))?;
     let mut element = |name: &str, text: &str| -> std::io::Result<()> {
@@ -267,29 +268,68 @@ fn missing_store(reply: &Reply, location: &Location) -> RemoteError {
     ))
 }
 
+/// Whether the secret's shape fits the credential's kind: one value for secret text, exactly
+/// `username` and `password` for a username and password. Checked by `validate` too.
+pub(crate) fn check_shape(secret: &Secret, target: &RemoteTarget) -> Result<(), String> {
+    let location = Location::of(&secret.name, &target.options);
+    let refuse = |why: String| format!("jenkins-credential `{}`: {why}", location.id);
+    check_id(&location.id).map_err(refuse)?;
+    let kind = Kind::of(&target.options, secret.is_single()).map_err(refuse)?;
+    let names: Vec<&str> = secret.fields.iter().map(|f| f.name.as_str()).collect();
+    match kind {
+        Kind::SecretText if !secret.is_single() => {
+            return Err(refuse(format!(
+                "a secret-text credential holds one value, and `{}` has the fields {}",
+                secret.name,
+                names.join(", ")
+            )));
+        }
+        Kind::UsernamePassword => {
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            if sorted != ["password", "username"] {
+                let shape = match secret.is_single() {
+                    true => "one value".to_string(),
+                    false => format!("the fields {}", names.join(", ")),
+                };
+                return Err(refuse(format!(
+                    "a username-password credential needs exactly the fields `username` and \
+                     `password`, and `{}` has {shape}; use `kind: secret-text` for one value",
+                    secret.name
+                )));
+            }
+        }
+        Kind::SecretText => {}
+    }
+    Ok(())
+}
+
+/// The store's rules for the target's names and options, checked before any request and by
+/// `validate`.
+pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+    let option = |key: &str| target.options.get(key).map(String::as_str);
+    // The loader writes the default id (the secret's name) into the options.
+    let id = option("id").unwrap_or_default();
+    let refuse = |why: String| format!("jenkins-credential `{id}`: {why}");
+    Kind::of(&target.options, true).map_err(refuse)?;
+    check_id(id).map_err(refuse)?;
+    if let Some(folder) = option("folder") {
+        check_folder(folder).map_err(refuse)?;
+    }
+    if let Some(domain) = option("domain")
+        && (domain.trim().is_empty() || domain.chars().any(char::is_control))
+    {
+        return Err(refuse("the domain is empty or holds a control character".into()));
+    }
+    if option("description").is_some_and(|d| !d.chars().all(xml_char)) {
+        return Err(refuse(format!("the description holds {XML_RULE}")));
+    }
+    Ok(())
+}
+
 impl Store for CredentialStore {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        let option = |key: &str| target.options.get(key).map(String::as_str);
-        Kind::of(&target.options, true).map_err(|why| format!("jenkins-credential: {why}"))?;
-        if let Some(id) = option("id") {
-            check_id(id).map_err(|why| format!("jenkins-credential: {why}"))?;
-        }
-        let refuse = |why: String| match option("id") {
-            Some(id) => format!("jenkins-credential `{id}`: {why}"),
-            None => format!("jenkins-credential: {why}"),
-        };
-        if let Some(folder) = option("folder") {
-            check_folder(folder).map_err(refuse)?;
-        }
-        if let Some(domain) = option("domain")
-            && (domain.trim().is_empty() || domain.chars().any(char::is_control))
-        {
-            return Err(refuse("the domain is empty or holds a control character".into()));
-        }
-        if option("description").is_some_and(|d| !d.chars().all(xml_char)) {
-            return Err(refuse(format!("the description holds {XML_RULE}")));
-        }
-        Ok(())
+        check_options(target)
     }
 
     fn check_value(
@@ -298,36 +338,9 @@ impl Store for CredentialStore {
         target: &RemoteTarget,
         value: &SecretData,
     ) -> Result<(), String> {
+        check_shape(secret, target)?;
         let location = Location::of(&secret.name, &target.options);
         let refuse = |why: String| format!("jenkins-credential `{}`: {why}", location.id);
-        check_id(&location.id).map_err(refuse)?;
-        let kind = Kind::of(&target.options, secret.is_single()).map_err(refuse)?;
-        let names: Vec<&str> = secret.fields.iter().map(|f| f.name.as_str()).collect();
-        match kind {
-            Kind::SecretText if !secret.is_single() => {
-                return Err(refuse(format!(
-                    "a secret-text credential holds one value, and `{}` has the fields {}",
-                    secret.name,
-                    names.join(", ")
-                )));
-            }
-            Kind::UsernamePassword => {
-                let mut sorted = names.clone();
-                sorted.sort_unstable();
-                if sorted != ["password", "username"] {
-                    let shape = match secret.is_single() {
-                        true => "one value".to_string(),
-                        false => format!("the fields {}", names.join(", ")),
-                    };
-                    return Err(refuse(format!(
-                        "a username-password credential needs exactly the fields `username` and \
-                         `password`, and `{}` has {shape}; use `kind: secret-text` for one value",
-                        secret.name
-                    )));
-                }
-            }
-            Kind::SecretText => {}
-        }
         for (field, v) in &value.fields {
             if !v.expose_secret().chars().all(xml_char) {
                 let which = match secret.is_single() {
@@ -467,6 +480,20 @@ mod tests {
         assert!(xml.contains(escaped), "{xml}");
         assert!(xml.contains("<description>&lt;desc&gt;</description>"), "{xml}");
         assert_eq!(root_element(&xml).as_deref(), Some(SECRET_TEXT));
+    }
+
+    #[test]
+    fn a_value_reaches_jenkins_exactly_as_it_is() {
+        let value = data(&[("value", "ends-in-cr\r")]);
+        let xml = credential_xml(Kind::SecretText, "x", None, &value).unwrap();
+        assert_eq!(
+            String::from_utf8(xml).unwrap(),
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><{SECRET_TEXT}><scope>GLOBAL</scope>\
+                 <id>x</id><description></description><secret>ends-in-cr&#13;</secret>\
+                 </{SECRET_TEXT}>"
+            )
+        );
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl SecretStore {
         let sizes: BTreeMap<String, usize> = found
             .as_ref()
             .and_then(|s| s.data.as_ref())
-            .map(|data| data.iter().map(|(k, v)| (k.clone(), k.len() + v.0.len())).collect())
+            .map(|data| data.iter().map(|(k, v)| (k.clone(), v.0.len())).collect())
             .unwrap_or_default();
         let key = (namespace.to_string(), name.to_string());
         self.sizes.lock().expect("not poisoned").insert(key, sizes);
@@ -246,56 +246,62 @@ impl SecretStore {
     }
 }
 
-impl Store for SecretStore {
-    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        let namespace = option(&target.options, "namespace");
-        let name = option(&target.options, "name");
-        let refuse = |why: String| format!("kubernetes-secret `{namespace}/{name}`: {why}");
-        if !(namespace.len() <= 63 && dns_label(namespace)) {
-            return Err(refuse(
-                "the namespace must be a DNS label: 1 to 63 lowercase letters, digits and `-`, \
-                 starting and ending with a letter or digit"
-                    .into(),
-            ));
-        }
-        if !dns_subdomain(name) {
-            return Err(refuse(
-                "the name must be a DNS subdomain: at most 253 lowercase letters, digits, `-` \
-                 and `.`, each part starting and ending with a letter or digit"
-                    .into(),
-            ));
-        }
-        if let Some(key) = target.options.get("key") {
-            check_data_key(key).map_err(refuse)?;
-        }
-        if let Some(kind) = target.options.get("secret_type")
-            && (kind.is_empty() || kind.len() > 253)
-        {
-            return Err(refuse("`secret_type` must be 1 to 253 characters".into()));
-        }
-        for (key, value) in metadata_map(&target.tags, "label:") {
-            check_qualified_key(&key).map_err(|e| refuse(format!("label {e}")))?;
-            if !(value.is_empty() || qualified_name_part(&value)) {
-                return Err(refuse(format!(
-                    "the value of label `{key}` must be empty or 1 to 63 letters, digits, `-`, \
-                     `_` or `.`, starting and ending with a letter or digit"
-                )));
-            }
-        }
-        let mut annotation_bytes = 0;
-        for (key, value) in metadata_map(&target.tags, "annotation:") {
-            check_qualified_key(&key).map_err(|e| refuse(format!("annotation {e}")))?;
-            annotation_bytes += key.len() + value.len();
-        }
-        if annotation_bytes > MAX_ANNOTATION_BYTES {
+/// The store's rules for the target's names and options, checked before any request and by
+/// `validate`.
+pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+    let namespace = option(&target.options, "namespace");
+    let name = option(&target.options, "name");
+    let refuse = |why: String| format!("kubernetes-secret `{namespace}/{name}`: {why}");
+    if !(namespace.len() <= 63 && dns_label(namespace)) {
+        return Err(refuse(
+            "the namespace must be a DNS label: 1 to 63 lowercase letters, digits and `-`, \
+             starting and ending with a letter or digit"
+                .into(),
+        ));
+    }
+    if !dns_subdomain(name) {
+        return Err(refuse(
+            "the name must be a DNS subdomain: at most 253 lowercase letters, digits, `-` \
+             and `.`, each part starting and ending with a letter or digit"
+                .into(),
+        ));
+    }
+    if let Some(key) = target.options.get("key") {
+        check_data_key(key).map_err(refuse)?;
+    }
+    if let Some(kind) = target.options.get("secret_type")
+        && (kind.is_empty() || kind.len() > 253)
+    {
+        return Err(refuse("`secret_type` must be 1 to 253 characters".into()));
+    }
+    for (key, value) in metadata_map(&target.tags, "label:") {
+        check_qualified_key(&key).map_err(|e| refuse(format!("label {e}")))?;
+        if !(value.is_empty() || qualified_name_part(&value)) {
             return Err(refuse(format!(
-                "the annotations are {annotation_bytes} bytes; Kubernetes allows 256 KiB in all"
+                "the value of label `{key}` must be empty or 1 to 63 letters, digits, `-`, \
+                 `_` or `.`, starting and ending with a letter or digit"
             )));
         }
-        if target.tags.keys().any(|k| !k.starts_with("label:") && !k.starts_with("annotation:")) {
-            return Err(refuse("use `labels` and `annotations`; it takes no `tags`".into()));
-        }
-        Ok(())
+    }
+    let mut annotation_bytes = 0;
+    for (key, value) in metadata_map(&target.tags, "annotation:") {
+        check_qualified_key(&key).map_err(|e| refuse(format!("annotation {e}")))?;
+        annotation_bytes += key.len() + value.len();
+    }
+    if annotation_bytes > MAX_ANNOTATION_BYTES {
+        return Err(refuse(format!(
+            "the annotations are {annotation_bytes} bytes; Kubernetes allows 256 KiB in all"
+        )));
+    }
+    if target.tags.keys().any(|k| !k.starts_with("label:") && !k.starts_with("annotation:")) {
+        return Err(refuse("use `labels` and `annotations`; it takes no `tags`".into()));
+    }
+    Ok(())
+}
+
+impl Store for SecretStore {
+    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
+        check_options(target)
     }
 
     fn check_value(
@@ -312,30 +318,29 @@ impl Store for SecretStore {
         for (key, _) in &keys {
             check_data_key(key).map_err(refuse)?;
         }
-        // The Secret's other keys, as last read, count towards its 1 MiB.
-        let mut sizes = self
-            .sizes
-            .lock()
-            .expect("not poisoned")
-            .get(&(namespace.to_string(), name.to_string()))
-            .cloned()
-            .unwrap_or_default();
+        // The API server sums the values of every key of a Secret: the keys it held when last
+        // read count, and so do the keys other secrets of this run were checked to write, so
+        // the secret that would pass the limit is the one refused.
+        let mut all = self.sizes.lock().expect("not poisoned");
+        let held = all.entry((namespace.to_string(), name.to_string())).or_default();
+        let mut sizes = held.clone();
         for (key, field) in &keys {
             let bytes = value
                 .fields
                 .iter()
                 .find(|(f, _)| f == field)
                 .map_or(0, |(_, v)| v.expose_secret().len());
-            sizes.insert(key.clone(), key.len() + bytes);
+            sizes.insert(key.clone(), bytes);
         }
         let total: usize = sizes.values().sum();
         if total > MAX_DATA_BYTES {
             return Err(refuse(format!(
                 "the value of `{}` makes the Secret's data {total} bytes; Kubernetes allows \
-                 1 MiB (1048576 bytes) per Secret",
+                 1 MiB (1048576 bytes) of values per Secret",
                 secret.name
             )));
         }
+        *held = sizes;
         Ok(())
     }
 
@@ -347,6 +352,15 @@ impl Store for SecretStore {
             let Some(found) = store.get(namespace, name).await? else {
                 return Ok(StoreRead::Missing);
             };
+            let wanted = request.options.get("secret_type").map_or("Opaque", String::as_str);
+            let held = found.type_.as_deref().unwrap_or("Opaque");
+            if held != wanted {
+                return Ok(StoreRead::Broken(format!(
+                    "Secret {namespace}/{name} has type `{held}` and the target asks for \
+                     `{wanted}`; a Secret's type cannot change: delete the Secret or set \
+                     `secret_type: {held}`"
+                )));
+            }
             let data = found.data.unwrap_or_default();
             let keys =
                 data_keys(&request.secret, request.single, &request.options, &request.fields);

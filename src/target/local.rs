@@ -55,6 +55,13 @@ impl Guard {
     }
 }
 
+/// Where a file written beside the Secretfile (an ExternalSecret manifest) really leads, under
+/// the rules of a local-file target: inside `folder` once links are followed, and a regular
+/// file if it exists.
+pub(super) fn checked_path(folder: &Path, path: &Path) -> Result<PathBuf, String> {
+    Guard { root: resolved(folder).ok(), own: Vec::new() }.check(path)
+}
+
 /// An absolute path with every existing part resolved (symbolic links included) and the parts
 /// that do not exist yet, which cannot be links, joined on as written.
 fn resolved(path: &Path) -> std::io::Result<PathBuf> {

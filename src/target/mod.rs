@@ -32,9 +32,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use local::LocalFiles;
 pub(crate) use local::follow_links;
-pub use remote::Unsupported;
 #[cfg(feature = "remote")]
 pub use remote::{Probe, RemoteTargets};
+pub use remote::{Unsupported, check_options};
 
 use crate::secretfile::{Secret, TargetDef};
 

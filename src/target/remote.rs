@@ -11,12 +11,46 @@
 //! one by one with an error that names the feature, and the rest of the run goes on.
 
 use super::{FlushFailure, Readback, SecretData, Target, TargetError};
-use crate::secretfile::{Secret, TargetDef, TargetKind};
+use crate::secretfile::{RemoteKind, RemoteTarget, Secret, TargetDef, TargetKind};
 
 #[cfg(feature = "remote")]
 pub use machinery::{Probe, RemoteTargets};
 #[cfg(feature = "remote")]
 pub(crate) use machinery::{Request, Store, StoreRead};
+
+/// The rules a store sets for a target's names and options, checked without connecting (for
+/// `validate`, and every command that loads the Secretfile); `None` when this build lacks the
+/// target type, whose options are then checked only for their names.
+pub fn check_options(secret: &Secret, target: &RemoteTarget) -> Option<Result<(), String>> {
+    let _ = secret;
+    #[allow(unreachable_patterns, reason = "reachable in builds without every feature")]
+    match target.kind {
+        #[cfg(feature = "aws")]
+        RemoteKind::AwsSecretsManager => Some(super::aws_secretsmanager::check_options(target)),
+        // The region is not known before connecting: an empty one makes the ARN's length a
+        // lower bound, so nothing valid is refused.
+        #[cfg(feature = "aws")]
+        RemoteKind::AwsSsm => Some(super::aws_ssm::check_options(target, "")),
+        #[cfg(feature = "vault")]
+        RemoteKind::VaultKv => Some(super::vault_kv::check_options(target)),
+        #[cfg(feature = "azure")]
+        RemoteKind::AzureKeyVault => Some(super::azure_keyvault::check_options(target)),
+        #[cfg(feature = "github")]
+        RemoteKind::GithubSecret => Some(super::github_secret::check_options(target)),
+        #[cfg(feature = "gitlab")]
+        RemoteKind::GitlabVariable => Some(super::gitlab_variable::check_options(target)),
+        #[cfg(feature = "jenkins")]
+        RemoteKind::JenkinsCredential => Some(
+            super::jenkins_credential::check_options(target)
+                .and_then(|()| super::jenkins_credential::check_shape(secret, target)),
+        ),
+        #[cfg(feature = "kubernetes")]
+        RemoteKind::KubernetesSecret => Some(super::kubernetes_secret::check_options(target)),
+        #[cfg(feature = "kubernetes")]
+        RemoteKind::ExternalSecret => Some(super::external_secret::check_options(target)),
+        _ => None,
+    }
+}
 
 #[derive(Debug)]
 pub struct Unsupported;

@@ -108,24 +108,30 @@ fn payload(value: &SecretData) -> Map<String, Value> {
     value.fields.iter().map(|(n, v)| (n.clone(), Value::String(v.expose_secret().into()))).collect()
 }
 
+/// The store's rules for the target's names and options, checked before any request and by
+/// `validate`.
+pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+    let path = target.options.get("path").map_or("", String::as_str);
+    let refuse = |why: String| format!("vault-kv `{path}`: {why}");
+    check_path("path", path).map_err(refuse)?;
+    check_path("mount", mount_of(&target.options)).map_err(refuse)?;
+    let version = target.options.get("version").map(String::as_str);
+    if !matches!(version, None | Some("1") | Some("2")) {
+        return Err(refuse("`version` must be 1 or 2".into()));
+    }
+    match target.options.get("cas").map(String::as_str) {
+        None | Some("false") => Ok(()),
+        Some("true") if version == Some("1") => {
+            Err(refuse("check-and-set (`cas`) needs KV version 2".into()))
+        }
+        Some("true") => Ok(()),
+        Some(_) => Err(refuse("`cas` must be \"true\" or \"false\"".into())),
+    }
+}
+
 impl Store for KvStore {
     fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        let path = target.options.get("path").map_or("", String::as_str);
-        let refuse = |why: String| format!("vault-kv `{path}`: {why}");
-        check_path("path", path).map_err(refuse)?;
-        check_path("mount", mount_of(&target.options)).map_err(refuse)?;
-        let version = target.options.get("version").map(String::as_str);
-        if !matches!(version, None | Some("1") | Some("2")) {
-            return Err(refuse("`version` must be 1 or 2".into()));
-        }
-        match target.options.get("cas").map(String::as_str) {
-            None | Some("false") => Ok(()),
-            Some("true") if version == Some("1") => {
-                Err(refuse("check-and-set (`cas`) needs KV version 2".into()))
-            }
-            Some("true") => Ok(()),
-            Some(_) => Err(refuse("`cas` must be \"true\" or \"false\"".into())),
-        }
+        check_options(target)
     }
 
     fn check_value(

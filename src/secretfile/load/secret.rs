@@ -59,9 +59,10 @@ impl Walker {
         for target in &secret.targets {
             let file = match &target.kind {
                 TargetKind::LocalFile(file) => file,
-                // These stores hold one secret's whole value per object: two secrets writing one
-                // object would overwrite each other on every run. (A Kubernetes Secret holds
-                // keys that several secrets may share, so it is left out.)
+                // These stores hold one secret's whole value per object (a Jenkins credential
+                // too): two secrets writing one object would overwrite each other on every run.
+                // (A Kubernetes Secret holds keys that several secrets may share, so it is left
+                // out.)
                 TargetKind::Remote(remote)
                     if matches!(
                         remote.kind,
@@ -69,6 +70,7 @@ impl Walker {
                             | RemoteKind::AwsSsm
                             | RemoteKind::AzureKeyVault
                             | RemoteKind::VaultKv
+                            | RemoteKind::JenkinsCredential
                     ) =>
                 {
                     let slot = (String::new(), target.id.clone());
@@ -192,6 +194,18 @@ impl Walker {
                 )
                 .related
                 .push((other_loc, format!("`{other}` writes it here")));
+            }
+            // Two targets of one secret that name one object in other words (GitHub names
+            // and scopes in another case).
+            Some((_, other_loc)) if *other_loc != loc => {
+                let other_loc = *other_loc;
+                self.error(
+                    "secretfile/duplicate-target",
+                    loc,
+                    format!("secret `{}` writes {what} twice", secret.name),
+                )
+                .related
+                .push((other_loc, "first here".into()));
             }
             Some(_) => {}
             None => {

@@ -31,6 +31,25 @@ impl Walker {
         targets
     }
 
+    /// Each remote target against its store's rules (names, scopes, options), where this
+    /// build has the store: a target the store would refuse stops every command before any
+    /// request, at its line.
+    pub(super) fn store_rules(&mut self, file: &Secretfile) {
+        for secret in file.secrets.values() {
+            for target in &secret.targets {
+                let TargetKind::Remote(remote) = &target.kind else { continue };
+                if let Some(Err(why)) = crate::target::check_options(secret, remote) {
+                    self.error(
+                        "secretfile/target",
+                        target.loc,
+                        format!("secret `{}`: {why}", secret.name),
+                    )
+                    .set_help("docs/targets.md lists each store's rules");
+                }
+            }
+        }
+    }
+
     pub(super) fn target(
         &mut self,
         secret: &str,
@@ -216,6 +235,11 @@ impl Walker {
             // written out: two secrets in one project are two targets.
             options.entry("key".into()).or_insert_with(|| env_var_name(secret, None));
             options.entry("environment_scope".into()).or_insert_with(|| "*".into());
+        }
+        if kind == RemoteKind::JenkinsCredential {
+            // The credential's id defaults to the secret's name; written out, it is part of the
+            // target's identity like an explicit one.
+            options.entry("id".into()).or_insert_with(|| secret.to_string());
         }
         if kind == RemoteKind::GithubSecret {
             // GitHub keeps secret names upper-cased, whatever was sent; the stored name is the

@@ -142,12 +142,6 @@ secrets:
   raw_symbols:
     generator: {type: static, value: "pa$$w0rd!!"}
     targets: [{type: gitlab-variable, project: team/app, masked: "true", raw: "true"}]
-  dashed:
-    generator: {type: static, value: "x"}
-    targets: [{type: gitlab-variable, project: team/app, key: "bad-key"}]
-  both:
-    generator: {type: static, value: "x"}
-    targets: [{type: gitlab-variable, project: team/app, group: team}]
   db:
     template:
       type: creds
@@ -155,9 +149,6 @@ secrets:
         - {name: user, generator: {type: static, value: app}}
         - {name: password, generator: {type: static, value: long-enough-1}}
     targets: [{type: gitlab-variable, project: team/app, masked: "true"}]
-  scoped:
-    generator: {type: static, value: "x"}
-    targets: [{type: gitlab-variable, project: team/app, environment_scope: "prod|staging"}]
 "#,
     );
     let plan = run(&gitlab, &project, &["sync", "--dry-run"]);
@@ -171,26 +162,17 @@ secrets:
         "`SYMBOLS` of project `team/app` (scope `*`): GitLab masks a variable that is not `raw` \
          only when its value holds letters, digits and `+ / = - _ @ : . ~`; set `raw: \"true\"` \
          to mask any value without whitespace",
-        "(gitlab-variable `bad-key` of project `team/app` (scope `*`): the key `bad-key` may \
-         hold only letters, digits and `_` (GitLab's rule))",
-        "(gitlab-variable `BOTH` of project `team/app` (scope `*`): set `project` or `group`, \
-         not both)",
         "(field `user` of `db` cannot be masked in gitlab-variable `DB_USER` of project \
          `team/app` (scope `*`): GitLab masks only values of at least 8 characters; it has 3;",
-        "`environment_scope` may hold only letters, digits, spaces (not at either end) and `- _ \
-         / $ { } . *` (GitLab's rule)",
     ] {
         assert!(plan.stdout.contains(expected), "missing {expected:?} in {plan:?}");
     }
     let raw = "+ create    gitlab-variable::team/app[*]/RAW_SYMBOLS (not there yet)";
     assert!(plan.stdout.contains(raw), "a raw value may hold symbols: {plan:?}");
-    // A target the store refuses is never asked about; a value it refuses is read (the plan
-    // needs to know what is there) but never written.
+    // A value the store refuses is read (the plan needs to know what is there) but never
+    // written.
     let log = gitlab.state.lock().unwrap().log.clone();
     assert!(log.iter().all(|(method, _, _)| method == "GET"), "{log:?}");
-    for refused in ["bad-key", "BOTH", "SCOPED"] {
-        assert!(!log.iter().any(|(_, path, _)| path.contains(refused)), "{refused} {log:?}");
-    }
 
     // A real sync refuses the same targets and writes the one that may be written.
     let sync = run(&gitlab, &project, &["sync"]);
@@ -198,6 +180,65 @@ secrets:
     let stored: Vec<String> = gitlab.variables("team/app").into_iter().map(|v| v.key).collect();
     assert_eq!(stored, ["RAW_SYMBOLS"]);
     assert!(!sync.all_output().contains("pa$$w0rd"), "{sync:?}");
+}
+
+#[test]
+fn keys_scopes_and_flags_gitlab_refuses_stop_every_command_at_their_line() {
+    let gitlab = GitlabDouble::start();
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  dashed:
+    generator: {type: static, value: "x"}
+    targets: [{type: gitlab-variable, project: team/app, key: "bad-key"}]
+  both:
+    generator: {type: static, value: "x"}
+    targets: [{type: gitlab-variable, project: team/app, group: team}]
+  scoped:
+    generator: {type: static, value: "x"}
+    targets: [{type: gitlab-variable, project: team/app, environment_scope: "prod|staging"}]
+  nowhere:
+    generator: {type: static, value: "x"}
+    targets: [{type: gitlab-variable}]
+  yes:
+    generator: {type: static, value: "x"}
+    targets: [{type: gitlab-variable, project: team/app, masked: "yes"}]
+"#,
+    );
+    let validate = run(&gitlab, &project, &["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    let headlines: Vec<&str> =
+        validate.stdout.lines().filter(|l| l.starts_with("error[") || l.contains("-->")).collect();
+    assert_eq!(
+        headlines,
+        [
+            "error[secretfile/target]: secret `dashed`: gitlab-variable `bad-key` of project \
+             `team/app` (scope `*`): the key `bad-key` may hold only letters, digits and `_` \
+             (GitLab's rule)",
+            " --> Secretfile.yml:5:15",
+            "error[secretfile/target]: secret `both`: gitlab-variable `BOTH` of project \
+             `team/app` (scope `*`): set `project` or `group`, not both",
+            " --> Secretfile.yml:8:15",
+            "error[secretfile/target]: secret `scoped`: gitlab-variable `SCOPED` of project \
+             `team/app` (scope `prod|staging`): `environment_scope` may hold only letters, \
+             digits, spaces (not at either end) and `- _ / $ { } . *` (GitLab's rule); `*` is \
+             every environment",
+            "  --> Secretfile.yml:11:15",
+            "error[secretfile/target]: secret `nowhere`: gitlab-variable `NOWHERE` of no project \
+             or group (scope `*`): set `project` (an id or a full path) or `group`",
+            "  --> Secretfile.yml:14:15",
+            "error[secretfile/target]: secret `yes`: gitlab-variable `YES` of project `team/app` \
+             (scope `*`): `masked` must be \"true\" or \"false\"",
+            "  --> Secretfile.yml:17:15",
+        ],
+        "{validate:?}"
+    );
+    for args in [&["sync"][..], &["sync", "--dry-run"], &["drift"]] {
+        let run = run(&gitlab, &project, args);
+        assert_eq!(run.code, 1, "{args:?}: {run:?}");
+        assert!(run.stderr.contains("Secretfile.yml has 5 problems"), "{args:?}: {run:?}");
+    }
+    assert_eq!(gitlab.requests(), 0);
 }
 
 #[test]

@@ -357,6 +357,22 @@ secrets:
     assert!(sync.stderr.contains("Secretfile.yml has 4 problems"), "{sync:?}");
     assert!(jenkins.requests().is_empty());
 
+    // Two secrets may not write one credential, an id written out or the default one.
+    let shared = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
+         [{type: jenkins-credential, id: b}]\n  b:\n    generator: {type: random-string}\n    \
+         targets: [{type: jenkins-credential}]\n",
+    );
+    let validate = run(&jenkins, &shared, &["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    assert!(
+        validate.stdout.contains(
+            "error[secretfile/key-collision]: secrets `a` and `b` both write \
+             jenkins-credential::b"
+        ),
+        "{validate:?}"
+    );
+
     let bad = Project::new(
         "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
          [{type: jenkins-credential, scope: SYSTEM}]\n",

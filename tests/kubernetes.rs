@@ -167,10 +167,9 @@ fn a_conflict_that_never_ends_fails_after_bounded_attempts() {
 }
 
 #[test]
-fn limits_are_refused_before_any_request() {
+fn names_keys_and_labels_kubernetes_refuses_stop_every_command_at_their_line() {
     let double = KubernetesDouble::start();
     let long_key = "k".repeat(254);
-    let big = "x".repeat(1024 * 1024);
     let project = Project::new(&format!(
         r#"version: "1.0"
 secrets:
@@ -189,30 +188,112 @@ secrets:
   bad_label:
     generator: {{type: random-string}}
     targets: [{{type: kubernetes-secret, namespace: apps, name: web2, labels: {{app: "-x"}}}}]
-  huge:
-    generator: {{type: static, value: {big}}}
-    targets: [{{type: kubernetes-secret, namespace: apps, name: big}}]
 "#
     ));
+    let validate = run(&double, &project, &["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    let found: Vec<&str> = validate.stdout.lines().filter(|l| l.starts_with("error[")).collect();
+    assert_eq!(found.len(), 5, "{validate:?}");
+    for (line, expected) in found.iter().zip([
+        "secret `upper`: kubernetes-secret `apps/Web`: the name must be a DNS subdomain",
+        "secret `bad_namespace`: kubernetes-secret `apps_1/web`: the namespace must be a DNS \
+         label",
+        "secret `bad_key`: kubernetes-secret `apps/web`: data key `a/b` may hold only letters, \
+         digits, `-`, `_` and `.`",
+        "secret `long_key`: kubernetes-secret `apps/web`: data key `kkk",
+        "secret `bad_label`: kubernetes-secret `apps/web2`: the value of label `app` must be empty",
+    ]) {
+        assert!(line.starts_with(&format!("error[secretfile/target]: {expected}")), "{line}");
+    }
+    for at in [":5:15", ":8:15", ":11:15", ":14:15", ":17:15"] {
+        assert!(validate.stdout.contains(&format!("Secretfile.yml{at}")), "{at} {validate:?}");
+    }
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert_eq!(double.requests(), 0, "{sync:?}");
+}
+
+#[test]
+fn the_one_mib_of_a_secret_counts_every_secret_writing_to_it() {
+    let double = KubernetesDouble::start();
+    let half = "x".repeat(600_000);
+    let project = Project::new(&format!(
+        r#"version: "1.0"
+secrets:
+  first:
+    generator: {{type: static, value: {half}}}
+    targets: [{{type: kubernetes-secret, namespace: apps, name: big, key: A}}]
+  second:
+    generator: {{type: static, value: {half}}}
+    targets: [{{type: kubernetes-secret, namespace: apps, name: big, key: B}}]
+  exact:
+    generator: {{type: static, value: {mib}}}
+    targets: [{{type: kubernetes-secret, namespace: apps, name: full, key: K}}]
+"#,
+        mib = "y".repeat(1024 * 1024)
+    ));
+    // The API server counts values only: exactly 1 MiB of value fits.
     let dry = run(&double, &project, &["sync", "--dry-run"]);
     assert_eq!(dry.code, 1, "{dry:?}");
-    assert!(dry.stdout.contains("6 skipped"), "{dry:?}");
-    for expected in [
-        "kubernetes-secret `apps/Web`: the name must be a DNS subdomain",
-        "kubernetes-secret `apps_1/web`: the namespace must be a DNS label",
-        "data key `a/b` may hold only letters, digits, `-`, `_` and `.`",
-        "must be 1 to 253 characters",
-        "the value of label `app` must be empty",
-        "makes the Secret's data 1048580 bytes; Kubernetes allows 1 MiB",
-    ] {
-        assert!(dry.all_output().contains(expected), "missing {expected:?}: {dry:?}");
-    }
-    // Targets whose names break the rules are never sent; the Secret that would grow past
-    // 1 MiB is read (its other keys count), never written.
-    let log = double.state.lock().unwrap().log.clone();
-    assert_eq!(log, [("GET".to_string(), "/api/v1/namespaces/apps/secrets/big".to_string())]);
+    assert!(dry.stdout.contains("+ create    kubernetes-secret::apps/big/A"), "{dry:?}");
+    assert!(dry.stdout.contains("+ create    kubernetes-secret::apps/full/K"), "{dry:?}");
+    assert!(
+        dry.stdout.contains(
+            "! skip      kubernetes-secret::apps/big/B (kubernetes-secret `apps/big`: the value \
+             of `second` makes the Secret's data 1200000 bytes; Kubernetes allows 1 MiB \
+             (1048576 bytes) of values per Secret)"
+        ),
+        "{dry:?}"
+    );
     let sync = run(&double, &project, &["sync"]);
-    assert_eq!(double.writes(), 0, "{sync:?}");
+    assert_eq!(sync.code, 1, "{sync:?}");
+    let big = double.data("apps", "big").unwrap();
+    assert_eq!(big.keys().collect::<Vec<_>>(), ["A"]);
+    assert_eq!(double.data("apps", "full").unwrap()["K"].len(), 1024 * 1024);
+}
+
+#[test]
+fn a_secret_of_another_type_is_skipped_before_any_write() {
+    let double = KubernetesDouble::start();
+    double.put("apps", "tls", json!({"type": "kubernetes.io/tls", "data": {}}));
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
+         [{type: kubernetes-secret, namespace: apps, name: tls}]\n",
+    );
+    let dry = run(&double, &project, &["sync", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{dry:?}");
+    assert!(
+        dry.stdout.contains(
+            "! skip      kubernetes-secret::apps/tls (Secret apps/tls has type \
+             `kubernetes.io/tls` and the target asks for `Opaque`; a Secret's type cannot \
+             change: delete the Secret or set `secret_type: kubernetes.io/tls`)"
+        ),
+        "{dry:?}"
+    );
+    assert_eq!(run(&double, &project, &["sync"]).code, 1);
+    assert_eq!(double.writes(), 0);
+}
+
+#[test]
+fn an_api_server_that_stays_unavailable_fails_after_max_attempts() {
+    let double = KubernetesDouble::start();
+    double.state.lock().unwrap().unavailable = 1000;
+    let project = Project::new(
+        r#"version: "1.0"
+providers:
+  cluster: {kind: kubernetes, config: {max_attempts: "2"}}
+secrets:
+  a:
+    generator: {type: random-string}
+    targets: [{type: kubernetes-secret, namespace: apps, name: web}]
+"#,
+    );
+    // The read fails, so the dry run cannot say what the sync would do.
+    let dry = run(&double, &project, &["sync", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{dry:?}");
+    assert!(dry.all_output().contains("ServiceUnavailable (HTTP 503)"), "{dry:?}");
+    // kube's own retries are off: two attempts are two requests.
+    assert_eq!(double.requests(), 2, "{dry:?}");
 }
 
 #[test]
@@ -397,9 +478,31 @@ secrets:
     assert_eq!(validate.code, 1, "{validate:?}");
     assert!(validate.all_output().contains("leaves the Secretfile's folder"), "{validate:?}");
     project.write("Secretfile.yml", &project.read("Secretfile.yml").replace("../c.yaml", "c.yaml"));
-    let dry = project.run(&["sync", "--dry-run"]);
-    assert!(dry.all_output().contains("`name` `A` must be a DNS subdomain name"), "{dry:?}");
-    assert!(dry.all_output().contains("it must be SecretStore or ClusterSecretStore"), "{dry:?}");
+    let validate = project.run(&["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    assert!(validate.stdout.contains("`name` `A` must be a DNS subdomain name"), "{validate:?}");
+    assert!(
+        validate.stdout.contains("it must be SecretStore or ClusterSecretStore"),
+        "{validate:?}"
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn a_manifest_never_leaves_the_folder_through_a_link() {
+    let outside = tempfile::tempdir().unwrap();
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
+         [{type: external-secret, path: linked/a.yaml, name: a, secret_store: s, remote_key: k}]\n",
+    );
+    std::os::unix::fs::symlink(outside.path(), project.path("linked")).unwrap();
+    let sync = project.run(&["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains("it leads outside the Secretfile's folder through a symbolic link"),
+        "{sync:?}"
+    );
+    assert!(!outside.path().join("a.yaml").exists());
 }
 
 #[test]

@@ -85,10 +85,10 @@ pub fn run(
         if let Some(exit) = auth_exit(&targets, ui) {
             return Ok(exit);
         }
-        // As the sync would: a target that could not be read leaves the run unsure.
+        // A target that could not be read leaves the plan unsure: the sync may fail there.
         let blocked = plan.count(Action::Skip) > 0
             || plan.secrets.iter().any(|s| s.conflict.is_some())
-            || !unverified.is_empty();
+            || plan.secrets.iter().any(|s| s.targets.iter().any(|t| t.unread));
         return Ok(if blocked { Exit::Failure } else { Exit::Success });
     }
 

@@ -165,6 +165,9 @@ pub struct TargetPlan {
     /// time (unreachable), so whether it still holds the value is unknown. Not set for a store
     /// that never gives values back, which is trusted as recorded by design.
     pub unverified: bool,
+    /// The target could not be read this time (unreachable, refused, an answer that made no
+    /// sense), whatever the plan does with it: a dry run is then unsure of its plan.
+    pub unread: bool,
     /// What a sealed store showed about the value it holds (see
     /// [`crate::target::Readback::Sealed`]).
     pub stamp: Option<String>,

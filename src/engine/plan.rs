@@ -166,13 +166,21 @@ fn plan_secret(
             };
             // A store that never gives values back is trusted as recorded by design; one that
             // could not be read this time leaves the run unsure.
-            let unverified =
-                action == Action::Unchanged && matches!(readback, Readback::Unreadable(_));
+            let unread = matches!(readback, Readback::Unreadable(_));
+            let unverified = action == Action::Unchanged && unread;
             let stamp = match readback {
                 Readback::Sealed { stamp, .. } => stamp.clone(),
                 _ => None,
             };
-            TargetPlan { id: target.id.clone(), action, reason, unverified, stamp, settings }
+            TargetPlan {
+                id: target.id.clone(),
+                action,
+                reason,
+                unverified,
+                unread,
+                stamp,
+                settings,
+            }
         })
         .collect();
 

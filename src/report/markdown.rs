@@ -199,6 +199,7 @@ mod tests {
             action,
             reason: reason.into(),
             unverified: false,
+            unread: false,
             stamp: None,
             settings: None,
         };

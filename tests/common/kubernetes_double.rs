@@ -44,6 +44,8 @@ pub struct State {
     pub version: u64,
     /// Requests to refuse with 429 before serving again.
     pub throttle: usize,
+    /// Requests to refuse with 503 before serving again.
+    pub unavailable: usize,
     /// Verbs on secrets the identity may not use (403, and `allowed: false` in reviews).
     pub forbidden: Vec<String>,
     /// How many times a conflicting writer changes the Secret after it is read and before
@@ -196,6 +198,14 @@ fn answer(
     if state.throttle > 0 {
         state.throttle -= 1;
         return status(429, "TooManyRequests", "Too many requests, please try again later.");
+    }
+    if state.unavailable > 0 {
+        state.unavailable -= 1;
+        return status(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+        );
     }
     let path = path.split('?').next().unwrap_or_default();
     if path == "/version" {

@@ -64,8 +64,9 @@ pub fn run(
         .iter()
         .flat_map(|s| s.targets.iter().filter(|t| t.unverified).map(|t| t.id.clone()))
         .collect();
+    // The run exits 1 for these, so the reason shows even with `--quiet`.
     if !unverified.is_empty() {
-        ui.warn(&format!(
+        ui.failure(&format!(
             "{} target{} could not be read back, so whether {} still hold{} the recorded value is \
              unknown: {}",
             unverified.len(),
@@ -73,7 +74,7 @@ pub fn run(
             if unverified.len() == 1 { "it" } else { "they" },
             if unverified.len() == 1 { "s" } else { "" },
             unverified.join(", ")
-        ));
+        ), None);
     }
 
     if args.dry_run {

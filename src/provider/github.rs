@@ -198,6 +198,10 @@ pub fn failure(reply: &Reply) -> RemoteError {
              when a token may not read a repository or its secrets",
         ),
         429 => error.hint("GitHub kept rate-limiting after every retry; lower `max_in_flight`"),
+        500..=599 => error.hint(
+            "GitHub failed on its side after every retry; check githubstatus.com (or your \
+             Enterprise server), then sync again (raise `max_attempts` to retry longer)",
+        ),
         _ => error,
     }
 }

@@ -109,6 +109,10 @@ pub fn failure(reply: &Reply) -> RemoteError {
         ),
         409 => error.hint("name the variable's `environment_scope`"),
         429 => error.hint("GitLab kept rate-limiting after every retry; lower `max_in_flight`"),
+        500..=599 => error.hint(
+            "GitLab failed on its side after every retry; check its status page or logs, then \
+             sync again (raise `max_attempts` to retry longer)",
+        ),
         _ => error,
     }
 }
@@ -132,6 +136,9 @@ impl Gitlab {
             .cloned()
             .or_else(|| std::env::var("CI_SERVER_URL").ok().filter(|u| !u.is_empty()))
             .unwrap_or_else(|| DEFAULT_URL.into());
+        // `CI_API_V4_URL` and the API's own address end in `/api/v4`, which every request adds.
+        let url = url.trim_end_matches('/');
+        let url = url.strip_suffix("/api/v4").unwrap_or(url).to_string();
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(RemoteError::config(format!(
                 "provider `{}`: `url` is `{url}`; it must start with https:// (or http://)",
@@ -204,6 +211,17 @@ mod tests {
     fn a_reply_never_shows_its_body() {
         let reply = Reply { status: 200, body: json!({"key": "A", "value": "CANARY-debug"}) };
         assert!(!format!("{reply:?}").contains("CANARY"));
+    }
+
+    #[test]
+    fn an_api_address_is_taken_for_its_instance() {
+        for url in ["https://gitlab.example.com", "https://gitlab.example.com/api/v4/"] {
+            let mut provider = Provider::default_of(crate::secretfile::ProviderKind::Gitlab);
+            provider.config.insert("url".into(), url.into());
+            provider.auth.insert("token".into(), "t".into());
+            let gitlab = Gitlab::new(&provider).unwrap();
+            assert_eq!(gitlab.api, "https://gitlab.example.com/api/v4", "{url}");
+        }
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub fn segment(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
 }
 
-/// A request that got no answer (refused, timed out, TLS), with every cause reqwest gives.
+/// A request that got no answer (refused, timed out, TLS), with every cause reqwest gives; the
+/// code says which of a timeout and a connection failure it was.
 /// reqwest's message names the URL, which holds names and never values: values travel only in
 /// request bodies.
 pub fn connect_error(error: &reqwest::Error, hint: &str) -> RemoteError {
@@ -25,7 +26,8 @@ pub fn connect_error(error: &reqwest::Error, hint: &str) -> RemoteError {
         text.push_str(&inner.to_string());
         source = inner.source();
     }
-    RemoteError::new("connect", text).hint(hint)
+    let code = if error.is_timeout() { "timeout" } else { "connect" };
+    RemoteError::new(code, text).hint(hint)
 }
 
 #[cfg(test)]

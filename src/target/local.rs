@@ -58,6 +58,7 @@ impl Guard {
 /// Where a file written beside the Secretfile (an ExternalSecret manifest) really leads, under
 /// the rules of a local-file target: inside `folder` once links are followed, and a regular
 /// file if it exists.
+#[cfg(feature = "kubernetes")]
 pub(super) fn checked_path(folder: &Path, path: &Path) -> Result<PathBuf, String> {
     Guard { root: resolved(folder).ok(), own: Vec::new() }.check(path)
 }

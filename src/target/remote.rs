@@ -11,7 +11,7 @@
 //! one by one with an error that names the feature, and the rest of the run goes on.
 
 use super::{FlushFailure, Readback, SecretData, Target, TargetError};
-use crate::secretfile::{RemoteKind, RemoteTarget, Secret, TargetDef, TargetKind};
+use crate::secretfile::{RemoteTarget, Secret, TargetDef, TargetKind};
 
 #[cfg(feature = "remote")]
 pub use machinery::{Probe, RemoteTargets};
@@ -22,6 +22,8 @@ pub(crate) use machinery::{Request, Store, StoreRead};
 /// `validate`, and every command that loads the Secretfile); `None` when this build lacks the
 /// target type, whose options are then checked only for their names.
 pub fn check_options(secret: &Secret, target: &RemoteTarget) -> Option<Result<(), String>> {
+    #[cfg(feature = "remote")]
+    use crate::secretfile::RemoteKind;
     let _ = secret;
     #[allow(unreachable_patterns, reason = "reachable in builds without every feature")]
     match target.kind {

@@ -546,8 +546,10 @@ fn a_write_that_fails_after_some_fields_says_which_landed() {
     assert!(
         forced.stderr.contains(
             "HTTP 500: writing secret `DB_PASSWORD` of environment `prod` of repository \
-             `acme/app`: Server Error; `DB_USERNAME` already holds the new value and the other \
-             fields the old one, until a write of every field succeeds"
+             `acme/app`: Server Error; GitHub failed on its side after every retry; check \
+             githubstatus.com (or your Enterprise server), then sync again (raise `max_attempts` \
+             to retry longer); `DB_USERNAME` already holds the new value and the other fields \
+             the old one, until a write of every field succeeds"
         ),
         "{forced:?}"
     );

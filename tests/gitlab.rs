@@ -207,8 +207,7 @@ secrets:
     );
     let validate = run(&gitlab, &project, &["validate"]);
     assert_eq!(validate.code, 1, "{validate:?}");
-    let headlines: Vec<&str> =
-        validate.stdout.lines().filter(|l| l.starts_with("error[") || l.contains("-->")).collect();
+    let headlines = validate.error_headlines();
     assert_eq!(
         headlines,
         [

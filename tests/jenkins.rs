@@ -328,8 +328,7 @@ secrets:
     // Ids, folders and shapes Jenkins cannot take stop every command, each at its line.
     let validate = run(&jenkins, &project, &["validate"]);
     assert_eq!(validate.code, 1, "{validate:?}");
-    let headlines: Vec<&str> =
-        validate.stdout.lines().filter(|l| l.starts_with("error[") || l.contains("-->")).collect();
+    let headlines = validate.error_headlines();
     assert_eq!(
         headlines,
         [

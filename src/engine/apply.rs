@@ -88,7 +88,12 @@ pub fn apply(
                 continue;
             }
         };
-        if secret_plan.fields.iter().any(|f| matches!(f.source, Source::Generate { .. })) {
+        // A value that no target takes (every one skipped) was not generated as far as anyone
+        // can tell: nothing holds it and nothing records it.
+        let written =
+            secret_plan.targets.iter().any(|t| matches!(t.action, Action::Create | Action::Update));
+        if written && secret_plan.fields.iter().any(|f| matches!(f.source, Source::Generate { .. }))
+        {
             outcome.generated.push(secret.name.clone());
         }
         if secret_plan.fields.iter().any(|f| matches!(f.source, Source::Adopt { .. })) {

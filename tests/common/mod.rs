@@ -20,6 +20,11 @@ impl Run {
     pub fn all_output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+
+    /// The headline and the `--> file:line:column` of each error in a text report.
+    pub fn error_headlines(&self) -> Vec<&str> {
+        self.stdout.lines().filter(|l| l.starts_with("error[") || l.contains("-->")).collect()
+    }
 }
 
 impl std::fmt::Debug for Run {

@@ -256,15 +256,18 @@ secrets:
     targets: [{{type: local-file, path: .env}}, {{type: azure-keyvault, name: a}}]
 "#
     ));
-    // Without a transport timeout the run would not end; with one, the read and then the
-    // write of the new value time out, and the local file is still written.
+    // Without a transport timeout the run would not end; with one, the read times out, the
+    // vault is not written (what it holds is unknown), and the local file still is.
     let sync = run(&project, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
-        sync.stderr
-            .contains("✗ Failed to write a to azure-keyvault::a: connect: retry policy expired"),
+        sync.stderr.contains(
+            "✗ Failed to write a to azure-keyvault::a: could not be read (connect: retry policy \
+             expired"
+        ),
         "{sync:?}"
     );
+    assert!(sync.stderr.contains("so nothing is written there"), "{sync:?}");
     assert!(sync.stderr.contains("operation timed out"), "{sync:?}");
     assert!(dotenv_value(&project.path(".env"), "A").is_some());
     assert!(!held.lock().unwrap().is_empty(), "the client connected");

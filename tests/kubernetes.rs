@@ -275,6 +275,41 @@ fn a_secret_of_another_type_is_skipped_before_any_write() {
 }
 
 #[test]
+fn a_store_that_could_not_be_read_is_never_written() {
+    let double = KubernetesDouble::start();
+    double.put("apps", "web", json!({"type": "Opaque", "data": {"A": encode("in-use-value")}}));
+    let project = Project::new(
+        r#"version: "1.0"
+providers:
+  cluster: {kind: kubernetes, config: {max_attempts: "1"}}
+secrets:
+  a:
+    generator: {type: random-string}
+    targets:
+      - {type: local-file, path: .env}
+      - {type: kubernetes-secret, namespace: apps, name: web, key: A}
+"#,
+    );
+    // No lockfile, and the read fails: what the Secret holds is unknown, so it is not
+    // replaced with a new value, even though the write itself would get through.
+    double.state.lock().unwrap().unavailable = 1;
+    let dry = run(&double, &project, &["sync", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{dry:?}");
+    double.state.lock().unwrap().unavailable = 1;
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains(
+            "Failed to write a to kubernetes-secret::apps/web/A: could not be read \
+             (ServiceUnavailable (HTTP 503)"
+        ),
+        "{sync:?}"
+    );
+    assert_eq!(double.data("apps", "web").unwrap()["A"], "in-use-value");
+    assert_eq!(double.writes(), 0);
+}
+
+#[test]
 fn an_api_server_that_stays_unavailable_fails_after_max_attempts() {
     let double = KubernetesDouble::start();
     double.state.lock().unwrap().unavailable = 1000;

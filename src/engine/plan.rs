@@ -594,7 +594,7 @@ fn target_action(
             None => (Action::Update, format!("new value ({})", new_value.unwrap_or("regenerated"))),
         },
         Readback::Unreadable(why) => {
-            unreadable_action(secret, id, why, value, new_value, recorded, hasher)
+            unreadable_action(secret, id, (why, false), value, new_value, recorded, hasher)
         }
         Readback::Sealed { stamp, why } => {
             let recorded_stamp = recorded.and_then(|r| r.stamp.as_ref());
@@ -620,18 +620,20 @@ fn target_action(
                         ),
                     }
                 }
-                _ => unreadable_action(secret, id, why, value, new_value, recorded, hasher),
+                _ => unreadable_action(secret, id, (why, true), value, new_value, recorded, hasher),
             }
         }
     }
 }
 
 /// What to do with a target whose value cannot be compared: trust the lockfile's record of
-/// what was written there.
+/// what was written there. A store that never gives values back (`sealed`) is written when the
+/// record does not match; one whose read failed this time is not written at all, since what
+/// it holds, and whether a write would land, is unknown.
 fn unreadable_action(
     secret: &Secret,
     id: &str,
-    why: &str,
+    (why, sealed): (&str, bool),
     value: Option<&SecretData>,
     new_value: Option<&str>,
     recorded: Option<&crate::lockfile::TargetEntry>,
@@ -646,6 +648,8 @@ fn unreadable_action(
     };
     if in_lockfile {
         (Action::Unchanged, format!("recorded in the lockfile; cannot read back: {why}"))
+    } else if !sealed {
+        (Action::Skip, format!("could not be read ({why}), so nothing is written there"))
     } else if value.is_none() && new_value.is_none() {
         (
             Action::Skip,

@@ -292,9 +292,8 @@ fn rate_limits_and_server_errors_are_retried_and_the_in_flight_limit_holds() {
     assert_eq!(github.state.lock().unwrap().scopes[REPO].secrets.len(), 12);
     let max = github.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
     assert!(max <= 2, "{max} requests were in flight at once");
-    let log = github.state.lock().unwrap().log.clone();
-    let keys = log.iter().filter(|(m, p, _)| m == "GET" && p.ends_with("/public-key")).count();
-    assert_eq!(keys, 1, "one public key for twelve secrets of one repository");
+    // (That the key is fetched once per scope, not once per secret, is checked without faults
+    // in `create_unchanged_drift_by_stamp_and_rewrite`: here a fetch may be retried.)
 }
 
 #[test]
@@ -409,6 +408,16 @@ fn an_unknown_repository_or_environment_says_what_404_means() {
     targets: [{type: github-secret, provider: gh, owner: acme, repo: app}]
 "#;
     let project = Project::new(&secretfile(&github, "", secrets));
+    // The read finds no environment: the dry run already shows the target skipped.
+    let dry = run(&project, &["sync", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{dry:?}");
+    assert!(
+        dry.stdout.contains(
+            "! skip      github-secret:gh:acme/app[staging]/A (HTTP 404: the public key of \
+             environment `staging` of repository `acme/app`: Not Found;"
+        ),
+        "{dry:?}"
+    );
     let sync = run(&project, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
@@ -418,6 +427,7 @@ fn an_unknown_repository_or_environment_says_what_404_means() {
         ),
         "{sync:?}"
     );
+    assert_eq!(github.writes(), 1, "only `b` is written: {sync:?}");
     assert!(sync.stderr.contains("SecretZero does not create it"), "{sync:?}");
     assert!(github.secret(REPO, "B").is_some(), "the other target is still written");
 }

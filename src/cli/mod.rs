@@ -302,12 +302,22 @@ fn check_lockfile_is_no_target(
     let lockfile = comparable(&cwd, lockfile);
     for secret in file.secrets.values() {
         for target in &secret.targets {
-            let crate::secretfile::TargetKind::LocalFile(local) = &target.kind else { continue };
-            let target_real = leads_to(&cwd, &local.resolved);
+            // The files targets write: a local file, or an ExternalSecret manifest.
+            let written = match &target.kind {
+                crate::secretfile::TargetKind::LocalFile(local) => local.resolved.clone(),
+                crate::secretfile::TargetKind::Remote(remote)
+                    if remote.kind == crate::secretfile::RemoteKind::ExternalSecret =>
+                {
+                    let path = remote.options.get("path").map_or("", String::as_str);
+                    crate::secretfile::join(&remote.base, path)
+                }
+                crate::secretfile::TargetKind::Remote(_) => continue,
+            };
+            let target_real = leads_to(&cwd, &written);
             // A target that links to the lockfile is refused alone, when it is written; a
             // lockfile that links to a target would take every run's secrets with it.
             let lockfile_links = lockfile_real != lockfile;
-            if comparable(&cwd, &local.resolved) == lockfile
+            if comparable(&cwd, &written) == lockfile
                 || (lockfile_links && target_real == lockfile_real)
             {
                 return Err(CliError::Usage {

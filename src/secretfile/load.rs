@@ -94,6 +94,7 @@ pub(crate) fn load_str(
     let file = walker.secretfile(&root);
     if let Some(file) = &file {
         walker.store_rules(file);
+        walker.manifest_files(file);
     }
     let masked_source = mask(text, &sensitive);
     match file {

@@ -24,7 +24,7 @@ use tokio::sync::OnceCell;
 
 use super::SecretData;
 use super::remote::{BoxFuture, Request, Store, StoreRead, partly_written};
-use crate::provider::github::{Github, failure};
+use crate::provider::github::{Github, Reply, failure};
 use crate::provider::http::segment;
 use crate::provider::{Limiter, RemoteError, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret, field_variable};
@@ -420,10 +420,20 @@ impl Store for SecretStore {
             let names = names(name, request.single, request.fields.iter().map(String::as_str));
             // A secret with a field missing is missing as a whole: every field is written
             // again.
-            Ok(match store.read_all(&scope, &names).await? {
-                None => StoreRead::Missing,
-                Some(found) => StoreRead::Sealed { stamp: Some(stamp(&found)), why: SEALED.into() },
-            })
+            let Some(found) = store.read_all(&scope, &names).await? else {
+                // GitHub answers 404 for a secret in a repository that is not there too. The
+                // scope's key is needed to write, and fetched once per run: a scope that is
+                // not there (a repository, an environment, an organization) shows now, in a
+                // dry run too, rather than at the write.
+                return match store.key(&scope).await {
+                    Ok(_) => Ok(StoreRead::Missing),
+                    Err(error) if error.code == "HTTP 404" && !error.auth => {
+                        Ok(StoreRead::Broken(error.to_string()))
+                    }
+                    Err(error) => Err(error),
+                };
+            };
+            Ok(StoreRead::Sealed { stamp: Some(stamp(&found)), why: SEALED.into() })
         })
     }
 
@@ -453,7 +463,18 @@ impl Store for SecretStore {
                 body.insert("key_id".into(), Value::String(key_id.clone()));
                 let path = format!("{}/{stored}", scope.path());
                 let reply = store.github.call(Method::PUT, &path, Some(Value::Object(body))).await;
-                reply.and_then(Github::check).map_err(|e| {
+                // GitHub answers 201 (created) or 204 (updated); any other success is not its
+                // API, and nothing says the secret was written.
+                let landed = |reply: Reply| match reply.status {
+                    201 | 204 => Ok(reply.body),
+                    200..=299 => Err(RemoteError::new(
+                        "answer",
+                        format!("HTTP {} is not how GitHub answers a secret's write", reply.status),
+                    )
+                    .hint("check that the provider's `api_url` is GitHub's REST API")),
+                    _ => Github::check(reply),
+                };
+                reply.and_then(landed).map_err(|e| {
                     let e = e.during(format!("writing secret `{stored}` of {}", scope.describe()));
                     partly_written(e, &names[..done])
                 })?;

@@ -147,6 +147,11 @@ fn check_id(id: &str) -> Result<(), String> {
             id.escape_debug()
         ));
     }
+    if id == "." || id == ".." {
+        return Err(format!(
+            "the credential id `{id}` cannot be reached: a URL path drops `.` and `..` segments"
+        ));
+    }
     Ok(())
 }
 
@@ -513,5 +518,6 @@ mod tests {
         );
         assert!(check_folder("a/../b").is_err() && check_folder("a/b").is_ok());
         assert!(check_id("deploy-key_1.0").is_ok() && check_id("a/b").is_err());
+        assert!(check_id(".").is_err() && check_id("..").is_err() && check_id("...").is_ok());
     }
 }

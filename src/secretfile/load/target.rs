@@ -34,6 +34,38 @@ impl Walker {
     /// Each remote target against its store's rules (names, scopes, options), where this
     /// build has the store: a target the store would refuse stops every command before any
     /// request, at its line.
+    /// An ExternalSecret manifest is a whole file: no local-file target may write into it.
+    pub(super) fn manifest_files(&mut self, file: &Secretfile) {
+        let mut local: HashMap<&str, &str> = HashMap::new();
+        for secret in file.secrets.values() {
+            for target in &secret.targets {
+                if let TargetKind::LocalFile(f) = &target.kind {
+                    local.entry(f.path.as_str()).or_insert(secret.name.as_str());
+                }
+            }
+        }
+        for secret in file.secrets.values() {
+            for target in &secret.targets {
+                let TargetKind::Remote(remote) = &target.kind else { continue };
+                if remote.kind != RemoteKind::ExternalSecret {
+                    continue;
+                }
+                let path = remote.options.get("path").map_or("", String::as_str);
+                if let Some(other) = local.get(path) {
+                    self.error(
+                        "secretfile/key-collision",
+                        target.loc,
+                        format!(
+                            "secret `{}` writes an ExternalSecret manifest to `{path}`, which \
+                             secret `{other}` writes as a local file",
+                            secret.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     pub(super) fn store_rules(&mut self, file: &Secretfile) {
         for secret in file.secrets.values() {
             for target in &secret.targets {
@@ -238,8 +270,18 @@ impl Walker {
         }
         if kind == RemoteKind::JenkinsCredential {
             // The credential's id defaults to the secret's name; written out, it is part of the
-            // target's identity like an explicit one.
+            // target's identity like an explicit one. The global domain and a folder's
+            // slashes are spelled one way, so one credential has one identity.
             options.entry("id".into()).or_insert_with(|| secret.to_string());
+            if options.get("domain").is_some_and(|d| d == "_") {
+                options.shift_remove("domain");
+            }
+            if let Some(folder) = options.get_mut("folder") {
+                *folder = folder.split('/').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("/");
+                if folder.is_empty() {
+                    options.shift_remove("folder");
+                }
+            }
         }
         if kind == RemoteKind::GithubSecret {
             // GitHub keeps secret names upper-cased, whatever was sent; the stored name is the

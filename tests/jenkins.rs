@@ -117,9 +117,9 @@ fn a_taken_id_is_updated_and_a_credential_made_by_hand_is_kept() {
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
         sync.stderr.contains(
-            "Failed to write b to jenkins-credential::b: jenkins-credential::b already holds a \
-             value that cannot be read back, and the lockfile records none; set B to that value \
-             to keep it, or `sync --force -s b` replaces it"
+            "Failed to write b to jenkins-credential::b: it already holds a value that cannot be \
+             read back, and the lockfile records none; set B to the value held to keep it, or \
+             `sync --force -s b` replaces it"
         ),
         "{sync:?}"
     );
@@ -435,4 +435,41 @@ fn no_value_reaches_any_output() {
     }
     assert!(jenkins.credential("", "_", "a").unwrap().fields["secret"].starts_with(CANARY));
     assert!(!seen.contains("CANARY"), "a value leaked:\n{seen}");
+}
+
+#[test]
+#[cfg(unix)]
+fn a_change_that_reached_only_jenkins_is_not_undone() {
+    use std::os::unix::fs::PermissionsExt;
+    let jenkins = double();
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
+         [{type: local-file, path: .env}, {type: jenkins-credential}]\n",
+    );
+    assert_eq!(run(&jenkins, &project, &["sync"]).code, 0);
+    let old = dotenv_value(&project.path(".env"), "A").unwrap();
+
+    // A new value reaches Jenkins, but the read-only file is left alone.
+    let readonly = std::fs::Permissions::from_mode(0o444);
+    std::fs::set_permissions(project.path(".env"), readonly).unwrap();
+    let forced = run(&jenkins, &project, &["sync", "--force", "-s", "a"]);
+    assert_eq!(forced.code, 1, "{forced:?}");
+    let new = jenkins.credential("", "_", "a").unwrap().fields["secret"].clone();
+    assert_ne!(new, old);
+
+    // The file still holds what was last written to it; the new value is only in Jenkins,
+    // which never gives it back. Copying the old value over it would undo the change.
+    std::fs::set_permissions(project.path(".env"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let sync = run(&jenkins, &project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.all_output().contains(
+            "local-file:.env#A still holds the value from before its last change (the write \
+             there failed), and the current value is only in jenkins-credential::a, which never \
+             gives it back; `sync --force -s a` makes a new value for every target"
+        ),
+        "{sync:?}"
+    );
+    assert_eq!(jenkins.credential("", "_", "a").unwrap().fields["secret"], new);
+    assert_eq!(dotenv_value(&project.path(".env"), "A"), Some(old));
 }

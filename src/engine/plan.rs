@@ -409,6 +409,9 @@ fn field_source(
     if let Some((from, value)) = keeper {
         return Ok((Source::Keep { from }, Some(value)));
     }
+    if let Some(stale) = stale_beside_sealed(secret, entry, readbacks, &held, hasher) {
+        return Err(stale);
+    }
     match distinct(&held) {
         // Nothing readable to compare with (no targets, or none that can be read back): the
         // recorded value stands, rather than a new one on every run.
@@ -501,6 +504,50 @@ fn settings_hash(secret: &Secret, target: &TargetDef, hasher: &Hasher) -> Option
 
 /// A target whose value cannot be compared: unreachable, or a store that never gives values
 /// back.
+/// When every readable target still holds what was last written to it, but the value
+/// recorded since (a rotation whose writes failed there) lives only in stores that never give
+/// it back: adopting the old value would undo the rotation where it landed. Names the targets,
+/// for a conflict that leaves them all alone.
+fn stale_beside_sealed(
+    secret: &Secret,
+    entry: &SecretEntry,
+    readbacks: &[Readback],
+    held: &[(String, SecretString)],
+    hasher: &Hasher,
+) -> Option<String> {
+    let recorded = |id: &str| entry.targets.get(id);
+    let sealed: Vec<&str> = secret
+        .targets
+        .iter()
+        .zip(readbacks)
+        .filter(|(t, r)| matches!(r, Readback::Sealed { .. }) && recorded(&t.id).is_some())
+        .map(|(t, _)| t.id.as_str())
+        .collect();
+    if sealed.is_empty() || held.is_empty() {
+        return None;
+    }
+    let stale = |id: &str| {
+        let position = secret.targets.iter().position(|t| t.id == id);
+        let Some(Readback::Value(data)) = position.map(|i| &readbacks[i]) else { return false };
+        recorded(id)
+            .is_some_and(|r| hasher.matches(&r.hash, &secret.name, id, &data.canonical_bytes()))
+    };
+    if !held.iter().all(|(id, _)| stale(id)) {
+        return None;
+    }
+    let ids: Vec<&str> = held.iter().map(|(id, _)| id.as_str()).collect();
+    Some(format!(
+        "{} still hold{} the value from before its last change (the write there failed), and the \
+         current value is only in {}, which never give{} it back; `sync --force -s {}` makes a \
+         new value for every target",
+        ids.join(", "),
+        if ids.len() == 1 { "s" } else { "" },
+        sealed.join(", "),
+        if sealed.len() == 1 { "s" } else { "" },
+        secret.name
+    ))
+}
+
 fn cannot_read(readback: &Readback) -> bool {
     matches!(readback, Readback::Unreadable(_) | Readback::Sealed { .. })
 }
@@ -560,23 +607,28 @@ fn target_action(
         let hint = format!("`sync --force -s {}` makes a new one", secret.name);
         return (Action::Skip, format!("the one_time value is in none of the targets; {hint}"));
     }
-    if let Some((field, at)) = fields.iter().find_map(|f| match &f.source {
-        Source::Unread { at } => Some((f, at)),
+    if let Some(at) = fields.iter().find_map(|f| match &f.source {
+        Source::Unread { at } => Some(at),
         _ => None,
     }) {
-        let variable = secret
+        let variables: Vec<&str> = secret
             .fields
             .iter()
-            .find(|f| f.name == field.name)
-            .map_or(String::new(), |f| f.env_var.clone());
+            .zip(fields)
+            .filter(|(_, plan)| matches!(plan.source, Source::Unread { .. }))
+            .map(|(field, _)| field.env_var.as_str())
+            .collect();
+        let holders = match at.as_slice() {
+            [only] if only == id => "it already holds".to_string(),
+            [only] => format!("{only} already holds"),
+            many => format!("{} already hold", many.join(", ")),
+        };
         return (
             Action::Skip,
             format!(
-                "{} already hold{} a value that cannot be read back, and the lockfile records \
-                 none; set {variable} to that value to keep it, or `sync --force -s {}` \
-                 replaces it",
-                at.join(", "),
-                if at.len() == 1 { "s" } else { "" },
+                "{holders} a value that cannot be read back, and the lockfile records none; set \
+                 {} to the value held to keep it, or `sync --force -s {}` replaces it",
+                variables.join(" and "),
                 secret.name
             ),
         );

@@ -587,3 +587,68 @@ secrets:
     assert!(run.all_output().contains("not inside a pod"), "{run:?}");
     assert_eq!(double.requests(), requests);
 }
+
+#[test]
+fn targets_sharing_a_secret_must_agree_on_its_type_and_labels() {
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  a:
+    generator: {type: random-string}
+    targets: [{type: kubernetes-secret, namespace: apps, name: web, key: A, labels: {tier: web}}]
+  b:
+    generator: {type: random-string}
+    targets:
+      - {type: kubernetes-secret, namespace: apps, name: web, key: B, secret_type: Other, labels: {tier: api}}
+"#,
+    );
+    let validate = project.run(&["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    assert_eq!(
+        validate.error_headlines(),
+        [
+            "error[secretfile/target]: secret `b` sets the label `tier` of Secret apps/web to \
+             `api`, and secret `a` to `web`",
+            " --> Secretfile.yml:9:9",
+            "error[secretfile/target]: secret `b` sets the type of Secret apps/web to `Other`, \
+             and secret `a` to `Opaque`",
+            " --> Secretfile.yml:9:9",
+        ],
+        "{validate:?}"
+    );
+}
+
+#[test]
+fn a_manifest_is_neither_a_local_file_nor_the_lockfile() {
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  a:
+    generator: {type: random-string}
+    targets: [{type: external-secret, path: x.env, name: a, secret_store: s, remote_key: k}]
+  b:
+    generator: {type: random-string}
+    targets: [{type: local-file, path: x.env}]
+"#,
+    );
+    let validate = project.run(&["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    assert!(
+        validate.stdout.contains(
+            "error[secretfile/key-collision]: secret `a` writes an ExternalSecret manifest to \
+             `x.env`, which secret `b` writes as a local file"
+        ),
+        "{validate:?}"
+    );
+    project.write(
+        "Secretfile.yml",
+        &project.read("Secretfile.yml").replace("path: x.env}", "path: y.env}"),
+    );
+    let sync = project.run(&["sync", "--lockfile", "x.env"]);
+    assert_eq!(sync.code, 2, "{sync:?}");
+    assert!(
+        sync.stderr.contains("secret `a` has a target that writes into the lockfile"),
+        "{sync:?}"
+    );
+    assert!(!project.exists("x.env"));
+}

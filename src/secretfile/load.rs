@@ -95,6 +95,7 @@ pub(crate) fn load_str(
     if let Some(file) = &file {
         walker.store_rules(file);
         walker.manifest_files(file);
+        walker.shared_kubernetes_secrets(file);
     }
     let masked_source = mask(text, &sensitive);
     match file {

@@ -54,6 +54,9 @@ fn dns_subdomain(text: &str) -> bool {
 
 /// A Go duration as `refreshInterval` takes it: `0`, or numbers with units (`1h30m`, `15s`).
 fn go_duration(text: &str) -> bool {
+    // Go's `time.ParseDuration`: an optional sign (a negative interval makes no sense here),
+    // then numbers with units; the total must fit an int64 of nanoseconds.
+    let text = text.strip_prefix('+').unwrap_or(text);
     if text == "0" {
         return true;
     }
@@ -61,6 +64,7 @@ fn go_duration(text: &str) -> bool {
     if rest.is_empty() {
         return false;
     }
+    let mut nanos = 0f64;
     while !rest.is_empty() {
         // A number as Go reads it: digits, at most one `.`, and a digit on at least one side.
         let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
@@ -69,16 +73,25 @@ fn go_duration(text: &str) -> bool {
             return false;
         }
         rest = &rest[digits..];
-        let Some(unit) = ["ns", "us", "µs", "ms", "s", "m", "h"]
-            .into_iter()
-            .filter(|u| rest.starts_with(u))
-            .max_by_key(|u| u.len())
+        let units = [
+            ("ns", 1.0),
+            ("us", 1e3),
+            ("µs", 1e3),
+            ("ms", 1e6),
+            ("s", 1e9),
+            ("m", 60e9),
+            ("h", 3600e9),
+        ];
+        let Some((unit, scale)) =
+            units.into_iter().filter(|(u, _)| rest.starts_with(u)).max_by_key(|(u, _)| u.len())
         else {
             return false;
         };
+        let value: f64 = number.parse().unwrap_or(0.0);
+        nanos += value * scale;
         rest = &rest[unit.len()..];
     }
-    true
+    nanos <= i64::MAX as f64
 }
 
 /// A YAML scalar: JSON's double-quoted string is valid YAML and escapes everything.
@@ -258,10 +271,12 @@ mod tests {
 
     #[test]
     fn durations_are_read_as_go_reads_them() {
-        for good in ["0", "1h", "30m", "1h30m", "1.5h", ".5s", "5.s", "300ms", "2µs", "10us"] {
+        for good in ["0", "1h", "+1h", "30m", "1h30m", "1.5h", ".5s", "5.s", "300ms", "2µs", "10us"]
+        {
             assert!(go_duration(good), "{good}");
         }
-        for bad in ["", "1", "h", "1..h", ".h", "1.2.3s", "-1h", "1d", "1h ", "1hm"] {
+        for bad in ["", "1", "h", "1..h", ".h", "1.2.3s", "-1h", "1d", "1h ", "1hm", "9999999999h"]
+        {
             assert!(!go_duration(bad), "{bad}");
         }
     }

@@ -667,19 +667,24 @@ mod machinery {
     /// A store's error with the value it was sent cut out: stores do not echo values, but a
     /// proxy in front of one, or a validation message, might.
     fn redacted(mut error: RemoteError, value: &SecretData) -> RemoteError {
+        use base64::Engine;
         for (_, field) in &value.fields {
             let text = field.expose_secret();
             // Shorter values would cut ordinary words out of messages, and reveal little.
             if text.len() < 4 {
                 continue;
             }
-            for part in [&mut error.code, &mut error.message] {
-                if part.contains(text) {
-                    *part = part.replace(text, "[value]");
+            // As sent, and as base64 (how a Kubernetes Secret carries it).
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+            for form in [text, encoded.as_str()] {
+                for part in [&mut error.code, &mut error.message] {
+                    if part.contains(form) {
+                        *part = part.replace(form, "[value]");
+                    }
                 }
-            }
-            if let Some(hint) = error.hint.as_mut().filter(|h| h.contains(text)) {
-                *hint = hint.replace(text, "[value]");
+                if let Some(hint) = error.hint.as_mut().filter(|h| h.contains(form)) {
+                    *hint = hint.replace(form, "[value]");
+                }
             }
         }
         error
@@ -806,6 +811,9 @@ mod machinery {
                 shown,
                 "HTTP 400: value [value] is invalid; [value] has a space; app must be longer"
             );
+            // base64 of CANARY-echoed-9f2, as a Kubernetes Secret's data carries it.
+            let encoded = RemoteError::new("Invalid (HTTP 422)", "data: Q0FOQVJZLWVjaG9lZC05ZjI=");
+            assert_eq!(redacted(encoded, &value).to_string(), "Invalid (HTTP 422): data: [value]");
         }
     }
 }

@@ -66,6 +66,52 @@ impl Walker {
         }
     }
 
+    /// Targets that share one Kubernetes Secret must agree on its type and on the value of
+    /// each label and annotation they set, or every sync would fail or undo one of them.
+    pub(super) fn shared_kubernetes_secrets(&mut self, file: &Secretfile) {
+        let mut first: HashMap<(String, String), (String, String, Loc)> = HashMap::new();
+        for secret in file.secrets.values() {
+            for target in &secret.targets {
+                let TargetKind::Remote(remote) = &target.kind else { continue };
+                if remote.kind != RemoteKind::KubernetesSecret {
+                    continue;
+                }
+                let option = |key: &str| remote.options.get(key).map_or("", String::as_str);
+                let object = format!("{}/{}", option("namespace"), option("name"));
+                let kind = remote.options.get("secret_type").map_or("Opaque", String::as_str);
+                let settings = std::iter::once(("type".to_string(), kind.to_string()))
+                    .chain(remote.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+                for (setting, value) in settings {
+                    let slot = (object.clone(), setting.clone());
+                    match first.get(&slot) {
+                        Some((other_value, other, other_loc)) if other_value != &value => {
+                            let what = match setting.split_once(':') {
+                                Some((kind, key)) => format!("{kind} `{key}`"),
+                                None => "type".to_string(),
+                            };
+                            let (other, other_loc) = (other.clone(), *other_loc);
+                            self.error(
+                                "secretfile/target",
+                                target.loc,
+                                format!(
+                                    "secret `{}` sets the {what} of Secret {object} to `{value}`, \
+                                     and secret `{other}` to `{other_value}`",
+                                    secret.name
+                                ),
+                            )
+                            .related
+                            .push((other_loc, format!("`{other}` sets it here")));
+                        }
+                        Some(_) => {}
+                        None => {
+                            first.insert(slot, (value, secret.name.clone(), target.loc));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     pub(super) fn store_rules(&mut self, file: &Secretfile) {
         for secret in file.secrets.values() {
             for target in &secret.targets {

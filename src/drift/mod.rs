@@ -210,8 +210,8 @@ impl Check<'_> {
                     rule::VALUE_CHANGED,
                     Severity::Error,
                     format!(
-                        "{id} of secret `{name}` was written by someone else: the store says it \
-                         changed at {now}, the lockfile recorded {} (the store never gives the \
+                        "{id} of secret `{name}` was written by someone else: the store shows \
+                         `{now}` where the lockfile recorded `{}` (the store never gives the \
                          value back)",
                         recorded.stamp.as_deref().unwrap_or_default()
                     ),

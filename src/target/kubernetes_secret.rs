@@ -101,8 +101,8 @@ fn check_qualified_key(key: &str) -> Result<(), String> {
         && !dns_subdomain(prefix)
     {
         return Err(format!(
-            "the prefix of key `{key}` must be a DNS subdomain (lowercase letters, digits, `-` \
-             and `.`, at most 253 characters)"
+            "key `{key}`: the prefix before `/` must be a DNS subdomain (lowercase letters, \
+             digits, `-` and `.`, at most 253 characters)"
         ));
     }
     if !qualified_name_part(name) {

@@ -830,6 +830,14 @@ fn a_target_left_with_an_older_value_is_pending_in_status_and_show() {
     let at = |now: &str, args: &[&str]| project.run_env(args, &[("SECRETZERO_NOW", now)]);
     assert_eq!(at("2027-01-01T00:00:00Z", &["sync"]).code, 0);
     assert!(at("2027-01-01T00:00:00Z", &["status"]).stdout.contains("k       synced  2/2"));
+    // The same second: a forced value that reaches one file of two.
+    project.write("c.json", "{broken");
+    assert_eq!(at("2027-01-01T00:00:00Z", &["sync", "--force"]).code, 1);
+    let status = at("2027-01-01T00:00:00Z", &["status", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows["secrets"][0]["state"], "targets pending", "{status:?}");
+    project.write("c.json", "{}");
+    assert_eq!(at("2027-01-01T00:00:00Z", &["sync"]).code, 0);
     project.write("c.json", "{broken");
     assert_eq!(at("2027-01-02T00:00:00Z", &["sync", "--force"]).code, 1);
 

@@ -395,5 +395,19 @@ fn record(
             }
         }
     }
+    // Timestamps are whole seconds, and `status` calls a target pending when it was written
+    // before the value changed. One written earlier in the same second, whose write of the new
+    // value failed, would look current: it is stamped a second earlier, which it was, to the
+    // precision kept.
+    if value_changed {
+        let earlier = now.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(now);
+        for (id, target) in entry.targets.iter_mut() {
+            let stale = !written.contains(&id) && !hasher.matches(&target.hash, name, id, &bytes);
+            if stale && target.updated_at >= now {
+                target.updated_at = earlier;
+                changed = true;
+            }
+        }
+    }
     Recorded { changed, rotation }
 }

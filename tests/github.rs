@@ -564,3 +564,42 @@ fn a_write_that_fails_after_some_fields_says_which_landed() {
         "{forced:?}"
     );
 }
+
+#[test]
+fn a_value_only_github_holds_is_neither_lost_silently_nor_undone() {
+    let github = GithubDouble::start();
+    let secrets = "  a:\n    generator: {type: random-string}\n    targets: [{type: local-file, \
+                   path: .env}, {type: github-secret, provider: gh, owner: acme, repo: app}]\n";
+    let project = Project::new(&secretfile(&github, ", max_attempts: 1", secrets));
+    assert_eq!(run(&project, &["sync"]).code, 0);
+
+    // A forced value that GitHub refuses: the lockfile knows GitHub holds the older one, and
+    // drift says so without a read.
+    github.state.lock().unwrap().refuse_put = Some("A".into());
+    assert_eq!(run(&project, &["sync", "--force"]).code, 1);
+    github.state.lock().unwrap().refuse_put = None;
+    let drift = run(&project, &["drift"]);
+    assert_eq!(drift.code, 4, "{drift:?}");
+    assert!(
+        drift.stdout.contains(
+            "error[drift/stale-target]: github-secret:gh:acme/app/A of secret `a` still holds an \
+             older value: the last write to it failed"
+        ),
+        "{drift:?}"
+    );
+    assert_eq!(run(&project, &["sync"]).code, 0);
+    assert_eq!(run(&project, &["drift"]).code, 0);
+
+    // The local file goes; the value is only in GitHub, which never gives it back. The run
+    // says so and fails, rather than planning a write it cannot make.
+    std::fs::remove_file(project.path(".env")).unwrap();
+    let sync = run(&project, &["sync"]);
+    assert_eq!(sync.code, 1, "{sync:?}");
+    assert!(
+        sync.stderr.contains(
+            "Failed to write a to local-file:.env#A: the recorded value is only in targets that \
+             cannot be read back now; set A to it, or `sync --force -s a` makes a new one"
+        ),
+        "{sync:?}"
+    );
+}

@@ -290,23 +290,48 @@ secrets:
       - {type: kubernetes-secret, namespace: apps, name: web, key: A}
 "#,
     );
-    // No lockfile, and the read fails: what the Secret holds is unknown, so it is not
-    // replaced with a new value, even though the write itself would get through.
+    // No lockfile, and the read fails: whether the Secret holds a value is unknown, so no new
+    // one is made (it would replace the one in use once the cluster answers), and nothing is
+    // written anywhere.
     double.state.lock().unwrap().unavailable = 1;
     let dry = run(&double, &project, &["sync", "--dry-run"]);
     assert_eq!(dry.code, 1, "{dry:?}");
+    assert!(
+        dry.stdout.starts_with("a: unknown (kubernetes-secret::apps/web/A could not be read)\n")
+    );
     double.state.lock().unwrap().unavailable = 1;
     let sync = run(&double, &project, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
     assert!(
         sync.stderr.contains(
-            "Failed to write a to kubernetes-secret::apps/web/A: could not be read \
+            "Failed to write a to kubernetes-secret::apps/web/A: it could not be read \
              (ServiceUnavailable (HTTP 503)"
         ),
         "{sync:?}"
     );
-    assert_eq!(double.data("apps", "web").unwrap()["A"], "in-use-value");
+    assert!(!project.exists(".env"), "{sync:?}");
     assert_eq!(double.writes(), 0);
+
+    // Once the cluster answers, the value in use is adopted, not replaced.
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert_eq!(common::dotenv_value(&project.path(".env"), "A").as_deref(), Some("in-use-value"));
+    assert_eq!(double.data("apps", "web").unwrap()["A"], "in-use-value");
+
+    // With a lockfile entry, a target whose read fails is left alone, and the others are
+    // written.
+    double.state.lock().unwrap().unavailable = 1;
+    let forced = run(&double, &project, &["sync", "--force"]);
+    assert_eq!(forced.code, 1, "{forced:?}");
+    assert!(
+        forced.stderr.contains(
+            "Failed to write a to kubernetes-secret::apps/web/A: could not be read \
+             (ServiceUnavailable (HTTP 503)"
+        ),
+        "{forced:?}"
+    );
+    assert_ne!(common::dotenv_value(&project.path(".env"), "A").as_deref(), Some("in-use-value"));
+    assert_eq!(double.data("apps", "web").unwrap()["A"], "in-use-value");
 }
 
 #[test]

@@ -342,7 +342,9 @@ fn every_check() -> Project {
     let project = Project::new(EVERY_CHECK);
     let run = project.run_env(
         &["sync"],
-        &[("SECRETZERO_NOW", "2028-01-01T00:00:00Z"), ("GITHUB_TOKEN", "test")],
+        // `TOKEN` gives `token` its value: with the GitHub target unreadable and no lockfile
+        // yet, none would be made.
+        &[("SECRETZERO_NOW", "2028-01-01T00:00:00Z"), ("GITHUB_TOKEN", "test"), ("TOKEN", "t-1")],
     );
     assert_eq!(run.code, 1, "the github-secret target cannot be written here: {run:?}");
     let env = project.read(".env");

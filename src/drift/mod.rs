@@ -203,6 +203,19 @@ impl Check<'_> {
                 format!("{id} of secret `{name}` has never been written"),
                 Some(format!("run `secretzero sync -s {name}`")),
             ),
+            // The lockfile knows, without a read: the value changed after this target was last
+            // written, so its write of the new value failed (`status` calls it pending).
+            (Readback::Sealed { .. }, Some(recorded)) if recorded.updated_at < entry.updated_at => {
+                (
+                    rule::STALE_TARGET,
+                    Severity::Error,
+                    format!(
+                        "{id} of secret `{name}` still holds an older value: the last write to it \
+                     failed"
+                    ),
+                    Some(format!("`secretzero sync -s {name}` writes the current value")),
+                )
+            }
             (Readback::Sealed { stamp: Some(now), .. }, Some(recorded))
                 if recorded.stamp.as_ref().is_some_and(|then| then != &now) =>
             {

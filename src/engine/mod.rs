@@ -154,6 +154,9 @@ pub enum Source {
     /// give back (a Jenkins credential, a GitHub secret): it is not replaced behind the user's
     /// back; only `--force` (or the value from the environment) decides.
     Unread { at: Vec<String> },
+    /// No lockfile entry and no readable value, and these targets could not be read this time:
+    /// whether they hold a value is unknown, so none is made until they answer.
+    Unreachable { at: Vec<String> },
 }
 
 #[derive(Debug)]

@@ -80,6 +80,17 @@ fn plan_secret(
     let legacy = entry.and_then(|e| legacy_keeper(secret, e, &readbacks, hasher));
     let former = entry.map(|e| former_targets(dir, secret, e, targets)).unwrap_or_default();
 
+    // Targets whose read failed this time (not those of a type this build lacks, which fail on
+    // their own): with no lockfile entry, what they hold is unknown.
+    let unread: Vec<String> = secret
+        .targets
+        .iter()
+        .zip(&readbacks)
+        .filter(|(t, r)| {
+            matches!(r, Readback::Unreadable(_)) && targets.for_target(t).available(t).is_ok()
+        })
+        .map(|(t, _)| t.id.clone())
+        .collect();
     let rotate = options.rotate.contains(&secret.name);
     let mut conflict = None;
     let mut fields = Vec::with_capacity(secret.fields.len());
@@ -90,6 +101,7 @@ fn plan_secret(
             definition_changed: changed.contains(&field.name.as_str()),
             legacy: legacy.as_ref(),
             readbacks: &readbacks,
+            unread: &unread,
             former: &former,
             hasher,
             regenerate: match (options.force, rotate) {
@@ -203,6 +215,8 @@ struct FieldContext<'a> {
     /// For an entry upgraded from the older format: the target whose whole value matches it.
     legacy: Option<&'a (String, SecretData)>,
     readbacks: &'a [Readback],
+    /// The targets whose read failed this time.
+    unread: &'a [String],
     /// Local files the lockfile records but the Secretfile no longer lists (a renamed key or
     /// path), read only to find the recorded value.
     former: &'a [(String, Readback)],
@@ -342,6 +356,7 @@ fn field_source(
         definition_changed,
         legacy,
         readbacks,
+        unread,
         former,
         hasher,
         regenerate,
@@ -364,6 +379,7 @@ fn field_source(
         return match distinct(&held) {
             // A lost lockfile must not replace what a write-only store already holds.
             0 if !sealed.is_empty() => Ok((Source::Unread { at: sealed }, None)),
+            0 if !unread.is_empty() => Ok((Source::Unreachable { at: unread.to_vec() }, None)),
             0 => Ok((generate("new secret"), None)),
             1 => Ok((adopt(&held), Some(held[0].1.clone()))),
             _ => Err(disagreement(secret, field, &held)),
@@ -608,6 +624,28 @@ fn target_action(
         return (Action::Skip, format!("the one_time value is in none of the targets; {hint}"));
     }
     if let Some(at) = fields.iter().find_map(|f| match &f.source {
+        Source::Unreachable { at } => Some(at),
+        _ => None,
+    }) {
+        let who = match (at.as_slice(), readback) {
+            ([only], Readback::Unreadable(why)) if only == id => {
+                format!("it could not be read ({why})")
+            }
+            (_, Readback::Unreadable(why)) => {
+                format!("{} could not be read ({why})", at.join(", "))
+            }
+            _ => format!("{} could not be read", at.join(", ")),
+        };
+        return (
+            Action::Skip,
+            format!(
+                "{who} and the lockfile records no value, so whether one is there already is \
+                 unknown; no new value is made until it answers (or `sync --force -s {}`)",
+                secret.name
+            ),
+        );
+    }
+    if let Some(at) = fields.iter().find_map(|f| match &f.source {
         Source::Unread { at } => Some(at),
         _ => None,
     }) {
@@ -634,7 +672,19 @@ fn target_action(
         );
     }
 
+    // The value to write is neither known nor to be made: it is recorded, but only targets that
+    // cannot be read (write-only stores, or ones that did not answer) hold it.
+    let unavailable = || {
+        let hint = format!(
+            "the recorded value is only in targets that cannot be read back now; set {} to it, \
+             or `sync --force -s {}` makes a new one",
+            secret.fields.iter().map(|f| f.env_var.as_str()).collect::<Vec<_>>().join(" and "),
+            secret.name
+        );
+        (Action::Skip, hint)
+    };
     match readback {
+        Readback::Missing if value.is_none() && new_value.is_none() => unavailable(),
         Readback::Missing => (Action::Create, "not there yet".into()),
         Readback::Broken(why) => (Action::Skip, why.clone()),
         Readback::Value(held) => match value {
@@ -643,7 +693,10 @@ fn target_action(
                 (Action::Update, "some fields are missing".into())
             }
             Some(_) => (Action::Update, "holds a different value".into()),
-            None => (Action::Update, format!("new value ({})", new_value.unwrap_or("regenerated"))),
+            None => match new_value {
+                Some(reason) => (Action::Update, format!("new value ({reason})")),
+                None => unavailable(),
+            },
         },
         Readback::Unreadable(why) => {
             unreadable_action(secret, id, (why, false), value, new_value, recorded, hasher)

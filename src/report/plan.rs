@@ -17,6 +17,7 @@ fn describe(source: &Source) -> String {
         Source::Unread { at } => {
             format!("unknown (held in {}, which never give it back)", at.join(", "))
         }
+        Source::Unreachable { at } => format!("unknown ({} could not be read)", at.join(", ")),
     }
 }
 
@@ -81,6 +82,7 @@ fn source_json(source: &Source) -> Value {
         Source::Generate { reason } => json!({"kind": "generate", "reason": reason}),
         Source::Adopt { from } => json!({"kind": "adopt", "from": from}),
         Source::Unread { at } => json!({"kind": "unread", "at": at}),
+        Source::Unreachable { at } => json!({"kind": "unreachable", "at": at}),
     }
 }
 

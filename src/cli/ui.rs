@@ -36,7 +36,7 @@ impl Ui {
         // Only SecretZero's own logs: SDKs log their retries and failures with request details,
         // and SecretZero reports the failures that matter itself.
         let level = match (self.quiet, verbose) {
-            (true, _) => "error",
+            (true, _) => "secretzero=error",
             (false, 0) => "secretzero=warn",
             (false, 1) => "secretzero=debug",
             (false, _) => "secretzero=trace",

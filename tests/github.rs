@@ -509,11 +509,12 @@ fn an_answer_without_updated_at_is_never_recorded() {
     assert!(!after.contains("\"unknown\""), "{after}");
     assert_ne!(after, lock, "the local file's new value is recorded");
 
-    // A drift check whose read gets no JSON fails as unknown rather than passing.
+    // A drift check whose read gets no JSON still knows from the lockfile that the new value
+    // is not recorded there: the target is stale, whatever the read says.
     github.state.lock().unwrap().garble = 1;
     let drift = run(&project, &["drift", "api_key"]);
-    assert_eq!(drift.code, 1, "{drift:?}");
-    assert!(drift.stderr.contains("Drift unknown: 1 target(s) could not be read"), "{drift:?}");
+    assert_eq!(drift.code, 4, "{drift:?}");
+    assert!(drift.stdout.contains("error[drift/stale-target]: github-secret"), "{drift:?}");
 
     // The next sync writes it again, as the message said, and records its stamp.
     let again = run(&project, &["sync"]);
@@ -583,7 +584,8 @@ fn a_value_only_github_holds_is_neither_lost_silently_nor_undone() {
     assert!(
         drift.stdout.contains(
             "error[drift/stale-target]: github-secret:gh:acme/app/A of secret `a` still holds an \
-             older value: the last write to it failed"
+             older value: the current one was not written there (the write failed or was not \
+             made)"
         ),
         "{drift:?}"
     );

@@ -862,6 +862,26 @@ fn a_target_left_with_an_older_value_is_pending_in_status_and_show() {
     assert_eq!(rows["secrets"][0]["state"], "synced", "{status:?}");
 }
 
+/// A lockfile shared by machines whose clocks differ: a target written later by a machine whose
+/// clock is behind holds the current value all the same, and is not pending.
+#[test]
+fn a_clock_behind_the_lockfile_does_not_make_a_written_target_pending() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  k:\n    generator: {type: random-string}\n    targets:\n      \
+         - {type: local-file, path: .env}\n",
+    );
+    let at = |now: &str, args: &[&str]| project.run_env(args, &[("SECRETZERO_NOW", now)]);
+    assert_eq!(at("2027-01-01T00:02:00Z", &["sync"]).code, 0);
+    let file = project.read("Secretfile.yml");
+    project.write("Secretfile.yml", &format!("{file}      - {{type: local-file, path: b.json}}\n"));
+    let sync = at("2027-01-01T00:00:00Z", &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    let status = at("2027-01-01T00:00:00Z", &["status", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows["secrets"][0]["state"], "synced", "{status:?}");
+    assert_eq!(at("2027-01-01T00:00:00Z", &["drift"]).code, 0);
+}
+
 /// A dotenv value that readers expand (`${A}`, `$A`) is not what applications read, so it is
 /// never adopted, copied elsewhere or overwritten (the file is reported and left alone, like one
 /// that does not parse); a single-quoted `$` is plain text.

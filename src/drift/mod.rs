@@ -204,14 +204,17 @@ impl Check<'_> {
                 Some(format!("run `secretzero sync -s {name}`")),
             ),
             // The lockfile knows, without a read: the value changed after this target was last
-            // written, so its write of the new value failed (`status` calls it pending).
-            (Readback::Sealed { .. }, Some(recorded)) if recorded.updated_at < entry.updated_at => {
+            // written, so its write of the new value failed or was never made (`status` calls it
+            // pending).
+            (Readback::Sealed { .. } | Readback::Unreadable(_), Some(recorded))
+                if recorded.updated_at < entry.updated_at =>
+            {
                 (
                     rule::STALE_TARGET,
                     Severity::Error,
                     format!(
-                        "{id} of secret `{name}` still holds an older value: the last write to it \
-                     failed"
+                        "{id} of secret `{name}` still holds an older value: the current one was \
+                         not written there (the write failed or was not made)"
                     ),
                     Some(format!("`secretzero sync -s {name}` writes the current value")),
                 )

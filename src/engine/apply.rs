@@ -377,7 +377,11 @@ fn record(
         let settings = target_plan.settings.clone();
         if was_written || (target_plan.action == Action::Unchanged && !current) {
             let hash = hasher.hash(name, id, &bytes);
-            let written = TargetEntry { hash, updated_at: now, stamp, settings };
+            // Never stamped before the value it holds: a lockfile shared by machines whose
+            // clocks differ would otherwise call a target written with the current value
+            // pending (`status`) or stale (`drift`).
+            let updated_at = now.max(entry.updated_at);
+            let written = TargetEntry { hash, updated_at, stamp, settings };
             entry.targets.insert(id.clone(), written);
             changed = true;
         } else if let Some(recorded) = entry.targets.get_mut(id)

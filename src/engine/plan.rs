@@ -675,10 +675,18 @@ fn target_action(
     // The value to write is neither known nor to be made: it is recorded, but only targets that
     // cannot be read (write-only stores, or ones that did not answer) hold it.
     let unavailable = || {
+        // The fields whose value is missing, not those a static value or the environment gives.
+        let variables: Vec<&str> = secret
+            .fields
+            .iter()
+            .zip(fields)
+            .filter(|(_, plan)| plan.value.is_none())
+            .map(|(field, _)| field.env_var.as_str())
+            .collect();
         let hint = format!(
             "the recorded value is only in targets that cannot be read back now; set {} to it, \
              or `sync --force -s {}` makes a new one",
-            secret.fields.iter().map(|f| f.env_var.as_str()).collect::<Vec<_>>().join(" and "),
+            variables.join(" and "),
             secret.name
         );
         (Action::Skip, hint)

@@ -63,6 +63,18 @@ impl Targets {
         }
     }
 
+    /// Whether this build has the target's type (a build without a store's feature fails its
+    /// targets on their own).
+    pub(crate) fn built(&self, target: &TargetDef) -> bool {
+        match &target.kind {
+            TargetKind::LocalFile(_) => true,
+            #[cfg(feature = "remote")]
+            TargetKind::Remote(remote) => RemoteTargets::supports(remote.kind),
+            #[cfg(not(feature = "remote"))]
+            TargetKind::Remote(_) => false,
+        }
+    }
+
     /// Lets remote targets read everything the run will ask them for at once.
     pub(crate) fn prefetch<'a>(&mut self, secrets: impl Iterator<Item = &'a Secret>) {
         #[cfg(feature = "remote")]

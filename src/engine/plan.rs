@@ -80,15 +80,14 @@ fn plan_secret(
     let legacy = entry.and_then(|e| legacy_keeper(secret, e, &readbacks, hasher));
     let former = entry.map(|e| former_targets(dir, secret, e, targets)).unwrap_or_default();
 
-    // Targets whose read failed this time (not those of a type this build lacks, which fail on
-    // their own): with no lockfile entry, what they hold is unknown.
+    // Targets whose read failed this time (unreachable, refused, not tried after an
+    // authentication failure; not those of a type this build lacks, which fail on their own):
+    // with no lockfile entry, what they hold is unknown.
     let unread: Vec<String> = secret
         .targets
         .iter()
         .zip(&readbacks)
-        .filter(|(t, r)| {
-            matches!(r, Readback::Unreadable(_)) && targets.for_target(t).available(t).is_ok()
-        })
+        .filter(|(t, r)| matches!(r, Readback::Unreadable(_)) && targets.built(t))
         .map(|(t, _)| t.id.clone())
         .collect();
     let rotate = options.rotate.contains(&secret.name);
@@ -518,8 +517,6 @@ fn settings_hash(secret: &Secret, target: &TargetDef, hasher: &Hasher) -> Option
     Some(hasher.hash_definition(&secret.name, &bytes))
 }
 
-/// A target whose value cannot be compared: unreachable, or a store that never gives values
-/// back.
 /// When every readable target still holds what was last written to it, but the value
 /// recorded since (a rotation whose writes failed there) lives only in stores that never give
 /// it back: adopting the old value would undo the rotation where it landed. Names the targets,
@@ -532,13 +529,8 @@ fn stale_beside_sealed(
     hasher: &Hasher,
 ) -> Option<String> {
     let recorded = |id: &str| entry.targets.get(id);
-    let sealed: Vec<&str> = secret
-        .targets
-        .iter()
-        .zip(readbacks)
-        .filter(|(t, r)| matches!(r, Readback::Sealed { .. }) && recorded(&t.id).is_some())
-        .map(|(t, _)| t.id.as_str())
-        .collect();
+    let mut sealed = sealed_holders(secret, readbacks);
+    sealed.retain(|id| recorded(id).is_some());
     if sealed.is_empty() || held.is_empty() {
         return None;
     }
@@ -564,6 +556,8 @@ fn stale_beside_sealed(
     ))
 }
 
+/// A target whose value cannot be compared: unreachable, or a store that never gives values
+/// back.
 fn cannot_read(readback: &Readback) -> bool {
     matches!(readback, Readback::Unreadable(_) | Readback::Sealed { .. })
 }
@@ -649,13 +643,7 @@ fn target_action(
         Source::Unread { at } => Some(at),
         _ => None,
     }) {
-        let variables: Vec<&str> = secret
-            .fields
-            .iter()
-            .zip(fields)
-            .filter(|(_, plan)| matches!(plan.source, Source::Unread { .. }))
-            .map(|(field, _)| field.env_var.as_str())
-            .collect();
+        let variables = missing_variables(secret, fields);
         let holders = match at.as_slice() {
             [only] if only == id => "it already holds".to_string(),
             [only] => format!("{only} already holds"),
@@ -675,14 +663,7 @@ fn target_action(
     // The value to write is neither known nor to be made: it is recorded, but only targets that
     // cannot be read (write-only stores, or ones that did not answer) hold it.
     let unavailable = || {
-        // The fields whose value is missing, not those a static value or the environment gives.
-        let variables: Vec<&str> = secret
-            .fields
-            .iter()
-            .zip(fields)
-            .filter(|(_, plan)| plan.value.is_none())
-            .map(|(field, _)| field.env_var.as_str())
-            .collect();
+        let variables = missing_variables(secret, fields);
         let hint = format!(
             "the recorded value is only in targets that cannot be read back now; set {} to it, \
              or `sync --force -s {}` makes a new one",
@@ -737,6 +718,18 @@ fn target_action(
             }
         }
     }
+}
+
+/// The environment variables that would give the fields whose value is missing (not those a
+/// static value or the environment already gives).
+fn missing_variables<'a>(secret: &'a Secret, fields: &[FieldPlan]) -> Vec<&'a str> {
+    secret
+        .fields
+        .iter()
+        .zip(fields)
+        .filter(|(_, plan)| plan.value.is_none())
+        .map(|(field, _)| field.env_var.as_str())
+        .collect()
 }
 
 /// What to do with a target whose value cannot be compared: trust the lockfile's record of

@@ -62,8 +62,8 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The store's rules for the target's names and options, checked before any request and by
-/// `validate`.
+/// The store's rules for the target's names and options, checked when the Secretfile loads
+/// (`secretfile/target`), before any request.
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let name = target.options.get("name").map_or("", String::as_str);
     let refuse = |why: String| format!("aws-secretsmanager `{name}`: {why}");
@@ -82,10 +82,6 @@ pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
 }
 
 impl Store for SecretsManager {
-    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        check_options(target)
-    }
-
     fn check_value(
         &self,
         secret: &Secret,

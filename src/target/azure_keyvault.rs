@@ -129,8 +129,8 @@ fn error(error: azure_core::Error) -> RemoteError {
     }
 }
 
-/// The store's rules for the target's names and options, checked before any request and by
-/// `validate`.
+/// The store's rules for the target's names and options, checked when the Secretfile loads
+/// (`secretfile/target`), before any request.
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let name = target.options.get("name").map_or("", String::as_str);
     let refuse = |why: String| format!("azure-keyvault `{name}`: {why}");
@@ -152,10 +152,6 @@ pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
 }
 
 impl Store for KeyVault {
-    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        check_options(target)
-    }
-
     fn check_value(
         &self,
         secret: &Secret,

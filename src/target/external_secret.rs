@@ -150,8 +150,8 @@ impl ManifestStore {
     }
 }
 
-/// The store's rules for the target's names and options, checked before any request and by
-/// `validate`.
+/// The store's rules for the target's names and options, checked when the Secretfile loads
+/// (`secretfile/target`), before any request.
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let options = &target.options;
     let path = option(options, "path").unwrap_or_default();
@@ -203,10 +203,6 @@ pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
 }
 
 impl Store for ManifestStore {
-    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        check_options(target)
-    }
-
     fn check_value(&self, _: &Secret, _: &RemoteTarget, _: &SecretData) -> Result<(), String> {
         Ok(())
     }

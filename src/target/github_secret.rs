@@ -368,8 +368,8 @@ fn seal(key: &[u8; 32], value: &SecretString) -> Result<String, RemoteError> {
     Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
 }
 
-/// The store's rules for the target's names and options, checked before any request and by
-/// `validate`.
+/// The store's rules for the target's names and options, checked when the Secretfile loads
+/// (`secretfile/target`), before any request.
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let options = &target.options;
     let name = option(options, "name").unwrap_or_default();
@@ -380,10 +380,6 @@ pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
 }
 
 impl Store for SecretStore {
-    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        check_options(target)
-    }
-
     fn check_value(
         &self,
         secret: &Secret,

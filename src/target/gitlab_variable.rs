@@ -261,8 +261,8 @@ impl VariableStore {
     }
 }
 
-/// The store's rules for the target's names and options, checked before any request and by
-/// `validate`.
+/// The store's rules for the target's names and options, checked when the Secretfile loads
+/// (`secretfile/target`), before any request.
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let options = &target.options;
     let key = option(options, "key").unwrap_or_default();
@@ -300,10 +300,6 @@ pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
 }
 
 impl Store for VariableStore {
-    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        check_options(target)
-    }
-
     fn check_value(
         &self,
         secret: &Secret,

@@ -309,8 +309,8 @@ pub(crate) fn check_shape(secret: &Secret, target: &RemoteTarget) -> Result<(), 
     Ok(())
 }
 
-/// The store's rules for the target's names and options, checked before any request and by
-/// `validate`.
+/// The store's rules for the target's names and options, checked when the Secretfile loads
+/// (`secretfile/target`), before any request.
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let option = |key: &str| target.options.get(key).map(String::as_str);
     // The loader writes the default id (the secret's name) into the options.
@@ -333,10 +333,6 @@ pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
 }
 
 impl Store for CredentialStore {
-    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        check_options(target)
-    }
-
     fn check_value(
         &self,
         secret: &Secret,

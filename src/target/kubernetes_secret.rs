@@ -246,8 +246,8 @@ impl SecretStore {
     }
 }
 
-/// The store's rules for the target's names and options, checked before any request and by
-/// `validate`.
+/// The store's rules for the target's names and options, checked when the Secretfile loads
+/// (`secretfile/target`), before any request.
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let namespace = option(&target.options, "namespace");
     let name = option(&target.options, "name");
@@ -300,10 +300,6 @@ pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
 }
 
 impl Store for SecretStore {
-    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        check_options(target)
-    }
-
     fn check_value(
         &self,
         secret: &Secret,

@@ -108,8 +108,8 @@ fn payload(value: &SecretData) -> Map<String, Value> {
     value.fields.iter().map(|(n, v)| (n.clone(), Value::String(v.expose_secret().into()))).collect()
 }
 
-/// The store's rules for the target's names and options, checked before any request and by
-/// `validate`.
+/// The store's rules for the target's names and options, checked when the Secretfile loads
+/// (`secretfile/target`), before any request.
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let path = target.options.get("path").map_or("", String::as_str);
     let refuse = |why: String| format!("vault-kv `{path}`: {why}");
@@ -130,10 +130,6 @@ pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
 }
 
 impl Store for KvStore {
-    fn check_target(&self, target: &RemoteTarget) -> Result<(), String> {
-        check_options(target)
-    }
-
     fn check_value(
         &self,
         secret: &Secret,

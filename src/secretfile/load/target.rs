@@ -31,9 +31,6 @@ impl Walker {
         targets
     }
 
-    /// Each remote target against its store's rules (names, scopes, options), where this
-    /// build has the store: a target the store would refuse stops every command before any
-    /// request, at its line.
     /// An ExternalSecret manifest is a whole file: no local-file target may write into it.
     pub(super) fn manifest_files(&mut self, file: &Secretfile) {
         let mut local: HashMap<&str, &str> = HashMap::new();
@@ -112,6 +109,9 @@ impl Walker {
         }
     }
 
+    /// Each remote target against its store's rules (names, scopes, options), where this
+    /// build has the store: a target the store would refuse stops every command before any
+    /// request, at its line.
     pub(super) fn store_rules(&mut self, file: &Secretfile) {
         for secret in file.secrets.values() {
             for target in &secret.targets {

@@ -233,6 +233,33 @@ fn paths_vault_cannot_take_are_refused_before_any_request() {
     assert!(!project.exists(".env"), "nothing was written");
 }
 
+/// A value taken over from a file is recorded, and said to be taken over, only once it has
+/// reached the targets that lacked it; until then the next run adopts it again.
+#[test]
+fn a_value_adopted_but_written_nowhere_is_not_reported_as_adopted() {
+    let vault = VaultDouble::start();
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
+         [{type: local-file, path: .env}, {type: vault-kv, path: cas/a, cas: \"true\"}]\n",
+    );
+    project.write(".env", "A=kept-by-hand\n");
+    vault.state.lock().unwrap().race = true;
+    let raced = run(&vault, &project, &["sync"]);
+    assert_eq!(raced.code, 1, "{raced:?}");
+    assert!(!raced.stderr.contains("Adopted"), "{raced:?}");
+    assert!(raced.stderr.contains("✗ Failed to write a to vault-kv::cas/a"), "{raced:?}");
+    assert!(!project.read(".gitsecrets.lock").contains("\"a\""), "not recorded: {raced:?}");
+
+    vault.state.lock().unwrap().kv2.clear();
+    let adopted = run(&vault, &project, &["sync"]);
+    assert_eq!(adopted.code, 0, "{adopted:?}");
+    assert!(
+        adopted.stderr.contains("✓ Adopted the value its targets already hold: a\n"),
+        "{adopted:?}"
+    );
+    assert_eq!(vault.kv2("secret", "cas/a"), Some(json!({"value": "kept-by-hand"})));
+}
+
 #[test]
 fn no_value_reaches_any_output() {
     const CANARY: &str = "CANARY-vault-51c2e8";

@@ -96,9 +96,6 @@ pub fn apply(
         {
             outcome.generated.push(secret.name.clone());
         }
-        if secret_plan.fields.iter().any(|f| matches!(f.source, Source::Adopt { .. })) {
-            outcome.adopted.push(secret.name.clone());
-        }
 
         let mut staged = Vec::new();
         for (target, target_plan) in secret.targets.iter().zip(&secret_plan.targets) {
@@ -155,6 +152,12 @@ pub fn apply(
             let recorded =
                 record(lock, hasher, secret, &mut secret_plan, &value, (&written, &stamps), now);
             outcome.lockfile_changed |= recorded.changed;
+            // Taken over from its targets only once recorded: otherwise the next run asks again.
+            let adopts =
+                secret_plan.fields.iter().any(|f| matches!(f.source, Source::Adopt { .. }));
+            if adopts && recorded.kept {
+                outcome.adopted.push(secret.name.clone());
+            }
             match recorded.rotation {
                 Rotation::None => {}
                 Rotation::Done => outcome.rotated.push(secret.name.clone()),
@@ -238,6 +241,8 @@ fn complete(secret: &Secret, plan: &SecretPlan) -> Result<Option<SecretData>, Ge
 struct Recorded {
     /// Whether the lockfile entry changed.
     changed: bool,
+    /// Whether the value is in the lockfile now: a new value that reached no target is not.
+    kept: bool,
     rotation: Rotation,
 }
 
@@ -309,7 +314,7 @@ fn record(
     // targets is recorded nowhere, or every failing run would rewrite the lockfile.
     let needs_writing = plan.targets.iter().filter(|t| t.action != Action::Unchanged).count();
     if value_changed && needs_writing > 0 && written.is_empty() {
-        return Recorded { changed: false, rotation: Rotation::None };
+        return Recorded { changed: false, kept: false, rotation: Rotation::None };
     }
 
     let mut changed = previous.is_none();
@@ -413,5 +418,5 @@ fn record(
             }
         }
     }
-    Recorded { changed, rotation }
+    Recorded { changed, kept: true, rotation }
 }

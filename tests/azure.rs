@@ -114,7 +114,9 @@ fn soft_deleted_names_and_limits_are_left_alone() {
              azure-keyvault, name: fine}}]\n  under_score:\n    generator: {{type: \
              random-string}}\n    targets: [{{type: azure-keyvault, name: under_score}}]\n  \
              long:\n    generator: {{type: random-string}}\n    targets: [{{type: \
-             azure-keyvault, name: {long}}}]\n"
+             azure-keyvault, name: {long}}}]\n  nowhere:\n    generator: {{type: \
+             random-string}}\n    targets: [{{type: azure-keyvault, name: nowhere, vault_url: \
+             \"not a url\"}}]\n"
         ),
     ));
     let validate = run(&named, &["validate"]);
@@ -128,18 +130,21 @@ fn soft_deleted_names_and_limits_are_left_alone() {
             "error[secretfile/target]: secret `long`: azure-keyvault `{long}`: the secret name is \
              128 characters long; Key Vault allows 1 to 127\n  --> Secretfile.yml:17:15\n"
         ),
+        "error[secretfile/target]: secret `nowhere`: azure-keyvault `nowhere`: vault_url `not a \
+         url` is not a URL: relative URL without a base\n  --> Secretfile.yml:20:15\n"
+            .to_string(),
     ];
     for line in &expected {
         assert!(validate.stdout.contains(line.as_str()), "missing {line}\n{validate:?}");
     }
-    assert_eq!(validate.stdout.matches("error[").count(), 2, "{validate:?}");
-    assert_eq!(validate.stderr, "✗ Secretfile.yml has 2 problems\n", "{validate:?}");
+    assert_eq!(validate.stdout.matches("error[").count(), 3, "{validate:?}");
+    assert_eq!(validate.stderr, "✗ Secretfile.yml has 3 problems\n", "{validate:?}");
     let sync = run(&named, &["sync"]);
     assert_eq!(sync.code, 1, "{sync:?}");
     for line in &expected {
         assert!(sync.stderr.contains(line.as_str()), "missing {line}\n{sync:?}");
     }
-    assert!(sync.stderr.ends_with("error: Secretfile.yml has 2 problems\n"), "{sync:?}");
+    assert!(sync.stderr.ends_with("error: Secretfile.yml has 3 problems\n"), "{sync:?}");
     {
         let state = vault.state.lock().unwrap();
         assert!(state.log.is_empty(), "no request: {:?}", state.log);

@@ -139,6 +139,11 @@ fn names_and_scopes_github_refuses_stop_every_command_at_their_line() {
   long_env:
     generator: {{type: static, value: "x"}}
     targets: [{{type: github-secret, provider: gh, owner: acme, repo: app, environment: "{env}"}}]
+  github:
+    template:
+      type: t
+      fields: [{{name: key, generator: {{type: static, value: "x"}}}}]
+    targets: [{{type: github-secret, provider: gh, owner: acme, repo: app}}]
   fine:
     generator: {{type: static, value: "x"}}
     targets: [{{type: github-secret, provider: gh, owner: acme, repo: app}}]
@@ -171,6 +176,9 @@ fn names_and_scopes_github_refuses_stop_every_command_at_their_line() {
          repository names\"",
         "\"secretfile/target\" 22: \"secret `long_env`: github-secret `LONG_ENV`: \
          `environment` has 256 characters; GitHub allows 1 to 255\"",
+        "\"secretfile/target\" 27: \"secret `github`: github-secret `GITHUB_KEY` of \
+         repository `acme/app`: field `key` of `github`: the secret name `GITHUB_KEY` starts \
+         with `GITHUB_`, which GitHub keeps for itself\"",
     ];
     assert_eq!(found, expected, "{validate:?}");
 
@@ -178,7 +186,7 @@ fn names_and_scopes_github_refuses_stop_every_command_at_their_line() {
     for args in [&["sync"][..], &["sync", "--dry-run"], &["drift"], &["test"]] {
         let run = run(&project, args);
         assert_eq!(run.code, 1, "{args:?}: {run:?}");
-        assert!(run.stderr.contains("Secretfile.yml has 6 problems"), "{args:?}: {run:?}");
+        assert!(run.stderr.contains("Secretfile.yml has 7 problems"), "{args:?}: {run:?}");
     }
     assert_eq!(github.requests(), 0);
 }

@@ -186,7 +186,7 @@ secrets:
 fn keys_scopes_and_flags_gitlab_refuses_stop_every_command_at_their_line() {
     let gitlab = GitlabDouble::start();
     let project = Project::new(
-        r#"version: "1.0"
+        &r#"version: "1.0"
 secrets:
   dashed:
     generator: {type: static, value: "x"}
@@ -203,7 +203,13 @@ secrets:
   yes:
     generator: {type: static, value: "x"}
     targets: [{type: gitlab-variable, project: team/app, masked: "yes"}]
-"#,
+  fields:
+    template:
+      type: creds
+      fields: [{name: password, generator: {type: static, value: "x"}}]
+    targets: [{type: gitlab-variable, project: team/app, key: LONG}]
+"#
+        .replace("LONG", &"K".repeat(250)),
     );
     let validate = run(&gitlab, &project, &["validate"]);
     assert_eq!(validate.code, 1, "{validate:?}");
@@ -229,13 +235,20 @@ secrets:
             "error[secretfile/target]: secret `yes`: gitlab-variable `YES` of project `team/app` \
              (scope `*`): `masked` must be \"true\" or \"false\"",
             "  --> Secretfile.yml:17:15",
+            &format!(
+                "error[secretfile/target]: secret `fields`: gitlab-variable `{long}` of project \
+                 `team/app` (scope `*`): field `password` of `fields`: the key `{long}` is 259 \
+                 characters; GitLab allows at most 255",
+                long = format!("{}_PASSWORD", "K".repeat(250))
+            ),
+            "  --> Secretfile.yml:22:15",
         ],
         "{validate:?}"
     );
     for args in [&["sync"][..], &["sync", "--dry-run"], &["drift"]] {
         let run = run(&gitlab, &project, args);
         assert_eq!(run.code, 1, "{args:?}: {run:?}");
-        assert!(run.stderr.contains("Secretfile.yml has 5 problems"), "{args:?}: {run:?}");
+        assert!(run.stderr.contains("Secretfile.yml has 6 problems"), "{args:?}: {run:?}");
     }
     assert_eq!(gitlab.requests(), 0);
 }

@@ -429,6 +429,42 @@ secrets:
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.all_output().contains("colour"), "{run:?}");
 
+    // Keys that come from the secret (its name, or its fields) follow the same rules, and
+    // `key` is for one-value secrets only.
+    let project = Project::new(&format!(
+        r#"version: "1.0"
+secrets:
+  {long}:
+    generator: {{type: random-string}}
+    targets: [{{type: kubernetes-secret, namespace: apps, name: web}}]
+  db:
+    template:
+      type: creds
+      fields: [{{name: password, generator: {{type: random-string}}}}]
+    targets: [{{type: kubernetes-secret, namespace: apps, name: web, key: DB}}]
+"#,
+        long = "s".repeat(254)
+    ));
+    let run = project.run(&["validate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.error_headlines(),
+        [
+            format!(
+                "error[secretfile/target]: secret `{long}`: kubernetes-secret `apps/web`: data \
+                 key `{long}` must be 1 to 253 characters",
+                long = "s".repeat(254)
+            ),
+            " --> Secretfile.yml:5:15".to_string(),
+            "error[secretfile/target]: secret `db`: kubernetes-secret `apps/web`: `key` names \
+             the data key of a one-value secret; the fields of `db` are written as keys named \
+             after them (password)"
+                .to_string(),
+            "  --> Secretfile.yml:10:15".to_string(),
+        ],
+        "{run:?}"
+    );
+
     let project = Project::new(
         r#"version: "1.0"
 secrets:
@@ -545,6 +581,60 @@ secrets:
         validate.stdout.contains("it must be SecretStore or ClusterSecretStore"),
         "{validate:?}"
     );
+}
+
+/// A one-value secret that a Kubernetes Secret (or Vault) keeps is one key of a mapping there;
+/// without `remoteRef.property` ESO would copy the whole mapping as JSON.
+#[test]
+fn a_one_value_manifest_points_at_the_key_its_store_keeps_it_under() {
+    let double = KubernetesDouble::start();
+    let project = Project::new(
+        r#"version: "1.0"
+secrets:
+  in_cluster:
+    generator: {type: random-string}
+    targets:
+      - {type: kubernetes-secret, namespace: apps, name: web, key: API}
+      - {type: external-secret, path: k.yaml, name: k, secret_store: s, remote_key: web}
+  chosen:
+    generator: {type: random-string}
+    targets:
+      - {type: kubernetes-secret, namespace: apps, name: web}
+      - {type: external-secret, path: c.yaml, name: c, secret_store: s, remote_key: web, property: ""}
+  plain:
+    generator: {type: random-string}
+    targets:
+      - {type: external-secret, path: p.yaml, name: p, secret_store: s, remote_key: k, property: inner}
+  fields:
+    template:
+      type: creds
+      fields: [{name: password, generator: {type: random-string}}]
+    targets:
+      - {type: external-secret, path: f.yaml, name: f, secret_store: s, remote_key: k, property: x}
+"#,
+    );
+    let validate = run(&double, &project, &["validate"]);
+    assert_eq!(validate.code, 1, "{validate:?}");
+    assert_eq!(
+        validate.error_headlines(),
+        [
+            "error[secretfile/target]: secret `fields`: external-secret `f.yaml`: `property` is \
+             for a one-value secret; each field of `fields` is its own property",
+            "  --> Secretfile.yml:22:9",
+        ],
+        "{validate:?}"
+    );
+    project.write("Secretfile.yml", &project.read("Secretfile.yml").replace(", property: x}", "}"));
+    let sync = run(&double, &project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    let reference = |file: &str| {
+        let parsed: serde_json::Value = serde_saphyr::from_str(&project.read(file)).unwrap();
+        parsed["spec"]["data"][0]["remoteRef"].clone()
+    };
+    assert_eq!(reference("k.yaml"), json!({"key": "web", "property": "API"}));
+    assert_eq!(reference("c.yaml"), json!({"key": "web"}), "`property: \"\"` leaves it out");
+    assert_eq!(reference("p.yaml"), json!({"key": "k", "property": "inner"}));
+    assert_eq!(reference("f.yaml")["property"], "password");
 }
 
 #[test]

@@ -83,8 +83,8 @@ pub struct ProviderSchema {
     pub config: &'static [&'static str],
     /// Each auth `kind` with the keys its `auth` block takes; the first is the default.
     pub auth: &'static [(&'static str, &'static [&'static str])],
-    /// Auth keys an auth kind cannot do without: `(kind, key)`.
-    pub required: &'static [(&'static str, &'static str)],
+    /// Auth keys an auth kind cannot do without: `(kind, keys)`, where one of `keys` will do.
+    pub required: &'static [(&'static str, &'static [&'static str])],
     /// `config` keys that are whole numbers, with their range.
     pub numbers: &'static [(&'static str, std::ops::RangeInclusive<u64>)],
 }
@@ -103,7 +103,7 @@ impl ProviderKind {
                 ("profile", &["profile"]),
                 ("assume_role", &["role_arn", "session_name", "external_id"]),
             ],
-            required: &[("profile", "profile"), ("assume_role", "role_arn")],
+            required: &[("profile", &["profile"]), ("assume_role", &["role_arn"])],
             numbers: &[],
         };
         const VAULT: ProviderSchema = ProviderSchema {
@@ -114,7 +114,7 @@ impl ProviderKind {
                 ("approle", &["role_id", "secret_id_file", "secret_id_env", "mount"]),
                 ("jwt", &["role", "token_file", "token_env", "mount"]),
             ],
-            required: &[("jwt", "role")],
+            required: &[("jwt", &["role"]), ("jwt", &["token_file", "token_env"])],
             numbers: &[],
         };
         const AZURE: ProviderSchema = ProviderSchema {
@@ -143,7 +143,11 @@ impl ProviderKind {
                 ("ambient", &["token"]),
                 ("app", &["app_id", "installation_id", "private_key_file", "private_key_env"]),
             ],
-            required: &[("app", "app_id"), ("app", "installation_id")],
+            required: &[
+                ("app", &["app_id"]),
+                ("app", &["installation_id"]),
+                ("app", &["private_key_file", "private_key_env"]),
+            ],
             numbers: &[],
         };
         const JENKINS: ProviderSchema = ProviderSchema {
@@ -445,7 +449,14 @@ impl RemoteKind {
             }
             RemoteKind::ExternalSecret => (
                 &["name", "secret_store", "remote_key"],
-                &["path", "namespace", "secret_store_kind", "refresh_interval", "target_name"],
+                &[
+                    "path",
+                    "namespace",
+                    "secret_store_kind",
+                    "refresh_interval",
+                    "target_name",
+                    "property",
+                ],
             ),
         }
     }

@@ -51,9 +51,7 @@ pub(crate) fn connect(
             ))
             .hint("set `vault_url: https://NAME.vault.azure.net` on the target or the provider")
         })?;
-    if !url.starts_with("https://") {
-        return Err(RemoteError::config(format!("vault_url `{url}` must start with https://")));
-    }
+    check_vault_url(url).map_err(RemoteError::config)?;
     let credential = azure::credential(provider)?;
     let verify = match provider.config.get("verify_challenge_resource").map(String::as_str) {
         None | Some("true") => true,
@@ -131,10 +129,23 @@ fn error(error: azure_core::Error) -> RemoteError {
 
 /// The store's rules for the target's names and options, checked when the Secretfile loads
 /// (`secretfile/target`), before any request.
+/// A vault's address: an `https://` URL with a host, as `SecretClient` takes it.
+fn check_vault_url(url: &str) -> Result<(), String> {
+    let parsed = azure_core::http::Url::parse(url)
+        .map_err(|e| format!("vault_url `{url}` is not a URL: {e}"))?;
+    if parsed.scheme() != "https" || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("vault_url `{url}` must start with https:// and name a host"));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let name = target.options.get("name").map_or("", String::as_str);
     let refuse = |why: String| format!("azure-keyvault `{name}`: {why}");
     check_name(name).map_err(refuse)?;
+    if let Some(url) = target.options.get("vault_url") {
+        check_vault_url(url).map_err(refuse)?;
+    }
     if target.tags.len() > MAX_TAGS {
         return Err(refuse(format!("{} tags; Key Vault allows {MAX_TAGS}", target.tags.len())));
     }

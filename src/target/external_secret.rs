@@ -5,7 +5,8 @@
 //!
 //! The manifest never holds the value: it names the store (`secret_store`,
 //! `secret_store_kind`), the entry there (`remote_key`, with one `property` per field for a
-//! multi-field secret) and the Secret to make (`target_name`, default `name`). So the target is
+//! multi-field secret, and the `property` option, or the key Vault or a Kubernetes Secret
+//! keeps it under, for a one-value secret) and the Secret to make (`target_name`, default `name`). So the target is
 //! not where the value lives: reading it says the manifest is there and as it would be written
 //! (sealed, with no stamp), or missing when the file is absent or differs, so that a sync
 //! (re)writes it. The file is written to a temporary file in the same folder and renamed over
@@ -133,6 +134,9 @@ pub fn manifest(request: &Request) -> String {
         out.push_str(&format!("    - secretKey: {}\n", quoted(&request.secret)));
         out.push_str("      remoteRef:\n");
         out.push_str(&format!("        key: {}\n", quoted(remote_key)));
+        if let Some(property) = option(options, "property") {
+            out.push_str(&format!("        property: {}\n", quoted(property)));
+        }
     } else {
         for field in &request.fields {
             out.push_str(&format!("    - secretKey: {}\n", quoted(field)));
@@ -152,10 +156,16 @@ impl ManifestStore {
 
 /// The store's rules for the target's names and options, checked when the Secretfile loads
 /// (`secretfile/target`), before any request.
-pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+pub(crate) fn check_options(secret: &Secret, target: &RemoteTarget) -> Result<(), String> {
     let options = &target.options;
     let path = option(options, "path").unwrap_or_default();
     let refuse = |why: String| format!("external-secret `{path}`: {why}");
+    if option(options, "property").is_some() && !secret.is_single() {
+        return Err(refuse(format!(
+            "`property` is for a one-value secret; each field of `{}` is its own property",
+            secret.name
+        )));
+    }
     let name = option(options, "name").unwrap_or_default();
     for (what, value) in [("name", Some(name)), ("target_name", option(options, "target_name"))] {
         if let Some(value) = value

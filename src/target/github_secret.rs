@@ -370,12 +370,22 @@ fn seal(key: &[u8; 32], value: &SecretString) -> Result<String, RemoteError> {
 
 /// The store's rules for the target's names and options, checked when the Secretfile loads
 /// (`secretfile/target`), before any request.
-pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+pub(crate) fn check_options(secret: &Secret, target: &RemoteTarget) -> Result<(), String> {
     let options = &target.options;
     let name = option(options, "name").unwrap_or_default();
     let refuse = |why: String| format!("{}: {why}", describe(options, name));
     Scope::of(options).map_err(refuse)?;
     check_name(name).map_err(refuse)?;
+    // A multi-field secret is one GitHub secret per field, each named after its field.
+    if !secret.is_single() {
+        let fields = secret.fields.iter().map(|f| f.name.as_str());
+        for (stored, field) in names(name, false, fields).iter().zip(&secret.fields) {
+            check_name(stored).map_err(|why| {
+                let target = describe(options, stored);
+                format!("{target}: field `{}` of `{}`: {why}", field.name, secret.name)
+            })?;
+        }
+    }
     Ok(())
 }
 
@@ -386,6 +396,7 @@ impl Store for SecretStore {
         target: &RemoteTarget,
         value: &SecretData,
     ) -> Result<(), String> {
+        // Names were checked with the Secretfile (`check_options`); sizes need the value.
         let options = &target.options;
         let name = option(options, "name").unwrap_or_default();
         let single = secret.is_single();
@@ -396,7 +407,6 @@ impl Store for SecretStore {
                 false => format!("field `{field}` of `{}`", secret.name),
             };
             let target = describe(options, &stored);
-            check_name(&stored).map_err(|why| format!("{target}: {what}: {why}"))?;
             let bytes = text.expose_secret().len();
             if bytes > MAX_VALUE {
                 return Err(format!(

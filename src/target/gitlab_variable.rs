@@ -263,12 +263,22 @@ impl VariableStore {
 
 /// The store's rules for the target's names and options, checked when the Secretfile loads
 /// (`secretfile/target`), before any request.
-pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+pub(crate) fn check_options(secret: &Secret, target: &RemoteTarget) -> Result<(), String> {
     let options = &target.options;
     let key = option(options, "key").unwrap_or_default();
     let refuse = |why: String| format!("{}: {why}", describe(options, key));
     owner(options).map_err(refuse)?;
     check_key(key).map_err(refuse)?;
+    // A multi-field secret is one variable per field, each named after its field.
+    if !secret.is_single() {
+        let fields = secret.fields.iter().map(|f| f.name.as_str());
+        for (field, name) in variables(key, false, fields) {
+            check_key(&name).map_err(|why| {
+                let target = describe(options, &name);
+                format!("{target}: field `{field}` of `{}`: {why}", secret.name)
+            })?;
+        }
+    }
     for name in ["protected", "masked", "masked_and_hidden", "raw"] {
         if !matches!(option(options, name), None | Some("true") | Some("false")) {
             return Err(refuse(format!("`{name}` must be \"true\" or \"false\"")));
@@ -318,8 +328,8 @@ impl Store for VariableStore {
             } else {
                 format!("field `{field}` of `{}`", secret.name)
             };
+            // Names were checked with the Secretfile (`check_options`).
             let target = describe(options, &name);
-            check_key(&name).map_err(|why| format!("{target}: {what}: {why}"))?;
             let masked = flag(options, "masked") || flag(options, "masked_and_hidden");
             if !masked {
                 continue;

@@ -248,7 +248,7 @@ impl SecretStore {
 
 /// The store's rules for the target's names and options, checked when the Secretfile loads
 /// (`secretfile/target`), before any request.
-pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
+pub(crate) fn check_options(secret: &Secret, target: &RemoteTarget) -> Result<(), String> {
     let namespace = option(&target.options, "namespace");
     let name = option(&target.options, "name");
     let refuse = |why: String| format!("kubernetes-secret `{namespace}/{name}`: {why}");
@@ -266,8 +266,18 @@ pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
                 .into(),
         ));
     }
-    if let Some(key) = target.options.get("key") {
-        check_data_key(key).map_err(refuse)?;
+    if target.options.contains_key("key") && !secret.is_single() {
+        let fields: Vec<&str> = secret.fields.iter().map(|f| f.name.as_str()).collect();
+        return Err(refuse(format!(
+            "`key` names the data key of a one-value secret; the fields of `{}` are written \
+             as keys named after them ({})",
+            secret.name,
+            fields.join(", ")
+        )));
+    }
+    let fields: Vec<String> = secret.fields.iter().map(|f| f.name.clone()).collect();
+    for (key, _) in data_keys(&secret.name, secret.is_single(), &target.options, &fields) {
+        check_data_key(&key).map_err(refuse)?;
     }
     if let Some(kind) = target.options.get("secret_type")
         && (kind.is_empty() || kind.len() > 253)
@@ -309,11 +319,9 @@ impl Store for SecretStore {
         let namespace = option(&target.options, "namespace");
         let name = option(&target.options, "name");
         let refuse = |why: String| format!("kubernetes-secret `{namespace}/{name}`: {why}");
+        // Keys were checked with the Secretfile (`check_options`); sizes need the values.
         let fields: Vec<String> = secret.fields.iter().map(|f| f.name.clone()).collect();
         let keys = data_keys(&secret.name, secret.is_single(), &target.options, &fields);
-        for (key, _) in &keys {
-            check_data_key(key).map_err(refuse)?;
-        }
         // The API server sums the values of every key of a Secret: the keys it held when last
         // read count, and so do the keys other secrets of this run were checked to write, so
         // the secret that would pass the limit is the one refused.

@@ -38,18 +38,20 @@ pub fn check_options(secret: &Secret, target: &RemoteTarget) -> Option<Result<()
         #[cfg(feature = "azure")]
         RemoteKind::AzureKeyVault => Some(super::azure_keyvault::check_options(target)),
         #[cfg(feature = "github")]
-        RemoteKind::GithubSecret => Some(super::github_secret::check_options(target)),
+        RemoteKind::GithubSecret => Some(super::github_secret::check_options(secret, target)),
         #[cfg(feature = "gitlab")]
-        RemoteKind::GitlabVariable => Some(super::gitlab_variable::check_options(target)),
+        RemoteKind::GitlabVariable => Some(super::gitlab_variable::check_options(secret, target)),
         #[cfg(feature = "jenkins")]
         RemoteKind::JenkinsCredential => Some(
             super::jenkins_credential::check_options(target)
                 .and_then(|()| super::jenkins_credential::check_shape(secret, target)),
         ),
         #[cfg(feature = "kubernetes")]
-        RemoteKind::KubernetesSecret => Some(super::kubernetes_secret::check_options(target)),
+        RemoteKind::KubernetesSecret => {
+            Some(super::kubernetes_secret::check_options(secret, target))
+        }
         #[cfg(feature = "kubernetes")]
-        RemoteKind::ExternalSecret => Some(super::external_secret::check_options(target)),
+        RemoteKind::ExternalSecret => Some(super::external_secret::check_options(secret, target)),
         _ => None,
     }
 }

@@ -223,13 +223,17 @@ impl Walker {
             }
             Some((_, keys)) => {
                 let needed = schema.required.iter().filter(|(kind, _)| *kind == auth_kind);
-                for (_, key) in needed {
-                    if !auth_entries.iter().any(|(k, _)| k.name == *key) {
+                for (_, keys) in needed {
+                    if !auth_entries.iter().any(|(k, _)| keys.contains(&k.name.as_str())) {
                         let loc = auth_node.map_or(Loc::default(), |n| n.loc);
+                        let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
                         self.error(
                             "secretfile/missing-key",
                             loc,
-                            format!("{what} (auth kind `{auth_kind}`) has no `{key}` under `auth`"),
+                            format!(
+                                "{what} (auth kind `{auth_kind}`) has no {} under `auth`",
+                                keys.join(" or ")
+                            ),
                         );
                     }
                 }

@@ -42,7 +42,7 @@ impl Walker {
                 continue;
             }
             if let Some(secret) = self.secret(&key.name, key.loc, value, providers) {
-                self.check_key_collisions(&secret, &mut keys_in_files);
+                self.check_key_collisions(&secret, providers, &mut keys_in_files);
                 secrets.insert(key.name.clone(), secret);
             }
         }
@@ -54,6 +54,7 @@ impl Walker {
     pub(super) fn check_key_collisions(
         &mut self,
         secret: &Secret,
+        providers: &IndexMap<String, Provider>,
         seen: &mut HashMap<(String, String), (String, Loc)>,
     ) {
         for target in &secret.targets {
@@ -73,8 +74,8 @@ impl Walker {
                             | RemoteKind::JenkinsCredential
                     ) =>
                 {
-                    let slot = (String::new(), target.id.clone());
-                    self.claim(seen, slot, secret, target.loc, &target.id);
+                    let object = target::stored_object(remote, providers);
+                    self.claim(seen, (String::new(), object.clone()), secret, target.loc, &object);
                     continue;
                 }
                 // One variable per field: two secrets, or two fields, may meet in one name.
@@ -95,7 +96,8 @@ impl Walker {
                             secret.fields.iter().map(|f| field_variable(key, &f.name)).collect()
                         }
                     };
-                    let (place, _) = target.id.rsplit_once('/').unwrap_or((&target.id, ""));
+                    let object = target::stored_object(remote, providers);
+                    let (place, _) = object.rsplit_once('/').unwrap_or((&object, ""));
                     let noun = if github { "secret" } else { "variable" };
                     let slot = |name: &str| match github {
                         true => (place.to_uppercase(), name.to_uppercase()),
@@ -121,23 +123,22 @@ impl Walker {
                 // Keys of one Kubernetes Secret may belong to several secrets, but one key to
                 // one only; an ExternalSecret manifest file belongs to one secret.
                 TargetKind::Remote(remote) if remote.kind == RemoteKind::KubernetesSecret => {
-                    let option = |key: &str| remote.options.get(key).map_or("", String::as_str);
-                    let object =
-                        format!("kubernetes-secret {}/{}", option("namespace"), option("name"));
+                    let object = target::stored_object(remote, providers);
+                    let label = format!("kubernetes-secret {}", target::secret_label(remote));
                     let keys: Vec<String> = if secret.is_single() {
                         vec![remote.options.get("key").unwrap_or(&secret.name).clone()]
                     } else {
                         secret.fields.iter().map(|f| f.name.clone()).collect()
                     };
                     for key in keys {
-                        let what = format!("key `{key}` of {object}");
+                        let what = format!("key `{key}` of {label}");
                         self.claim(seen, (object.clone(), key), secret, target.loc, &what);
                     }
                     continue;
                 }
                 TargetKind::Remote(remote) if remote.kind == RemoteKind::ExternalSecret => {
-                    let slot = (String::new(), target.id.clone());
-                    self.claim(seen, slot, secret, target.loc, &target.id);
+                    let object = target::stored_object(remote, providers);
+                    self.claim(seen, (String::new(), object.clone()), secret, target.loc, &object);
                     continue;
                 }
                 TargetKind::Remote(_) => continue,
@@ -285,7 +286,7 @@ impl Walker {
             self.warn_ambient(name, field, name_loc);
         }
 
-        Some(Secret {
+        let mut secret = Secret {
             name: name.to_string(),
             description,
             loc: name_loc,
@@ -295,7 +296,9 @@ impl Walker {
             rotation_period,
             one_time,
             sensitive,
-        })
+        };
+        default_manifest_property(&mut secret);
+        Some(secret)
     }
 
     pub(super) fn template(
@@ -438,5 +441,32 @@ impl Walker {
         .with_secret(secret)
         .with_help("rename the secret or the field");
         self.warnings.push(warning);
+    }
+}
+
+/// A one-value secret that Vault or a Kubernetes Secret holds is one key of a mapping there
+/// (`value`, or the Secret's data key). ESO copies the whole mapping, as JSON, for a
+/// `remoteRef` without a `property`, so an ExternalSecret manifest of such a secret that
+/// names none points at that key; `property: ""` leaves it out.
+fn default_manifest_property(secret: &mut Secret) {
+    if !secret.is_single() {
+        return;
+    }
+    let held = secret.targets.iter().find_map(|target| match &target.kind {
+        TargetKind::Remote(remote) if remote.kind == RemoteKind::VaultKv => {
+            Some("value".to_string())
+        }
+        TargetKind::Remote(remote) if remote.kind == RemoteKind::KubernetesSecret => {
+            Some(remote.options.get("key").cloned().unwrap_or_else(|| secret.name.clone()))
+        }
+        _ => None,
+    });
+    let Some(held) = held else { return };
+    for target in &mut secret.targets {
+        if let TargetKind::Remote(remote) = &mut target.kind
+            && remote.kind == RemoteKind::ExternalSecret
+        {
+            remote.options.entry("property".into()).or_insert_with(|| held.clone());
+        }
     }
 }

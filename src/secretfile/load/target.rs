@@ -73,8 +73,8 @@ impl Walker {
                 if remote.kind != RemoteKind::KubernetesSecret {
                     continue;
                 }
-                let option = |key: &str| remote.options.get(key).map_or("", String::as_str);
-                let object = format!("{}/{}", option("namespace"), option("name"));
+                let object = stored_object(remote, &file.providers);
+                let label = secret_label(remote);
                 let kind = remote.options.get("secret_type").map_or("Opaque", String::as_str);
                 let settings = std::iter::once(("type".to_string(), kind.to_string()))
                     .chain(remote.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -91,7 +91,7 @@ impl Walker {
                                 "secretfile/target",
                                 target.loc,
                                 format!(
-                                    "secret `{}` sets the {what} of Secret {object} to `{value}`, \
+                                    "secret `{}` sets the {what} of Secret {label} to `{value}`, \
                                      and secret `{other}` to `{other_value}`",
                                     secret.name
                                 ),
@@ -368,40 +368,7 @@ impl Walker {
             }
         }
 
-        let location = match kind {
-            // Project paths and scopes may both hold `/`, and a group and a project may share a
-            // path: `team/app[*]/KEY` is a project's variable, `group:team[*]/KEY` a group's.
-            RemoteKind::GitlabVariable => {
-                let option = |key: &str| options.get(key).map_or("", String::as_str);
-                let owner = match options.get("group") {
-                    Some(group) => format!("group:{group}"),
-                    None => option("project").to_string(),
-                };
-                format!("{owner}[{}]/{}", option("environment_scope"), option("key"))
-            }
-            // `acme/app/NAME` is a repository's secret, `acme/app[prod]/NAME` one of its
-            // environment `prod`, `org:acme/NAME` an organization's.
-            RemoteKind::GithubSecret => {
-                let option = |key: &str| options.get(key).map_or("", String::as_str);
-                let repo = [option("owner"), option("repo")].join("/");
-                let place = match (options.get("org"), options.get("environment")) {
-                    (Some(org), _) => format!("org:{org}/"),
-                    (None, Some(environment)) => format!("{repo}[{environment}]/"),
-                    // A target without a scope is refused before any request; its id is the
-                    // name alone.
-                    (None, None) if repo == "/" => String::new(),
-                    (None, None) => format!("{repo}/"),
-                };
-                format!("{place}{}", option("name"))
-            }
-            _ => kind
-                .identity()
-                .iter()
-                .filter_map(|key| options.get(*key).filter(|value| !value.is_empty()))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("/"),
-        };
+        let location = location(kind, &options);
         Some(TargetDef {
             id: format!("{}:{}:{location}", kind.name(), provider.as_deref().unwrap_or("")),
             kind: TargetKind::Remote(RemoteTarget {
@@ -414,6 +381,112 @@ impl Walker {
             loc: node.loc,
         })
     }
+}
+
+/// Where in its store a remote target's object is: the part of the target's id after the
+/// kind and the provider.
+fn location(kind: RemoteKind, options: &IndexMap<String, String>) -> String {
+    match kind {
+        // Project paths and scopes may both hold `/`, and a group and a project may share a
+        // path: `team/app[*]/KEY` is a project's variable, `group:team[*]/KEY` a group's.
+        RemoteKind::GitlabVariable => {
+            let option = |key: &str| options.get(key).map_or("", String::as_str);
+            let owner = match options.get("group") {
+                Some(group) => format!("group:{group}"),
+                None => option("project").to_string(),
+            };
+            format!("{owner}[{}]/{}", option("environment_scope"), option("key"))
+        }
+        // `acme/app/NAME` is a repository's secret, `acme/app[prod]/NAME` one of its
+        // environment `prod`, `org:acme/NAME` an organization's.
+        RemoteKind::GithubSecret => {
+            let option = |key: &str| options.get(key).map_or("", String::as_str);
+            let repo = [option("owner"), option("repo")].join("/");
+            let place = match (options.get("org"), options.get("environment")) {
+                (Some(org), _) => format!("org:{org}/"),
+                (None, Some(environment)) => format!("{repo}[{environment}]/"),
+                // A target without a scope is refused before any request; its id is the
+                // name alone.
+                (None, None) if repo == "/" => String::new(),
+                (None, None) => format!("{repo}/"),
+            };
+            format!("{place}{}", option("name"))
+        }
+        _ => kind
+            .identity()
+            .iter()
+            .filter_map(|key| options.get(*key).filter(|value| !value.is_empty()))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("/"),
+    }
+}
+
+/// A Kubernetes Secret as messages name it: `namespace/name`, and the provider it names.
+pub(super) fn secret_label(target: &RemoteTarget) -> String {
+    let option = |key: &str| target.options.get(key).map_or("", String::as_str);
+    let object = format!("{}/{}", option("namespace"), option("name"));
+    match &target.provider {
+        Some(provider) => format!("{object} (provider `{provider}`)"),
+        None => object,
+    }
+}
+
+/// The object a remote target writes, spelled one way whatever the Secretfile leaves to
+/// defaults: its provider (the one it names, else the only one of its kind, as a run picks
+/// it), the provider's region or Key Vault where the target names none, Vault's default mount,
+/// paths without stray slashes. Two targets with one such name write one object. For a
+/// Kubernetes Secret it is the Secret, not the key; for an ExternalSecret manifest the file,
+/// whatever the provider. Target ids stay as written, since the lockfile records them.
+pub(super) fn stored_object(
+    target: &RemoteTarget,
+    providers: &IndexMap<String, Provider>,
+) -> String {
+    let kind = target.kind;
+    let mut options = target.options.clone();
+    if kind == RemoteKind::ExternalSecret {
+        return format!("{}::{}", kind.name(), location(kind, &options));
+    }
+    let named = target.provider.as_ref().and_then(|name| providers.get(name));
+    let mut of_kind = providers.values().filter(|p| p.kind == kind.provider_kind());
+    let only = match (of_kind.next(), of_kind.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    };
+    let provider = named.or(only);
+    let mut default_from_provider = |key: &str| {
+        if let Some(value) = provider.and_then(|p| p.config.get(key)) {
+            options.entry(key.to_string()).or_insert_with(|| value.clone());
+        }
+    };
+    match kind {
+        RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => default_from_provider("region"),
+        RemoteKind::AzureKeyVault => default_from_provider("vault_url"),
+        _ => {}
+    }
+    match kind {
+        RemoteKind::AzureKeyVault => {
+            // Key Vault's host name is case-insensitive, and its names are too.
+            for key in ["vault_url", "name"] {
+                if let Some(value) = options.get_mut(key) {
+                    *value = value.trim_end_matches('/').to_ascii_lowercase();
+                }
+            }
+        }
+        RemoteKind::VaultKv => {
+            let mount = options.get("mount").map_or("secret", |m| m.trim_matches('/'));
+            options.insert("mount".into(), mount.to_string());
+            if let Some(path) = options.get_mut("path") {
+                *path = path.trim_matches('/').to_string();
+            }
+        }
+        RemoteKind::KubernetesSecret => {
+            options.shift_remove("key");
+        }
+        _ => {}
+    }
+    let provider = provider.map_or("", |p| p.name.as_str());
+    format!("{}:{provider}:{}", kind.name(), location(kind, &options))
 }
 
 /// A target path made plain: relative, without `.` or `..`, with `/` between parts, so that two

@@ -539,7 +539,8 @@ fn provider_blocks_are_checked_against_their_kind_with_lines() {
 fn provider_blocks_need_their_auth_kinds_keys_and_numbers_in_range() {
     let text = "version: \"1.0\"\nproviders:\n  a: {kind: aws, auth: {kind: assume_role}, config: \
                 {max_in_flight: \"+5\"}}\n  v: {kind: vault, auth: {kind: jwt, token_env: X}}\n  \
-                z: {kind: azure, config: {request_timeout: \"30s\"}}\nsecrets: {}\n";
+                z: {kind: azure, config: {request_timeout: \"30s\"}}\n  g: {kind: github, auth: \
+                {kind: app, app_id: \"1\", installation_id: \"2\"}}\nsecrets: {}\n";
     assert_eq!(
         summary(text),
         vec![
@@ -565,6 +566,13 @@ fn provider_blocks_need_their_auth_kinds_keys_and_numbers_in_range() {
                 5,
                 "`request_timeout` in the `config` of provider `z` is `30s`; it must be a whole \
                  number from 1 to 300"
+                    .to_string()
+            ),
+            (
+                "secretfile/missing-key",
+                6,
+                "provider `g` (auth kind `app`) has no `private_key_file` or `private_key_env` \
+                 under `auth`"
                     .to_string()
             ),
         ]
@@ -637,4 +645,105 @@ fn github_secrets_are_named_upper_cased_and_meet_whatever_the_case() {
             "github-secret::org:acme/API_KEY"
         ]
     );
+}
+
+#[test]
+fn one_object_spelled_two_ways_is_one_object() {
+    let text = r#"version: "1.0"
+providers:
+  aws: {kind: aws, config: {region: eu-west-1}}
+  gh: {kind: github}
+secrets:
+  a:
+    generator: {type: random-string}
+    targets:
+      - {type: vault-kv, path: app/x}
+      - {type: aws-secretsmanager, name: x}
+      - {type: github-secret, owner: o, repo: r}
+      - {type: external-secret, name: m, secret_store: s, remote_key: k}
+  b:
+    generator: {type: random-string}
+    targets:
+      - {type: vault-kv, path: /app/x/, mount: secret/}
+      - {type: aws-secretsmanager, name: x, provider: aws, region: eu-west-1}
+      - {type: github-secret, owner: o, repo: r, name: a, provider: gh}
+      - {type: external-secret, name: n, secret_store: s, remote_key: k, path: ./m.externalsecret.yaml}
+  c:
+    generator: {type: random-string}
+    targets:
+      - {type: aws-secretsmanager, name: x, region: us-east-1}
+"#;
+    assert_eq!(
+        summary(text),
+        vec![
+            (
+                "secretfile/key-collision",
+                16,
+                "secrets `a` and `b` both write vault-kv::secret/app/x".to_string()
+            ),
+            (
+                "secretfile/key-collision",
+                17,
+                "secrets `a` and `b` both write aws-secretsmanager:aws:eu-west-1/x".to_string()
+            ),
+            (
+                "secretfile/key-collision",
+                18,
+                "secrets `a` and `b` both write secret `A` of github-secret:gh:o/r".to_string()
+            ),
+            (
+                "secretfile/key-collision",
+                19,
+                "secrets `a` and `b` both write external-secret::m.externalsecret.yaml".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn one_kubernetes_secret_in_two_clusters_is_two_objects() {
+    let text = r#"version: "1.0"
+providers:
+  staging: {kind: kubernetes, config: {context: staging}}
+  prod: {kind: kubernetes, config: {context: prod}}
+secrets:
+  api_key:
+    generator: {type: random-string}
+    targets:
+      - {type: kubernetes-secret, provider: staging, namespace: apps, name: web}
+      - {type: kubernetes-secret, provider: prod, namespace: apps, name: web, secret_type: Other}
+  other:
+    generator: {type: random-string}
+    targets:
+      - {type: kubernetes-secret, provider: prod, namespace: apps, name: web, key: api_key}
+"#;
+    assert_eq!(
+        summary(text),
+        vec![
+            (
+                "secretfile/key-collision",
+                14,
+                "secrets `api_key` and `other` both write key `api_key` of kubernetes-secret \
+                 apps/web (provider `prod`)"
+                    .to_string()
+            ),
+            (
+                "secretfile/target",
+                14,
+                "secret `other` sets the type of Secret apps/web (provider `prod`) to `Opaque`, \
+                 and secret `api_key` to `Other`"
+                    .to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_manifest_of_a_value_vault_keeps_points_at_its_key() {
+    let text = "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    \
+                targets:\n      - {type: vault-kv, path: app/a}\n      - {type: external-secret, \
+                name: a, secret_store: s, remote_key: app/a}\n";
+    let file = load_with_env(text, &[]).unwrap();
+    let TargetKind::Remote(manifest) = &file.secrets["a"].targets[1].kind else { panic!() };
+    assert_eq!(manifest.options.get("property").map(String::as_str), Some("value"));
 }

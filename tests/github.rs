@@ -334,6 +334,20 @@ fn an_organization_secrets_visibility_changed_in_the_secretfile_is_written() {
         sync.stderr.contains("HTTP 404: looking up repository `acme/nope`: Not Found"),
         "{sync:?}"
     );
+
+    // For a secret not there yet, the plan already knows: nothing is created where it would
+    // fail.
+    let new = unknown.replace("  token:", "  other:");
+    project.write("Secretfile.yml", &new);
+    let plan = run(&project, &["sync", "--dry-run", "-s", "other"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(
+        plan.stdout.contains(
+            "! skip      github-secret:gh:org:acme/OTHER (HTTP 404: looking up repository \
+             `acme/nope`: Not Found; it does not exist, or the token cannot see it"
+        ),
+        "{plan:?}"
+    );
 }
 
 #[test]

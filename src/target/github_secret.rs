@@ -181,7 +181,10 @@ fn check_repo(repo: &str) -> Result<(), String> {
 
 fn check_environment(environment: &str) -> Result<(), String> {
     let length = environment.chars().count();
-    if environment.trim().is_empty() || length > MAX_ENVIRONMENT {
+    if length > 0 && environment.trim().is_empty() {
+        return Err("`environment` is only spaces; name an environment".into());
+    }
+    if length == 0 || length > MAX_ENVIRONMENT {
         return Err(format!(
             "`environment` has {length} characters; GitHub allows 1 to {MAX_ENVIRONMENT}"
         ));
@@ -431,8 +434,18 @@ impl Store for SecretStore {
                 // scope's key is needed to write, and fetched once per run: a scope that is
                 // not there (a repository, an environment, an organization) shows now, in a
                 // dry run too, rather than at the write.
-                return match store.key(&scope).await {
-                    Ok(_) => Ok(StoreRead::Missing),
+                // So is a selected repository of an organization secret.
+                let selected = async {
+                    store.key(&scope).await?;
+                    if let Scope::Org { org, visibility, selected } = &scope
+                        && visibility == "selected"
+                    {
+                        store.repository_ids(org, selected).await?;
+                    }
+                    Ok::<(), RemoteError>(())
+                };
+                return match selected.await {
+                    Ok(()) => Ok(StoreRead::Missing),
                     Err(error) if error.code == "HTTP 404" && !error.auth => {
                         Ok(StoreRead::Broken(error.to_string()))
                     }
@@ -565,6 +578,14 @@ mod tests {
         let long = "e".repeat(256);
         let env = options(&[("owner", "acme"), ("repo", "app"), ("environment", &long)]);
         assert!(Scope::of(&env).unwrap_err().contains("255"));
+        assert_eq!(
+            check_environment("   "),
+            Err("`environment` is only spaces; name an environment".into())
+        );
+        assert_eq!(
+            check_environment(""),
+            Err("`environment` has 0 characters; GitHub allows 1 to 255".into())
+        );
     }
 
     #[test]

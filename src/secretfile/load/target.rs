@@ -301,6 +301,11 @@ impl Walker {
                 tags.extend(map.into_iter().map(|(k, v)| (format!("{prefix}:{k}"), v)));
                 continue;
             }
+            // A YAML boolean (`True`, `FALSE`) is the flag it spells, whatever its case.
+            if let Kind::Bool(flag) = value.kind {
+                options.insert(key.name.clone(), flag.to_string());
+                continue;
+            }
             if let Some(text) = self.string(value, &format!("`{}`", key.name)) {
                 options.insert(key.name.clone(), text);
             }

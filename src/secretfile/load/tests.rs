@@ -747,3 +747,17 @@ fn a_manifest_of_a_value_vault_keeps_points_at_its_key() {
     let TargetKind::Remote(manifest) = &file.secrets["a"].targets[1].kind else { panic!() };
     assert_eq!(manifest.options.get("property").map(String::as_str), Some("value"));
 }
+
+#[test]
+fn a_yaml_boolean_option_is_the_flag_whatever_its_case() {
+    let text = "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    \
+                targets: [{type: gitlab-variable, project: a/b, protected: True, masked: FALSE, \
+                description: \"True\"}]\n";
+    let file = load_with_env(text, &[]).unwrap();
+    let TargetKind::Remote(target) = &file.secrets["a"].targets[0].kind else { panic!() };
+    let option = |key: &str| target.options.get(key).map(String::as_str);
+    assert_eq!(
+        (option("protected"), option("masked"), option("description")),
+        (Some("true"), Some("false"), Some("True"))
+    );
+}

@@ -367,6 +367,9 @@ fn test_proves_the_token_and_the_role() {
         ),
         "{developer:?}"
     );
+    // Every scope refused is named, not only the first.
+    assert!(developer.stderr.contains("listing the variables of group `7`"), "{developer:?}");
+    assert!(developer.stderr.contains("  passed: token accepted (user `developer`)\n"));
     assert_eq!(gitlab.writes(), 0, "test writes nothing");
 }
 

@@ -52,7 +52,12 @@ fn supported(_: crate::secretfile::RemoteKind) -> bool {
     false
 }
 
-/// Prints one line per provider and target type; returns whether any failed to authenticate.
+/// Refusals printed per provider and target type; more are counted.
+#[cfg(feature = "remote")]
+const MAX_REFUSALS: usize = 20;
+
+/// Prints one line per provider and target type, and one per refusal; returns whether any
+/// failed to authenticate.
 #[cfg(feature = "remote")]
 fn probe(file: &crate::secretfile::Secretfile, ui: &Ui, failed: &mut bool) -> bool {
     let mut remote = crate::target::RemoteTargets::new(&file.providers);
@@ -69,12 +74,37 @@ fn probe(file: &crate::secretfile::Secretfile, ui: &Ui, failed: &mut bool) -> bo
             probe.targets,
             if probe.targets == 1 { "" } else { "s" }
         );
-        match &probe.outcome {
-            Ok(seen) => ui.done(&format!("{what}: {}", seen.join("; "))),
+        let checks = match &probe.outcome {
+            Ok(checks) => checks,
             Err(error) => {
                 *failed = true;
                 ui.failure(&format!("{what}: {error}"), None);
+                continue;
             }
+        };
+        let seen: Vec<&str> =
+            checks.iter().filter_map(|c| c.as_ref().ok()).map(String::as_str).collect();
+        let mut refused: Vec<String> = Vec::new();
+        for error in checks.iter().filter_map(|c| c.as_ref().err()) {
+            let text = error.to_string();
+            if !refused.contains(&text) {
+                refused.push(text);
+            }
+        }
+        if refused.is_empty() {
+            ui.done(&format!("{what}: {}", seen.join("; ")));
+            continue;
+        }
+        // Every refusal is named (each object or scope may need its own fix), up to a screenful.
+        *failed = true;
+        for text in refused.iter().take(MAX_REFUSALS) {
+            ui.failure(&format!("{what}: {text}"), None);
+        }
+        if refused.len() > MAX_REFUSALS {
+            ui.failure(&format!("{what}: and {} more refused", refused.len() - MAX_REFUSALS), None);
+        }
+        if !seen.is_empty() {
+            ui.info(&format!("  passed: {}", seen.join("; ")));
         }
     }
     remote.auth_failure().is_some()

@@ -15,7 +15,7 @@ use aws_sdk_secretsmanager::types::Tag;
 use secrecy::ExposeSecret;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead, encode_text, stored_size};
+use super::remote::{BoxFuture, Checked, Request, Store, StoreRead, encode_text, stored_size};
 use crate::provider::{Limiter, RemoteError, aws, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret};
 
@@ -188,7 +188,7 @@ impl Store for SecretsManager {
     /// that exists: `UpdateSecret` with the current version's id as `ClientRequestToken` and
     /// its current value, which Secrets Manager ignores. Creating a missing secret cannot be
     /// tried without creating it.
-    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<Checked>, RemoteError>> {
         let client = self.client.clone();
         Box::pin(async move {
             client
@@ -198,17 +198,17 @@ impl Store for SecretsManager {
                 .await
                 .map_err(|e| aws::error(e).during("secretsmanager:ListSecrets"))?;
             let mut seen =
-                vec!["credentials accepted; secretsmanager:ListSecrets allowed".to_string()];
+                vec![Ok("credentials accepted; secretsmanager:ListSecrets allowed".to_string())];
             for request in targets {
                 let name = request.option("name").unwrap_or_default();
                 let current = match client.get_secret_value().secret_id(name).send().await {
                     Ok(current) => current,
                     Err(error) => match aws::error(error) {
                         error if error.code == "ResourceNotFoundException" => {
-                            seen.push(format!(
+                            seen.push(Ok(format!(
                                 "`{name}` does not exist yet (secretsmanager:CreateSecret is \
                                  tried by the first sync)"
-                            ));
+                            )));
                             continue;
                         }
                         // As sync does: reported, left alone, and the others still checked.
@@ -216,21 +216,21 @@ impl Store for SecretsManager {
                             if error.code == "InvalidRequestException"
                                 && error.message.contains("delet") =>
                         {
-                            seen.push(format!(
+                            seen.push(Ok(format!(
                                 "`{name}` is scheduled for deletion, so sync leaves it alone"
-                            ));
+                            )));
                             continue;
                         }
                         error => {
-                            return Err(
-                                error.during(format!("secretsmanager:GetSecretValue on `{name}`"))
-                            );
+                            let during = format!("secretsmanager:GetSecretValue on `{name}`");
+                            seen.push(Err(error.during(during)));
+                            continue;
                         }
                     },
                 };
                 let (Some(version), Some(text)) = (current.version_id(), current.secret_string())
                 else {
-                    seen.push(format!("`{name}` may be read (it holds no string value)"));
+                    seen.push(Ok(format!("`{name}` may be read (it holds no string value)")));
                     continue;
                 };
                 let update = client
@@ -240,18 +240,17 @@ impl Store for SecretsManager {
                     .secret_string(text)
                     .send()
                     .await;
-                match update.map_err(aws::error) {
+                seen.push(match update.map_err(aws::error) {
                     // A value changed since the read: the token is taken, and the permission
                     // was granted all the same.
-                    Ok(_) => {}
-                    Err(error) if error.code == "ResourceExistsException" => {}
-                    Err(error) => {
-                        return Err(
-                            error.during(format!("secretsmanager:UpdateSecret on `{name}`"))
-                        );
+                    Ok(_) => Ok(format!("`{name}` may be read and updated")),
+                    Err(error) if error.code == "ResourceExistsException" => {
+                        Ok(format!("`{name}` may be read and updated"))
                     }
-                }
-                seen.push(format!("`{name}` may be read and updated"));
+                    Err(error) => {
+                        Err(error.during(format!("secretsmanager:UpdateSecret on `{name}`")))
+                    }
+                });
             }
             Ok(seen)
         })

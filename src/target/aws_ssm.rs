@@ -15,7 +15,7 @@ use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, T
 use secrecy::ExposeSecret;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead, encode_text, stored_size};
+use super::remote::{BoxFuture, Checked, Request, Store, StoreRead, encode_text, stored_size};
 use crate::provider::{Limiter, RemoteError, aws, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret};
 
@@ -260,7 +260,7 @@ impl Store for ParameterStore {
     /// exists without overwriting it, which Parameter Store refuses with
     /// `ParameterAlreadyExists` only when the identity may put it. Creating a missing
     /// parameter cannot be tried without creating it.
-    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<Checked>, RemoteError>> {
         let client = self.client.clone();
         Box::pin(async move {
             client
@@ -269,20 +269,24 @@ impl Store for ParameterStore {
                 .send()
                 .await
                 .map_err(|e| aws::error(e).during("ssm:DescribeParameters"))?;
-            let mut seen = vec!["credentials accepted; ssm:DescribeParameters allowed".to_string()];
+            let mut seen =
+                vec![Ok("credentials accepted; ssm:DescribeParameters allowed".to_string())];
             for request in targets {
                 let name = request.option("name").unwrap_or_default();
                 let read = client.get_parameter().name(name).with_decryption(true).send().await;
                 match read.map_err(aws::error) {
                     Ok(_) => {}
                     Err(error) if error.code == "ParameterNotFound" => {
-                        seen.push(format!(
+                        seen.push(Ok(format!(
                             "`{name}` does not exist yet (ssm:PutParameter is tried by the \
                              first sync)"
-                        ));
+                        )));
                         continue;
                     }
-                    Err(error) => return Err(error.during(format!("ssm:GetParameter on `{name}`"))),
+                    Err(error) => {
+                        seen.push(Err(error.during(format!("ssm:GetParameter on `{name}`"))));
+                        continue;
+                    }
                 }
                 let put = client
                     .put_parameter()
@@ -292,18 +296,18 @@ impl Store for ParameterStore {
                     .overwrite(false)
                     .send()
                     .await;
-                match put.map_err(aws::error) {
+                seen.push(match put.map_err(aws::error) {
                     Err(error) if error.code == "ParameterAlreadyExists" => {
-                        seen.push(format!("`{name}` may be read, decrypted and overwritten"))
+                        Ok(format!("`{name}` may be read, decrypted and overwritten"))
                     }
-                    Err(error) => return Err(error.during(format!("ssm:PutParameter on `{name}`"))),
+                    Err(error) => Err(error.during(format!("ssm:PutParameter on `{name}`"))),
                     // Deleted between the two calls: it now holds the placeholder, which the
                     // next sync replaces.
-                    Ok(_) => seen.push(format!(
+                    Ok(_) => Ok(format!(
                         "`{name}` was deleted while it was checked and now holds the \
                          placeholder `{PROBE_VALUE}`; the next sync writes its value"
                     )),
-                }
+                });
             }
             Ok(seen)
         })

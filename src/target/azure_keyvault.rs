@@ -14,7 +14,7 @@ use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use secrecy::ExposeSecret;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead, encode_text, stored_size};
+use super::remote::{BoxFuture, Checked, Request, Store, StoreRead, encode_text, stored_size};
 use crate::provider::{Limiter, RemoteError, azure, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret};
 
@@ -233,24 +233,26 @@ impl Store for KeyVault {
         })
     }
 
-    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<Checked>, RemoteError>> {
         let store = self.clone();
         Box::pin(async move {
             let mut seen = Vec::new();
             for request in targets {
                 let name = request.option("name").unwrap_or_default();
                 match store.client.get_secret(name, None).await {
-                    Ok(_) => seen.push(format!("`{name}` exists and may be read")),
+                    Ok(_) => seen.push(Ok(format!("`{name}` exists and may be read"))),
                     Err(e) if e.http_status().map(u16::from) == Some(404) => {
-                        seen.push(format!("`{name}` does not exist yet"))
+                        seen.push(Ok(format!("`{name}` does not exist yet")))
                     }
+                    // Access to a vault's secrets is granted to the whole vault: one refusal
+                    // stands for every name.
                     Err(e) => return Err(error(e)),
                 }
             }
             if seen.is_empty() {
-                seen.push("credential built; no target names a vault to check".into());
+                seen.push(Ok("credential built; no target names a vault to check".into()));
             } else {
-                seen.insert(0, "token accepted; secrets/get allowed".into());
+                seen.insert(0, Ok("token accepted; secrets/get allowed".into()));
             }
             Ok(seen)
         })

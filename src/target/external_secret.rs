@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead};
+use super::remote::{BoxFuture, Checked, Request, Store, StoreRead};
 use crate::provider::{Limiter, RemoteError};
 use crate::secretfile::{RemoteTarget, Secret};
 
@@ -262,11 +262,11 @@ impl Store for ManifestStore {
         })
     }
 
-    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<Checked>, RemoteError>> {
         let base = self.base.clone();
         Box::pin(async move {
             let _ = base;
-            Ok(vec![format!("{} manifest file(s); nothing to check remotely", targets.len())])
+            Ok(vec![Ok(format!("{} manifest file(s); nothing to check remotely", targets.len()))])
         })
     }
 }

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead, partly_written};
+use super::remote::{BoxFuture, Checked, Request, Store, StoreRead, partly_written};
 use crate::provider::github::{Github, Reply, failure};
 use crate::provider::http::segment;
 use crate::provider::{Limiter, RemoteError, max_in_flight};
@@ -515,7 +515,7 @@ impl Store for SecretStore {
         })
     }
 
-    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<Checked>, RemoteError>> {
         let store = self.clone();
         Box::pin(async move {
             let mut scopes: Vec<Scope> = Vec::new();
@@ -530,13 +530,18 @@ impl Store for SecretStore {
             // needs.
             let mut seen = Vec::new();
             for scope in scopes {
-                store.key(&scope).await?;
-                seen.push(format!("may read the secrets' public key of {}", scope.describe()));
+                // A token GitHub refuses (401) is refused for every scope.
+                let key = match store.key(&scope).await {
+                    Err(error) if error.code == "HTTP 401" => return Err(error),
+                    key => key,
+                };
+                let read = format!("may read the secrets' public key of {}", scope.describe());
+                seen.push(key.map(|_| read));
                 if let Scope::Org { org, selected, .. } = &scope
                     && !selected.is_empty()
                 {
-                    store.repository_ids(org, selected).await?;
-                    seen.push(format!("found the selected repositories of `{org}`"));
+                    let ids = store.repository_ids(org, selected).await;
+                    seen.push(ids.map(|_| format!("found the selected repositories of `{org}`")));
                 }
             }
             Ok(seen)

@@ -23,7 +23,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead, partly_written};
+use super::remote::{BoxFuture, Checked, Request, Store, StoreRead, partly_written};
 use crate::provider::gitlab::{Gitlab, Reply, failure};
 use crate::provider::http::segment;
 use crate::provider::{Limiter, RemoteError, max_in_flight};
@@ -433,13 +433,13 @@ impl Store for VariableStore {
         })
     }
 
-    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<Checked>, RemoteError>> {
         let store = self.clone();
         Box::pin(async move {
             let reply = store.gitlab.call(Method::GET, "user", None).await?;
             let user = Gitlab::check(reply)?;
             let name = user["username"].as_str().unwrap_or("?");
-            let mut seen = vec![format!("token accepted (user `{name}`)")];
+            let mut seen = vec![Ok(format!("token accepted (user `{name}`)"))];
 
             // Listing variables needs the role that managing them needs.
             let mut owners: Vec<(String, String)> = Vec::new();
@@ -454,10 +454,10 @@ impl Store for VariableStore {
                     .gitlab
                     .call(Method::GET, &format!("{path}/variables?per_page=1"), None)
                     .await?;
-                if reply.status != 200 {
-                    return Err(failure(&reply).during(format!("listing the variables of {name}")));
-                }
-                seen.push(format!("may manage the variables of {name}"));
+                seen.push(match reply.status {
+                    200 => Ok(format!("may manage the variables of {name}")),
+                    _ => Err(failure(&reply).during(format!("listing the variables of {name}"))),
+                });
             }
             Ok(seen)
         })

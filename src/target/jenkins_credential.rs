@@ -20,7 +20,7 @@ use secrecy::ExposeSecret;
 use tracing::debug;
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead};
+use super::remote::{BoxFuture, Checked, Request, Store, StoreRead};
 use crate::provider::http::segment;
 use crate::provider::jenkins::{Jenkins, Reply};
 use crate::provider::{Limiter, RemoteError, max_in_flight};
@@ -401,7 +401,7 @@ impl Store for CredentialStore {
         })
     }
 
-    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<Checked>, RemoteError>> {
         let store = self.clone();
         Box::pin(async move {
             let reply = store.jenkins.get("/whoAmI/api/json").await?;
@@ -418,7 +418,7 @@ impl Store for CredentialStore {
                 .auth()
                 .hint("check JENKINS_USER and JENKINS_API_TOKEN"));
             }
-            let mut seen = vec![format!("authenticated as `{name}`")];
+            let mut seen = vec![Ok(format!("authenticated as `{name}`"))];
 
             // Each store and domain a sync writes to must exist and be visible to the user.
             let mut domains = Vec::new();
@@ -430,27 +430,21 @@ impl Store for CredentialStore {
                 }
                 let api = format!("{path}api/json");
                 let reply = store.jenkins.get(&api).await?;
-                match reply.status {
-                    200..=299 => seen.push(format!("{} can be seen", location.store())),
-                    404 => {
-                        return Err(missing_store(&reply, &location).during(format!("GET {api}")));
-                    }
-                    403 => {
-                        return Err(reply.failure().during(format!("GET {api}")).hint(format!(
-                            "the user lacks Credentials/View on the {}",
-                            location.store()
-                        )));
-                    }
-                    _ => return Err(reply.failure().during(format!("GET {api}"))),
-                }
+                seen.push(match reply.status {
+                    200..=299 => Ok(format!("{} can be seen", location.store())),
+                    404 => Err(missing_store(&reply, &location).during(format!("GET {api}"))),
+                    403 => Err(reply.failure().during(format!("GET {api}")).hint(format!(
+                        "the user lacks Credentials/View on the {}",
+                        location.store()
+                    ))),
+                    _ => Err(reply.failure().during(format!("GET {api}"))),
+                });
                 domains.push(path);
             }
             if !domains.is_empty() {
-                seen.push(
-                    "Credentials/Create and Credentials/Update are not checked: Jenkins shows \
-                     them to no harmless call"
-                        .into(),
-                );
+                seen.push(Ok("Credentials/Create and Credentials/Update are not checked: \
+                              Jenkins shows them to no harmless call"
+                    .into()));
             }
             Ok(seen)
         })

@@ -31,7 +31,7 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead};
+use super::remote::{BoxFuture, Checked, Request, Store, StoreRead};
 use crate::provider::kubernetes::{Kubernetes, failure, status_code};
 use crate::provider::{Limiter, RemoteError, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret};
@@ -394,7 +394,7 @@ impl Store for SecretStore {
         Box::pin(async move { store.put(&request, &value).await.map(|()| None) })
     }
 
-    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<Checked>, RemoteError>> {
         let store = self.clone();
         Box::pin(async move {
             let mut namespaces: Vec<String> =
@@ -408,7 +408,7 @@ impl Store for SecretStore {
                     .call(|client| async move { client.apiserver_version().await })
                     .await
                     .map_err(|e| failure(e, RBAC).during("reading the server version"))?;
-                return Ok(vec!["credentials accepted".into()]);
+                return Ok(vec![Ok("credentials accepted".into())]);
             }
             let mut seen = Vec::new();
             for namespace in &namespaces {
@@ -443,8 +443,11 @@ impl Store for SecretStore {
                         missing.push(verb);
                     }
                 }
-                if !missing.is_empty() {
-                    return Err(RemoteError::new(
+                seen.push(match missing.is_empty() {
+                    true => {
+                        Ok(format!("get, create and update on secrets allowed in `{namespace}`"))
+                    }
+                    false => Err(RemoteError::new(
                         "Forbidden",
                         format!(
                             "the identity may not {} secrets in namespace `{namespace}`",
@@ -452,9 +455,8 @@ impl Store for SecretStore {
                         ),
                     )
                     .auth()
-                    .hint(format!("grant RBAC {RBAC}")));
-                }
-                seen.push(format!("get, create and update on secrets allowed in `{namespace}`"));
+                    .hint(format!("grant RBAC {RBAC}"))),
+                });
             }
             Ok(seen)
         })

@@ -14,9 +14,9 @@ use super::{FlushFailure, Readback, SecretData, Target, TargetError};
 use crate::secretfile::{RemoteTarget, Secret, TargetDef, TargetKind};
 
 #[cfg(feature = "remote")]
-pub use machinery::{Probe, RemoteTargets};
+pub(crate) use machinery::{Checked, Request, Store, StoreRead};
 #[cfg(feature = "remote")]
-pub(crate) use machinery::{Request, Store, StoreRead};
+pub use machinery::{Probe, RemoteTargets};
 
 /// The rules a store sets for a target's names and options, checked without connecting (for
 /// `validate`, and every command that loads the Secretfile); `None` when this build lacks the
@@ -242,9 +242,15 @@ mod machinery {
         ) -> BoxFuture<Result<Option<String>, RemoteError>>;
 
         /// For `secretzero test`: harmless calls that need the credentials and the permissions
-        /// a sync of `targets` needs; returns what each showed.
-        fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>>;
+        /// a sync of `targets` needs; returns what each showed, a failure for each object or
+        /// scope refused, or an error when nothing could be checked (credentials refused, the
+        /// store unreachable).
+        fn probe(&self, targets: Vec<Arc<Request>>)
+        -> BoxFuture<Result<Vec<Checked>, RemoteError>>;
     }
+
+    /// One check of `secretzero test`: what a call showed, or why it was refused.
+    pub type Checked = Result<String, RemoteError>;
 
     /// What `secretzero test` found for one provider and target type.
     #[derive(Debug)]
@@ -252,7 +258,7 @@ mod machinery {
         pub provider: String,
         pub kind: RemoteKind,
         pub targets: usize,
-        pub outcome: Result<Vec<String>, RemoteError>,
+        pub outcome: Result<Vec<Checked>, RemoteError>,
     }
 
     /// A store and its provider's limit on requests in flight.
@@ -418,8 +424,11 @@ mod machinery {
                     }
                     block_on(async move { connected.store.probe(requests).await })
                 });
-                if let Err(error) = &outcome {
-                    self.note(error);
+                match &outcome {
+                    Err(error) => self.note(error),
+                    Ok(checks) => checks.iter().filter_map(|c| c.as_ref().err()).for_each(|e| {
+                        self.note(e);
+                    }),
                 }
                 probes.push(Probe { provider: provider.name, kind: target.kind, targets, outcome });
             }

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
 use super::SecretData;
-use super::remote::{BoxFuture, Request, Store, StoreRead};
+use super::remote::{BoxFuture, Checked, Request, Store, StoreRead};
 use crate::provider::vault::{Vault, api_path};
 use crate::provider::{Limiter, RemoteError, max_in_flight};
 use crate::secretfile::{Provider, RemoteTarget, Secret};
@@ -208,7 +208,7 @@ impl Store for KvStore {
         })
     }
 
-    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<String>, RemoteError>> {
+    fn probe(&self, targets: Vec<Arc<Request>>) -> BoxFuture<Result<Vec<Checked>, RemoteError>> {
         let store = self.clone();
         Box::pin(async move {
             let (status, body) =
@@ -218,7 +218,7 @@ impl Store for KvStore {
                 .as_array()
                 .map(|p| p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default();
-            let mut seen = vec![format!("token accepted (policies: {policies})")];
+            let mut seen = vec![Ok(format!("token accepted (policies: {policies})"))];
             if targets.is_empty() {
                 return Ok(seen);
             }
@@ -242,15 +242,15 @@ impl Store for KvStore {
                 let has = |c: &str| caps.contains(&c) || caps.contains(&"root");
                 let missing: Vec<&str> =
                     ["read", "create", "update"].into_iter().filter(|c| !has(c)).collect();
-                if !missing.is_empty() {
-                    return Err(RemoteError::new(
+                seen.push(match missing.is_empty() {
+                    true => Ok(format!("read, create and update allowed on `{path}`")),
+                    false => Err(RemoteError::new(
                         "HTTP 403",
                         format!("the token lacks {} on `{path}`", missing.join(", ")),
                     )
                     .auth()
-                    .hint("grant read, create and update on the path in the token's policy"));
-                }
-                seen.push(format!("read, create and update allowed on `{path}`"));
+                    .hint("grant read, create and update on the path in the token's policy")),
+                });
             }
             Ok(seen)
         })

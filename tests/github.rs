@@ -104,6 +104,20 @@ fn create_unchanged_drift_by_stamp_and_rewrite() {
     assert_eq!(github.open(PROD, "DB_PASSWORD"), Some(env("DB_PASSWORD")));
     assert_eq!(run(&project, &["drift"]).code, 0);
 
+    // One field's secret deleted: the target is missing in part, and said to be.
+    github.remove(PROD, "DB_USERNAME");
+    let drift = run(&project, &["drift"]);
+    assert_eq!(drift.code, 4, "{drift:?}");
+    assert!(
+        drift.stdout.contains(
+            "github-secret:gh:acme/app[prod]/DB of secret `db` is gone, whole or in part (a \
+             secret per field): the lockfile records it as written"
+        ),
+        "{drift:?}"
+    );
+    assert_eq!(run(&project, &["sync"]).code, 0);
+    assert_eq!(github.open(PROD, "DB_USERNAME").as_deref(), Some("app"));
+
     // A forced update seals a new value.
     let forced = run(&project, &["sync", "--force", "-s", "api_key"]);
     assert_eq!(forced.code, 0, "{forced:?}");

@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use crate::engine::{Targets, changed_fields};
 use crate::lockfile::{Hasher, LEGACY_VALUE_FIELD, Lockfile, SecretEntry};
 use crate::report::{Finding, Severity};
-use crate::secretfile::{Secret, Secretfile, TargetDef, env_override};
+use crate::secretfile::{RemoteKind, Secret, Secretfile, TargetDef, TargetKind, env_override};
 use crate::target::{Readback, SecretData};
 
 /// Rule ids, one per kind of drift.
@@ -259,12 +259,23 @@ impl Check<'_> {
                 format!("{id} of secret `{name}` cannot be checked: {why}"),
                 Some("repair or remove the file, then run `secretzero sync`".to_string()),
             ),
-            (Readback::Missing, Some(_)) => (
-                rule::TARGET_MISSING,
-                Severity::Error,
-                format!("{id} of secret `{name}` is gone: the lockfile records it as written"),
-                Some(format!("`secretzero sync -s {name}` writes it again")),
-            ),
+            (Readback::Missing, Some(_)) => {
+                // GitHub keeps a secret with fields as one secret per field, and shows it as
+                // missing when any one of them is.
+                let apart = !self.secret.is_single()
+                    && matches!(&target.kind, TargetKind::Remote(r) if r.kind == RemoteKind::GithubSecret);
+                let gone = if apart {
+                    "is gone, whole or in part (a secret per field)"
+                } else {
+                    "is gone"
+                };
+                (
+                    rule::TARGET_MISSING,
+                    Severity::Error,
+                    format!("{id} of secret `{name}` {gone}: the lockfile records it as written"),
+                    Some(format!("`secretzero sync -s {name}` writes it again")),
+                )
+            }
             (Readback::Value(held), Some(recorded)) => {
                 let missing: Vec<&str> = self
                     .secret

@@ -269,6 +269,30 @@ secrets:
          ['{prefix}/big-auto']}}]); print(r['Parameters'][0]['Tier'])"
     ));
     assert_eq!(tier, "Advanced");
+
+    // A value still to be generated has the size its generators give it: the dry run knows.
+    let generated = Project::new(&format!(
+        r#"version: "1.0"
+secrets:
+  made:
+    template:
+      type: pair
+      fields:
+        - {{name: a, generator: {{type: random-string, length: 3000}}}}
+        - {{name: b, generator: {{type: random-string, length: 3000}}}}
+    targets:
+      - {{type: aws-ssm, name: "{prefix}/made", tier: Standard}}
+"#
+    ));
+    let plan = run(&generated, &["sync", "--dry-run"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(
+        plan.stdout.contains(&format!(
+            "! skip      aws-ssm::{prefix}/made (the value of `made` is 6015 bytes as a JSON \
+             object; aws-ssm `{prefix}/made`: a Standard parameter holds at most 4096 bytes"
+        )),
+        "{plan:?}"
+    );
 }
 
 #[test]
@@ -332,6 +356,18 @@ secrets:
              `{prefix}/deleted` is scheduled for deletion, so it is left alone"
         )),
         "{sync:?}"
+    );
+    // A recorded secret scheduled for deletion later: drift says what to do in the store,
+    // not in a file.
+    boto(&format!("sm.delete_secret(SecretId='{prefix}/empty', RecoveryWindowInDays=7)"));
+    let drift = run(&project, &["drift", "empty"]);
+    assert!(drift.stdout.contains("error[drift/target-broken]"), "{drift:?}");
+    assert!(
+        drift.stdout.contains(
+            "help: do what the message says in the store (or take the target out of the \
+             Secretfile), then run `secretzero sync`"
+        ),
+        "{drift:?}"
     );
 }
 
@@ -737,6 +773,83 @@ fn test_proves_the_read_and_update_permissions_a_sync_needs() {
         assert!(refused.stderr.contains(&line), "{user}: {refused:?}");
         assert!(refused.stderr.contains("check the credentials"), "{user}: {refused:?}");
     }
+}
+
+/// A target that names the region the environment gives is the object one that names none
+/// writes: two secrets there are a collision, not two values taking turns.
+#[test]
+fn the_environments_region_is_the_region_of_a_target_without_one() {
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  a:\n    generator: {type: random-string}\n    targets: \
+         [{type: aws-secretsmanager, name: /j/x}]\n  b:\n    generator: {type: random-string}\n    \
+         targets: [{type: aws-secretsmanager, name: /j/x, region: eu-west-1}]\n",
+    );
+    let apart = project.run_env(&["validate"], &[("AWS_REGION", "us-east-1")]);
+    assert_eq!(apart.code, 0, "two regions, two objects: {apart:?}");
+    let same = project.run_env(&["validate"], &[("AWS_REGION", "eu-west-1")]);
+    assert_eq!(same.code, 1, "{same:?}");
+    assert!(
+        same.stdout.contains(
+            "error[secretfile/key-collision]: secrets `a` and `b` both write \
+             aws-secretsmanager::eu-west-1//j/x"
+        ),
+        "{same:?}"
+    );
+}
+
+/// Tags are written before the value: a store that refuses the tags has the old value still,
+/// so the failure reported (and the lockfile, which does not record it) is the whole truth.
+#[test]
+fn a_refused_tag_leaves_the_value_unchanged() {
+    let moto = IamMoto::start(5);
+    let actions = [
+        "secretsmanager:ListSecrets",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:UpdateSecret",
+        "ssm:DescribeParameters",
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+    ];
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+    let pair = moto.boto(&format!(
+        "iam.create_user(UserName='untagged')\n\
+         iam.put_user_policy(UserName='untagged', PolicyName='sync', PolicyDocument='{policy}')\n\
+         k = iam.create_access_key(UserName='untagged')['AccessKey']\n\
+         print(k['AccessKeyId'], k['SecretAccessKey'])"
+    ));
+    let (id, secret) = pair.split_once(' ').unwrap();
+    moto.boto(
+        "sm.create_secret(Name='/tag/held', SecretString='held-value')\n\
+         ssm.put_parameter(Name='/tag/held', Value='held-value', Type='SecureString')",
+    );
+    let project = Project::new(
+        "version: \"1.0\"\nsecrets:\n  held:\n    generator: {type: random-string}\n    targets:\n      \
+         - {type: aws-secretsmanager, name: /tag/held, tags: {team: red}}\n      \
+         - {type: aws-ssm, name: /tag/held, tags: {team: red}}\n",
+    );
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", id),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ];
+    let sync = project.run_env(&["sync", "--force"], &env);
+    assert_eq!(sync.code, 3, "{sync:?}");
+    assert!(sync.stderr.contains("secretsmanager:TagResource"), "{sync:?}");
+    assert!(sync.stderr.contains("ssm:AddTagsToResource"), "{sync:?}");
+    assert!(sync.stderr.contains("targets updated 0"), "{sync:?}");
+    let held = moto.boto_as(
+        "v = sm.get_secret_value(SecretId='/tag/held')['SecretString']\n\
+         p = ssm.get_parameter(Name='/tag/held', WithDecryption=True)['Parameter']['Value']\n\
+         print(v, p)",
+        (id, secret),
+    );
+    assert_eq!(held, "held-value held-value", "neither value was replaced");
 }
 
 #[test]

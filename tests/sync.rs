@@ -935,3 +935,42 @@ fn a_lockfile_linked_to_a_target_is_refused() {
     );
     assert!(!project.exists(".env"));
 }
+
+/// A secret taken out of the Secretfile leaves the lockfile with the next whole sync, which
+/// names the targets that may still hold its value; a sync of named secrets keeps it.
+#[test]
+fn a_whole_sync_drops_the_entry_of_a_secret_no_longer_declared() {
+    let project = Project::new(TWO_TARGETS);
+    assert_eq!(project.run(&["sync"]).code, 0);
+    let only_api_key = TWO_TARGETS.split("  database:").next().unwrap().to_string();
+    project.write("Secretfile.yml", &only_api_key);
+    let drift = project.run(&["drift"]);
+    assert!(drift.stdout.contains("warning[drift/removed]"), "{drift:?}");
+
+    let named = project.run(&["sync", "-s", "api_key"]);
+    assert_eq!(named.code, 0, "{named:?}");
+    assert!(lock(&project)["secrets"].get("database").is_some(), "kept: {named:?}");
+
+    let plan = project.run(&["sync", "--dry-run"]);
+    assert!(
+        plan.stdout.contains(
+            "database: drop from the lockfile (the Secretfile no longer declares it; its value \
+             may still be in local-file:.env#DATABASE, local-file:config.json#database)\n"
+        ),
+        "{plan:?}"
+    );
+    assert!(lock(&project)["secrets"].get("database").is_some(), "a dry run drops nothing");
+
+    let whole = project.run(&["sync"]);
+    assert_eq!(whole.code, 0, "{whole:?}");
+    assert!(
+        whole.stderr.contains(
+            "✓ Dropped database from the lockfile: the Secretfile no longer declares it\n"
+        ),
+        "{whole:?}"
+    );
+    assert!(lock(&project)["secrets"].get("database").is_none(), "{whole:?}");
+    assert!(lock(&project)["secrets"].get("api_key").is_some());
+    let drift = project.run(&["drift"]);
+    assert_eq!(drift.code, 0, "{drift:?}");
+}

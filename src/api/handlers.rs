@@ -436,8 +436,12 @@ fn sync_work(state: &AppState, request: SyncRequest) -> Result<Reply, ApiError> 
     let mut lock = opened.lockfile.unwrap_or_else(Lockfile::new);
     let hasher = lock.hasher()?;
 
-    let options =
-        Options { force: request.force, only: request.secrets.clone(), ..Options::default() };
+    let options = Options {
+        force: request.force,
+        only: request.secrets.clone(),
+        drop_undeclared: request.secrets.is_empty(),
+        ..Options::default()
+    };
     let mut targets = Targets::new(file, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
     let mut details = json!({
@@ -490,6 +494,7 @@ fn outcome_json(outcome: &Outcome) -> Value {
         "generated": outcome.generated,
         "adopted": outcome.adopted,
         "rotated": outcome.rotated,
+        "dropped": outcome.dropped.iter().map(|(secret, _)| secret).collect::<Vec<_>>(),
         "written": outcome.written.iter()
             .map(|(secret, target)| json!({"secret": secret, "target": target}))
             .collect::<Vec<_>>(),

@@ -56,7 +56,12 @@ pub fn run(
     let mut lock = opened.lockfile.unwrap_or_else(Lockfile::new);
     let hasher = lock.hasher()?;
 
-    let options = Options { force: args.force, only: args.secrets.clone(), ..Options::default() };
+    let options = Options {
+        force: args.force,
+        only: args.secrets.clone(),
+        drop_undeclared: args.secrets.is_empty(),
+        ..Options::default()
+    };
     let mut targets = Targets::new(file, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
     let unverified: Vec<String> = plan
@@ -64,6 +69,13 @@ pub fn run(
         .iter()
         .flat_map(|s| s.targets.iter().filter(|t| t.unverified).map(|t| t.id.clone()))
         .collect();
+    // Why, once per reason (one unreachable store is the same reason for all its targets).
+    let mut why_unverified: Vec<&str> = Vec::new();
+    for target in plan.secrets.iter().flat_map(|s| &s.targets).filter(|t| t.unverified) {
+        if !why_unverified.contains(&target.reason.as_str()) {
+            why_unverified.push(&target.reason);
+        }
+    }
     // The run exits 1 for these, so the reason shows even with `--quiet`.
     if !unverified.is_empty() {
         ui.failure(&format!(
@@ -75,6 +87,9 @@ pub fn run(
             if unverified.len() == 1 { "s" } else { "" },
             unverified.join(", ")
         ), None);
+        for why in why_unverified.iter().take(10) {
+            ui.info(&format!("  {why}"));
+        }
     }
 
     if args.dry_run {
@@ -111,7 +126,11 @@ pub fn run(
     );
     report(&outcome, file, ui);
 
-    let must_save = outcome.lockfile_changed || !existed || lock.read_older_format();
+    // A first run makes the lockfile, even with nothing to record, unless it failed: a failed
+    // first run leaves no empty lockfile behind (which would then need deleting by hand to
+    // start it with a key).
+    let first = !existed && !outcome.failed();
+    let must_save = outcome.lockfile_changed || first || lock.read_older_format();
     let saved = if must_save { lock.save(&opened.lockfile_path) } else { Ok(false) };
     let details = json!({"force": args.force, "secrets": args.secrets});
     let audited =
@@ -191,6 +210,12 @@ pub(super) fn report(outcome: &Outcome, file: &crate::secretfile::Secretfile, ui
     }
     for (name, target) in &outcome.written {
         ui.done(&format!("Wrote {name} to {target}"));
+    }
+    for (name, targets) in &outcome.dropped {
+        ui.done(&format!("Dropped {name} from the lockfile: the Secretfile no longer declares it"));
+        if !targets.is_empty() {
+            ui.info(&format!("  its value may still be in {}", targets.join(", ")));
+        }
     }
     for (name, conflict) in &outcome.conflicts {
         ui.failure(&format!("Left {name} untouched: {conflict}"), None);

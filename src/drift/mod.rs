@@ -257,7 +257,15 @@ impl Check<'_> {
                 rule::TARGET_BROKEN,
                 Severity::Error,
                 format!("{id} of secret `{name}` cannot be checked: {why}"),
-                Some("repair or remove the file, then run `secretzero sync`".to_string()),
+                Some(match &target.kind {
+                    TargetKind::LocalFile(_) => {
+                        "repair or remove the file, then run `secretzero sync`".to_string()
+                    }
+                    TargetKind::Remote(_) => "do what the message says in the store (or take \
+                                              the target out of the Secretfile), then run \
+                                              `secretzero sync`"
+                        .to_string(),
+                }),
             ),
             (Readback::Missing, Some(_)) => {
                 // GitHub keeps a secret with fields as one secret per field, and shows it as

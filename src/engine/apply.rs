@@ -34,6 +34,9 @@ pub struct Outcome {
     pub not_rotated: Vec<(String, String)>,
     /// Whether any lockfile entry changed, so an unchanged lockfile is not even rendered.
     pub lockfile_changed: bool,
+    /// Entries dropped because the Secretfile no longer declares their secrets, with the
+    /// targets that may still hold their values.
+    pub dropped: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Debug)]
@@ -63,6 +66,11 @@ pub fn apply(
     observe: &mut dyn FnMut(&Secret, &SecretData),
 ) -> Outcome {
     let mut outcome = Outcome::default();
+    for (name, targets) in plan.undeclared {
+        lock.secrets.remove(&name);
+        outcome.lockfile_changed = true;
+        outcome.dropped.push((name, targets));
+    }
     let mut ready = Vec::new();
     let values = complete_all(file, &plan.secrets);
 

@@ -116,6 +116,9 @@ impl Targets {
 #[derive(Debug)]
 pub struct Plan {
     pub secrets: Vec<SecretPlan>,
+    /// Lockfile entries of secrets the Secretfile no longer declares, with the targets each
+    /// was last written to: a whole sync drops them.
+    pub undeclared: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Debug)]

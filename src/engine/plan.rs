@@ -24,6 +24,8 @@ pub struct Options {
     /// Secrets to rotate: a new value for each field that a generator makes, recorded as a
     /// rotation. The caller decides which are due.
     pub rotate: Vec<String>,
+    /// Drop the lockfile entries of secrets the Secretfile no longer declares (a whole sync).
+    pub drop_undeclared: bool,
 }
 
 /// Plans every selected secret. Reads targets back, which may read files, but writes nothing
@@ -46,7 +48,16 @@ pub fn plan(
             plan_secret(&file.dir, secret, entry, hasher, targets, options)
         })
         .collect();
-    Plan { secrets }
+    let undeclared = match options.drop_undeclared {
+        true => lock
+            .secrets
+            .iter()
+            .filter(|(name, _)| !file.secrets.contains_key(*name))
+            .map(|(name, entry)| (name.clone(), entry.targets.keys().cloned().collect()))
+            .collect(),
+        false => Vec::new(),
+    };
+    Plan { secrets, undeclared }
 }
 
 fn plan_secret(

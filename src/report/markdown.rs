@@ -119,6 +119,14 @@ pub fn plan_markdown(plan: &Plan) -> String {
             out.push_str(&format!("- {}: {}\n", code(&secret.name), cell(conflict)));
         }
     }
+    if !plan.undeclared.is_empty() {
+        out.push_str(
+            "\n**Dropped from the lockfile** (the Secretfile no longer declares them):\n\n",
+        );
+        for (name, _) in &plan.undeclared {
+            out.push_str(&format!("- {}\n", code(name)));
+        }
+    }
     out
 }
 
@@ -204,6 +212,7 @@ mod tests {
             settings: None,
         };
         let plan = Plan {
+            undeclared: vec![("old_token".into(), vec!["local-file:.env#OLD_TOKEN".into()])],
             secrets: vec![
                 SecretPlan {
                     name: "api_key".into(),
@@ -240,7 +249,9 @@ mod tests {
              up to date |\n\
              | `db` | undecided (the targets disagree) | (no targets) | | |\n\
              \n**Conflicts** (nothing is written for these secrets):\n\n\
-             - `db`: `.env` and `a.json` hold different values\n"
+             - `db`: `.env` and `a.json` hold different values\n\
+             \n**Dropped from the lockfile** (the Secretfile no longer declares them):\n\n\
+             - `old_token`\n"
         );
     }
 }

@@ -61,6 +61,15 @@ pub fn plan_text(plan: &Plan) -> String {
             ));
         }
     }
+    for (name, targets) in &plan.undeclared {
+        let held = match targets.is_empty() {
+            true => String::new(),
+            false => format!("; its value may still be in {}", targets.join(", ")),
+        };
+        out.push_str(&format!(
+            "{name}: drop from the lockfile (the Secretfile no longer declares it{held})\n"
+        ));
+    }
     out.push_str(&format!(
         "\nPlan: {} to create, {} to update, {} unchanged, {} skipped.\n",
         plan.count(Action::Create),
@@ -120,5 +129,6 @@ pub fn plan_value(plan: &Plan) -> Value {
         "unchanged": plan.count(Action::Unchanged),
         "skip": plan.count(Action::Skip),
     });
-    json!({"secrets": secrets, "summary": summary})
+    let dropped: Vec<&String> = plan.undeclared.iter().map(|(name, _)| name).collect();
+    json!({"secrets": secrets, "dropped": dropped, "summary": summary})
 }

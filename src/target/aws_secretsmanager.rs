@@ -162,6 +162,17 @@ impl Store for SecretsManager {
                 }
             }
 
+            // Tags first: a refused tag leaves the value as it was, so the failure reported is
+            // the whole truth (the value is not in the store while the lockfile says otherwise).
+            if !tags.is_empty() {
+                client
+                    .tag_resource()
+                    .secret_id(name)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| aws::error(e).during("secretsmanager:TagResource"))?;
+            }
             client
                 .update_secret()
                 .secret_id(name)
@@ -171,15 +182,6 @@ impl Store for SecretsManager {
                 .send()
                 .await
                 .map_err(aws::error)?;
-            if !tags.is_empty() {
-                client
-                    .tag_resource()
-                    .secret_id(name)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(aws::error)?;
-            }
             Ok(None)
         })
     }

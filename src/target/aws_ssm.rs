@@ -241,17 +241,19 @@ impl Store for ParameterStore {
                     Err(error) => return Err(error),
                 }
             }
-            put(true).await.map_err(aws::error)?;
+            // Tags first: a refused tag leaves the value as it was, so the failure reported is
+            // the whole truth.
             if !tags.is_empty() {
                 client
                     .add_tags_to_resource()
                     .resource_type(ResourceTypeForTagging::Parameter)
                     .resource_id(name)
-                    .set_tags(Some(tags))
+                    .set_tags(Some(tags.clone()))
                     .send()
                     .await
-                    .map_err(aws::error)?;
+                    .map_err(|e| aws::error(e).during("ssm:AddTagsToResource"))?;
             }
+            put(true).await.map_err(aws::error)?;
             Ok(None)
         })
     }

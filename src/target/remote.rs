@@ -261,6 +261,23 @@ mod machinery {
         pub outcome: Result<Vec<Checked>, RemoteError>,
     }
 
+    /// A stand-in for a value still to be generated, of the size it will have, when every
+    /// field's size is known before it is made: random fields are as long as their generator
+    /// makes them (in `x`, which every store takes and no encoding lengthens), others hold the
+    /// static value or the environment variable that overrides them. `None` when a field's size
+    /// is not known (a script).
+    fn sized_sample(secret: &Secret) -> Option<SecretData> {
+        let fields = secret.fields.iter().map(|field| {
+            let text = match (crate::secretfile::env_override(field), &field.generator) {
+                (Some(value), _) => value,
+                (None, crate::generate::Spec::Static(spec)) => spec.value.clone()?,
+                (None, spec) => SecretString::from("x".repeat(spec.shape()?.0)),
+            };
+            Some((field.name.clone(), text))
+        });
+        Some(SecretData { fields: fields.collect::<Option<Vec<_>>>()? })
+    }
+
     /// A store and its provider's limit on requests in flight.
     #[derive(Debug, Clone)]
     struct Connected {
@@ -586,7 +603,14 @@ mod machinery {
         fn check_generated(&self, secret: &Secret, def: &TargetDef) -> Result<(), String> {
             let target = remote(def);
             match self.lookup(target) {
-                Some(Ok(connected)) => connected.store.check_generated(secret, target),
+                Some(Ok(connected)) => {
+                    connected.store.check_generated(secret, target)?;
+                    // The store's limits on size, with a value as long as the one to come.
+                    match sized_sample(secret) {
+                        Some(sample) => connected.store.check_value(secret, target, &sample),
+                        None => Ok(()),
+                    }
+                }
                 _ => Ok(()),
             }
         }

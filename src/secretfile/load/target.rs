@@ -439,7 +439,8 @@ pub(super) fn secret_label(target: &RemoteTarget) -> String {
 
 /// The object a remote target writes, spelled one way whatever the Secretfile leaves to
 /// defaults: its provider (the one it names, else the only one of its kind, as a run picks
-/// it), the provider's region or Key Vault where the target names none, Vault's default mount,
+/// it), the provider's region (else `AWS_REGION`'s) or Key Vault where the target names none,
+/// Vault's default mount,
 /// paths without stray slashes. Two targets with one such name write one object. For a
 /// Kubernetes Secret it is the Secret, not the key; for an ExternalSecret manifest the file,
 /// whatever the provider. Target ids stay as written, since the lockfile records them.
@@ -465,7 +466,16 @@ pub(super) fn stored_object(
         }
     };
     match kind {
-        RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => default_from_provider("region"),
+        RemoteKind::AwsSecretsManager | RemoteKind::AwsSsm => {
+            default_from_provider("region");
+            // Else the environment's region, as the SDK finds it first.
+            let ambient = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .into_iter()
+                .find_map(|name| std::env::var(name).ok().filter(|r| !r.is_empty()));
+            if let Some(region) = ambient {
+                options.entry("region".into()).or_insert(region);
+            }
+        }
         RemoteKind::AzureKeyVault => default_from_provider("vault_url"),
         _ => {}
     }

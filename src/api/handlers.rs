@@ -463,7 +463,9 @@ fn sync_work(state: &AppState, request: SyncRequest) -> Result<Reply, ApiError> 
 
     check_writable(&opened.lockfile_path)?;
     let outcome = engine::apply(plan, file, &mut lock, &hasher, &mut targets, now, &mut |_, _| {});
-    let must_save = outcome.lockfile_changed || !existed || lock.read_older_format();
+    // As the CLI: a failed first run leaves no empty lockfile behind.
+    let first = !existed && !outcome.failed();
+    let must_save = outcome.lockfile_changed || first || lock.read_older_format();
     let saved = must_save && lock.save(&opened.lockfile_path)?;
     let lockfile = match (saved, existed) {
         (true, false) => "created",

@@ -286,6 +286,49 @@ fn a_store_that_stops_answering_is_named_with_the_reason() {
     );
 }
 
+/// Naming the only provider a target used anyway changes its id, not its object: drift says
+/// so, and a sync records it under the new id without writing.
+#[test]
+fn a_provider_named_where_it_was_implicit_is_the_same_object() {
+    let vault = VaultDouble::start();
+    let file = "version: \"1.0\"\nPROVIDERSsecrets:\n  a:\n    generator: {type: random-string}\n    \
+                targets: [{type: local-file, path: .env}, {type: vault-kv, path: app/aTARGET}]\n";
+    let project = Project::new(&file.replace("PROVIDERS", "").replace("TARGET", ""));
+    assert_eq!(run(&vault, &project, &["sync"]).code, 0);
+    let named = file
+        .replace("PROVIDERS", "providers:\n  v: {kind: vault}\n")
+        .replace("TARGET", ", provider: v");
+    project.write("Secretfile.yml", &named);
+    let drift = run(&vault, &project, &["drift"]);
+    assert_eq!(drift.code, 4, "{drift:?}");
+    assert!(
+        drift.stdout.contains(
+            "secret `a` was written to vault-kv::app/a, which the Secretfile now names \
+             vault-kv:v:app/a (the same object, another provider spelling)"
+        ),
+        "{drift:?}"
+    );
+    assert!(drift.stdout.contains("`secretzero sync -s a` records it under its new name"));
+    let writes = vault.writes();
+    let sync = run(&vault, &project, &["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert_eq!(vault.writes(), writes, "nothing written: {sync:?}");
+    assert_eq!(run(&vault, &project, &["drift"]).code, 0);
+
+    // Another provider is another object, as far as anyone can tell.
+    let other = file
+        .replace("PROVIDERS", "providers:\n  v: {kind: vault}\n  w: {kind: vault}\n")
+        .replace("TARGET", ", provider: w");
+    project.write("Secretfile.yml", &other);
+    let drift = run(&vault, &project, &["drift"]);
+    assert!(
+        drift.stdout.contains(
+            "secret `a` was written to vault-kv:v:app/a, which the Secretfile no longer lists"
+        ),
+        "{drift:?}"
+    );
+}
+
 #[test]
 fn no_value_reaches_any_output() {
     const CANARY: &str = "CANARY-vault-51c2e8";

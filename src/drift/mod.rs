@@ -170,6 +170,25 @@ impl Check<'_> {
             .filter(|id| !secret.targets.iter().any(|t| &t.id == *id))
             .collect();
         for id in removed {
+            if let Some(now) = secret.targets.iter().find(|t| self.same_object(id, t)) {
+                let finding = Finding::warning(
+                    rule::TARGET_REMOVED,
+                    self.file.path.clone(),
+                    Some(secret.loc),
+                    format!(
+                        "secret `{}` was written to {id}, which the Secretfile now names {} \
+                         (the same object, another provider spelling)",
+                        secret.name, now.id
+                    ),
+                )
+                .with_secret(&secret.name)
+                .with_help(format!(
+                    "`secretzero sync -s {}` records it under its new name",
+                    secret.name
+                ));
+                self.findings.push(finding);
+                continue;
+            }
             let finding = Finding::warning(
                 rule::TARGET_REMOVED,
                 self.file.path.clone(),
@@ -183,6 +202,34 @@ impl Check<'_> {
             .with_help("remove the value from that target if nothing reads it there any more");
             self.findings.push(finding);
         }
+    }
+
+    /// Whether the recorded target `old` is `now` under another spelling of its provider:
+    /// named where it was left out (or the reverse), when the Secretfile has only that provider
+    /// of its kind, so a run uses it either way.
+    fn same_object(&self, old: &str, now: &TargetDef) -> bool {
+        let TargetKind::Remote(remote) = &now.kind else { return false };
+        let kind = remote.kind.name();
+        let named = remote.provider.as_deref().unwrap_or("");
+        let Some(location) = now.id.strip_prefix(&format!("{kind}:{named}:")) else {
+            return false;
+        };
+        let Some(before) = old
+            .strip_prefix(&format!("{kind}:"))
+            .and_then(|rest| rest.strip_suffix(&format!(":{location}")))
+        else {
+            return false;
+        };
+        let mut of_kind =
+            self.file.providers.values().filter(|p| p.kind == remote.kind.provider_kind());
+        let only = match (of_kind.next(), of_kind.next()) {
+            (Some(only), None) => only.name.as_str(),
+            _ => "",
+        };
+        fn resolve<'a>(name: &'a str, only: &'a str) -> &'a str {
+            if name.is_empty() { only } else { name }
+        }
+        old != now.id && resolve(before, only) == resolve(named, only)
     }
 
     fn target(

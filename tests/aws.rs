@@ -661,6 +661,21 @@ impl IamMoto {
         panic!("moto_server with IAM enforcement did not start");
     }
 
+    /// Creates an IAM user allowed `actions` on every resource (three requests); returns its
+    /// access key id and secret.
+    fn user(&self, name: &str, actions: &[&str]) -> (String, String) {
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+        let pair = self.boto(&format!(
+            "iam.create_user(UserName='{name}')\n\
+             iam.put_user_policy(UserName='{name}', PolicyName='sync', PolicyDocument='{policy}')\n\
+             k = iam.create_access_key(UserName='{name}')['AccessKey']\n\
+             print(k['AccessKeyId'], k['SecretAccessKey'])"
+        ));
+        let (id, secret) = pair.split_once(' ').unwrap();
+        (id.to_string(), secret.to_string())
+    }
+
     /// Runs boto3 against this server with moto's default keys, or a user's once IAM is
     /// enforced; prints what `code` prints.
     fn boto(&self, code: &str) -> String {
@@ -706,16 +721,7 @@ fn test_proves_the_read_and_update_permissions_a_sync_needs() {
     let moto = IamMoto::start(users.len() * 3 + 2);
     let mut keys = std::collections::HashMap::new();
     for (user, actions) in &users {
-        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": actions, "Resource": "*"}]});
-        let pair = moto.boto(&format!(
-            "iam.create_user(UserName='{user}')\n\
-             iam.put_user_policy(UserName='{user}', PolicyName='sync', PolicyDocument='{policy}')\n\
-             k = iam.create_access_key(UserName='{user}')['AccessKey']\n\
-             print(k['AccessKeyId'], k['SecretAccessKey'])"
-        ));
-        let (id, secret) = pair.split_once(' ').unwrap();
-        keys.insert(*user, (id.to_string(), secret.to_string()));
+        keys.insert(*user, moto.user(user, actions));
     }
     moto.boto(
         "sm.create_secret(Name='/iam/held', SecretString='held-value')\n\
@@ -812,15 +818,8 @@ fn a_refused_tag_leaves_the_value_unchanged() {
         "ssm:GetParameter",
         "ssm:PutParameter",
     ];
-    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": actions, "Resource": "*"}]});
-    let pair = moto.boto(&format!(
-        "iam.create_user(UserName='untagged')\n\
-         iam.put_user_policy(UserName='untagged', PolicyName='sync', PolicyDocument='{policy}')\n\
-         k = iam.create_access_key(UserName='untagged')['AccessKey']\n\
-         print(k['AccessKeyId'], k['SecretAccessKey'])"
-    ));
-    let (id, secret) = pair.split_once(' ').unwrap();
+    let (id, secret) = moto.user("untagged", &actions);
+    let (id, secret) = (id.as_str(), secret.as_str());
     moto.boto(
         "sm.create_secret(Name='/tag/held', SecretString='held-value')\n\
          ssm.put_parameter(Name='/tag/held', Value='held-value', Type='SecureString')",

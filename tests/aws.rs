@@ -697,18 +697,20 @@ impl IamMoto {
     }
 }
 
+/// The actions a sync of Secrets Manager and Parameter Store targets without tags needs.
+const SYNC: &[&str] = &[
+    "secretsmanager:ListSecrets",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:CreateSecret",
+    "secretsmanager:UpdateSecret",
+    "ssm:DescribeParameters",
+    "ssm:GetParameter",
+    "ssm:PutParameter",
+];
+
 #[test]
 fn test_proves_the_read_and_update_permissions_a_sync_needs() {
-    const SYNC: &[&str] = &[
-        "secretsmanager:ListSecrets",
-        "secretsmanager:DescribeSecret",
-        "secretsmanager:GetSecretValue",
-        "secretsmanager:CreateSecret",
-        "secretsmanager:UpdateSecret",
-        "ssm:DescribeParameters",
-        "ssm:GetParameter",
-        "ssm:PutParameter",
-    ];
     let without =
         |action: &str| -> Vec<&str> { SYNC.iter().copied().filter(|a| *a != action).collect() };
     let users = [
@@ -808,17 +810,8 @@ fn the_environments_region_is_the_region_of_a_target_without_one() {
 #[test]
 fn a_refused_tag_leaves_the_value_unchanged() {
     let moto = IamMoto::start(5);
-    let actions = [
-        "secretsmanager:ListSecrets",
-        "secretsmanager:DescribeSecret",
-        "secretsmanager:GetSecretValue",
-        "secretsmanager:CreateSecret",
-        "secretsmanager:UpdateSecret",
-        "ssm:DescribeParameters",
-        "ssm:GetParameter",
-        "ssm:PutParameter",
-    ];
-    let (id, secret) = moto.user("untagged", &actions);
+    // Every action a sync needs, but not the tagging ones.
+    let (id, secret) = moto.user("untagged", SYNC);
     let (id, secret) = (id.as_str(), secret.as_str());
     moto.boto(
         "sm.create_secret(Name='/tag/held', SecretString='held-value')\n\

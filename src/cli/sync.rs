@@ -21,7 +21,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Only this secret (repeat for several)
+    /// Only this secret (repeat for several). Without it, the lockfile entries of secrets the
+    /// Secretfile no longer declares are dropped
     #[arg(short = 's', long = "secret", value_name = "NAME")]
     pub secrets: Vec<String>,
 
@@ -64,20 +65,19 @@ pub fn run(
     };
     let mut targets = Targets::new(file, &opened.lockfile_path);
     let plan = engine::plan(file, &lock, &hasher, &mut targets, &options);
-    let unverified: Vec<String> = plan
-        .secrets
-        .iter()
-        .flat_map(|s| s.targets.iter().filter(|t| t.unverified).map(|t| t.id.clone()))
-        .collect();
-    // Why, once per reason (one unreachable store is the same reason for all its targets).
+    // The targets left as recorded because they could not be read, and why, once per reason
+    // (one unreachable store is the same reason for all its targets).
+    let mut unverified: Vec<&str> = Vec::new();
     let mut why_unverified: Vec<&str> = Vec::new();
     for target in plan.secrets.iter().flat_map(|s| &s.targets).filter(|t| t.unverified) {
+        unverified.push(&target.id);
         if !why_unverified.contains(&target.reason.as_str()) {
             why_unverified.push(&target.reason);
         }
     }
     // The run exits 1 for these, so the reason shows even with `--quiet`.
-    if !unverified.is_empty() {
+    let unread = !unverified.is_empty();
+    if unread {
         ui.failure(&format!(
             "{} target{} could not be read back, so whether {} still hold{} the recorded value is \
              unknown: {}",
@@ -150,7 +150,7 @@ pub fn run(
         return Ok(exit);
     }
     // A store that could not be read was not synced, whatever the plan assumed.
-    Ok(if outcome.failed() || !unverified.is_empty() { Exit::Failure } else { Exit::Success })
+    Ok(if outcome.failed() || unread { Exit::Failure } else { Exit::Success })
 }
 
 /// Exit 3 when a remote store refused the credentials: nothing else can succeed until they

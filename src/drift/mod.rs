@@ -12,7 +12,9 @@ use secrecy::ExposeSecret;
 use crate::engine::{Targets, changed_fields};
 use crate::lockfile::{Hasher, LEGACY_VALUE_FIELD, Lockfile, SecretEntry};
 use crate::report::{Finding, Severity};
-use crate::secretfile::{RemoteKind, Secret, Secretfile, TargetDef, TargetKind, env_override};
+use crate::secretfile::{
+    Provider, RemoteKind, RemoteTarget, Secret, Secretfile, TargetDef, TargetKind, env_override,
+};
 use crate::target::{Readback, SecretData};
 
 /// Rule ids, one per kind of drift.
@@ -220,16 +222,18 @@ impl Check<'_> {
         else {
             return false;
         };
-        let mut of_kind =
-            self.file.providers.values().filter(|p| p.kind == remote.kind.provider_kind());
-        let only = match (of_kind.next(), of_kind.next()) {
-            (Some(only), None) => only.name.as_str(),
-            _ => "",
+        // Both spellings, resolved as a run resolves them.
+        let used = |spelled: &str| {
+            let target = RemoteTarget {
+                provider: (!spelled.is_empty()).then(|| spelled.to_string()),
+                ..remote.clone()
+            };
+            // A provider no longer declared is itself, not the defaults.
+            Provider::of(&self.file.providers, &target)
+                .map(|p| p.name.clone())
+                .or_else(|| target.provider.clone())
         };
-        fn resolve<'a>(name: &'a str, only: &'a str) -> &'a str {
-            if name.is_empty() { only } else { name }
-        }
-        old != now.id && resolve(before, only) == resolve(named, only)
+        old != now.id && used(before) == used(named)
     }
 
     fn target(

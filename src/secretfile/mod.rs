@@ -204,6 +204,24 @@ impl Provider {
             loc: Loc::default(),
         }
     }
+
+    /// The declared provider a target uses: the one it names, else the only one of its kind;
+    /// `None` when it names none and the kind has none or several (a run then uses
+    /// [`Provider::default_of`]).
+    pub fn of<'a>(
+        providers: &'a IndexMap<String, Provider>,
+        target: &RemoteTarget,
+    ) -> Option<&'a Provider> {
+        if let Some(name) = &target.provider {
+            return providers.get(name);
+        }
+        let kind = target.kind.provider_kind();
+        let mut of_kind = providers.values().filter(|p| p.kind == kind);
+        match (of_kind.next(), of_kind.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    }
 }
 
 /// A custom policy under `policies:`.

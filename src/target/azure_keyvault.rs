@@ -127,8 +127,6 @@ fn error(error: azure_core::Error) -> RemoteError {
     }
 }
 
-/// The store's rules for the target's names and options, checked when the Secretfile loads
-/// (`secretfile/target`), before any request.
 /// A vault's address: an `https://` URL with a host, as `SecretClient` takes it.
 fn check_vault_url(url: &str) -> Result<(), String> {
     let parsed = azure_core::http::Url::parse(url)
@@ -139,6 +137,8 @@ fn check_vault_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The store's rules for the target's names and options, checked when the Secretfile loads
+/// (`secretfile/target`), before any request.
 pub(crate) fn check_options(target: &RemoteTarget) -> Result<(), String> {
     let name = target.options.get("name").map_or("", String::as_str);
     let refuse = |why: String| format!("azure-keyvault `{name}`: {why}");

@@ -4,10 +4,10 @@
 //! Secret.
 //!
 //! The manifest never holds the value: it names the store (`secret_store`,
-//! `secret_store_kind`), the entry there (`remote_key`, with one `property` per field for a
-//! multi-field secret, and the `property` option, or the key Vault or a Kubernetes Secret
-//! keeps it under, for a one-value secret) and the Secret to make (`target_name`, default `name`). So the target is
-//! not where the value lives: reading it says the manifest is there and as it would be written
+//! `secret_store_kind`), the entry there (`remote_key`; one `property` per field for a
+//! multi-field secret, and for a one-value secret the `property` option, or the key Vault or a
+//! Kubernetes Secret keeps it under) and the Secret to make (`target_name`, default `name`).
+//! So the target is not where the value lives: reading it says the manifest is there and as it would be written
 //! (sealed, with no stamp), or missing when the file is absent or differs, so that a sync
 //! (re)writes it. The file is written to a temporary file in the same folder and renamed over
 //! the old one, so a reader never sees half a manifest.

@@ -435,7 +435,7 @@ impl Store for SecretStore {
                 // not there (a repository, an environment, an organization) shows now, in a
                 // dry run too, rather than at the write.
                 // So is a selected repository of an organization secret.
-                let selected = async {
+                let usable = async {
                     store.key(&scope).await?;
                     if let Scope::Org { org, visibility, selected } = &scope
                         && visibility == "selected"
@@ -444,7 +444,7 @@ impl Store for SecretStore {
                     }
                     Ok::<(), RemoteError>(())
                 };
-                return match selected.await {
+                return match usable.await {
                     Ok(()) => Ok(StoreRead::Missing),
                     Err(error) if error.code == "HTTP 404" && !error.auth => {
                         Ok(StoreRead::Broken(error.to_string()))

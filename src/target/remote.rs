@@ -460,14 +460,9 @@ mod machinery {
         /// The provider a target uses: the one it names, else the only one of its kind, else
         /// the defaults (the ambient credentials of the environment).
         fn provider(&self, target: &RemoteTarget) -> Provider {
-            let kind = target.kind.provider_kind();
-            let named = target.provider.as_ref().and_then(|name| self.providers.get(name));
-            let mut of_kind = self.providers.values().filter(|p| p.kind == kind);
-            let only = match (of_kind.next(), of_kind.next()) {
-                (Some(only), None) => Some(only),
-                _ => None,
-            };
-            named.or(only).cloned().unwrap_or_else(|| Provider::default_of(kind))
+            Provider::of(&self.providers, target)
+                .cloned()
+                .unwrap_or_else(|| Provider::default_of(target.kind.provider_kind()))
         }
 
         /// One connection per target type, provider, region override and Key Vault: a target's

@@ -440,8 +440,8 @@ pub(super) fn secret_label(target: &RemoteTarget) -> String {
 /// The object a remote target writes, spelled one way whatever the Secretfile leaves to
 /// defaults: its provider (the one it names, else the only one of its kind, as a run picks
 /// it), the provider's region (else `AWS_REGION`'s) or Key Vault where the target names none,
-/// Vault's default mount,
-/// paths without stray slashes. Two targets with one such name write one object. For a
+/// Vault's default mount, paths without stray slashes. Two targets with one such name write one
+/// object. For a
 /// Kubernetes Secret it is the Secret, not the key; for an ExternalSecret manifest the file,
 /// whatever the provider. Target ids stay as written, since the lockfile records them.
 pub(super) fn stored_object(
@@ -453,13 +453,7 @@ pub(super) fn stored_object(
     if kind == RemoteKind::ExternalSecret {
         return format!("{}::{}", kind.name(), location(kind, &options));
     }
-    let named = target.provider.as_ref().and_then(|name| providers.get(name));
-    let mut of_kind = providers.values().filter(|p| p.kind == kind.provider_kind());
-    let only = match (of_kind.next(), of_kind.next()) {
-        (Some(only), None) => Some(only),
-        _ => None,
-    };
-    let provider = named.or(only);
+    let provider = Provider::of(providers, target);
     let mut default_from_provider = |key: &str| {
         if let Some(value) = provider.and_then(|p| p.config.get(key)) {
             options.entry(key.to_string()).or_insert_with(|| value.clone());

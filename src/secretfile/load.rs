@@ -10,9 +10,9 @@ use secrecy::SecretString;
 use super::node::{self, Key, Kind, Loc, Node};
 use super::template::{TemplateError, Templater};
 use super::{
-    COMMON_CONFIG, CharClass, Field, LocalFile, Metadata, Policy, PolicyRule, Provider,
-    ProviderKind, ProviderSchema, RemoteKind, RemoteTarget, SINGLE_FIELD, Secret, Secretfile,
-    TargetDef, TargetKind, env_var_name, field_variable, folder_of,
+    COMMON_CONFIG, CharClass, DEFAULT_VAULT_MOUNT, Field, LocalFile, Metadata, Policy, PolicyRule,
+    Provider, ProviderKind, ProviderSchema, RemoteKind, RemoteTarget, SINGLE_FIELD, Secret,
+    Secretfile, TargetDef, TargetKind, env_var_name, field_variable, folder_of,
 };
 use crate::generate::{self, Charset, PasswordSpec, ScriptSpec, StaticSpec, StringSpec};
 use crate::report::Finding;

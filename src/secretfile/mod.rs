@@ -180,6 +180,10 @@ impl ProviderKind {
     }
 }
 
+/// The KV mount a `vault-kv` target without `mount` writes to, as Vault's dev server and most
+/// installations name it.
+pub const DEFAULT_VAULT_MOUNT: &str = "secret";
+
 /// A named connection that remote targets use.
 #[derive(Debug, Clone)]
 pub struct Provider {

@@ -48,7 +48,7 @@ pub(crate) fn connect(provider: &Provider) -> Result<(Arc<dyn Store>, Limiter), 
 }
 
 fn mount_of(options: &indexmap::IndexMap<String, String>) -> &str {
-    options.get("mount").map_or("secret", |m| m.trim_matches('/'))
+    options.get("mount").map_or(crate::secretfile::DEFAULT_VAULT_MOUNT, |m| m.trim_matches('/'))
 }
 
 /// A path as Vault takes it: segments that are not empty, `.` or `..`, without control

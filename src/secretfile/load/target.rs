@@ -483,7 +483,7 @@ pub(super) fn stored_object(
             }
         }
         RemoteKind::VaultKv => {
-            let mount = options.get("mount").map_or("secret", |m| m.trim_matches('/'));
+            let mount = options.get("mount").map_or(DEFAULT_VAULT_MOUNT, |m| m.trim_matches('/'));
             options.insert("mount".into(), mount.to_string());
             if let Some(path) = options.get_mut("path") {
                 *path = path.trim_matches('/').to_string();
